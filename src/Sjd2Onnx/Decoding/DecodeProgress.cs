@@ -1,0 +1,9 @@
+namespace Sjd2Onnx.Decoding;
+
+/// <summary>Progress of one image: passes so far, committed slots, and the codes (committed plus current drafts).</summary>
+/// <param name="Pass">Forward passes so far (prefill included).</param>
+/// <param name="CommittedSlots">Image slots committed.</param>
+/// <param name="TotalSlots">Image slots in all.</param>
+/// <param name="Codes">Committed codes (row-major, h·w); not-yet-committed entries are 0 or the current draft.</param>
+/// <param name="DraftCodes">For speculative decoders: committed codes plus the current drafts, a full preview.</param>
+public sealed record DecodeProgress(int Pass, int CommittedSlots, int TotalSlots, int[] Codes, int[]? DraftCodes);

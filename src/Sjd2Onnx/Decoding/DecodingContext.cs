@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using Sjd2Onnx.Model;
+using Sjd2Onnx.Sampling;
+
+namespace Sjd2Onnx.Decoding;
+
+/// <summary>
+/// Everything a decoder needs for one image: the transformer with its KV cache, embeddings of
+/// codes and forced tokens, the sampling pipeline and the random stream. Decoders talk in slots
+/// (see <see cref="ImageLayout"/>); this class turns slots into embeddings and logits into
+/// distributions.
+/// </summary>
+internal sealed class DecodingContext : IDisposable
+{
+    private readonly ModelSessions _sessions;
+    private readonly RunOptions _runOptions;
+    private readonly CancellationToken _cancellation;
+    private readonly Action<DecodeProgress>? _progress;
+    private readonly float[] _windowEmbeds;     // [B, maxWindow, D]
+    private readonly float[] _endOfLine;        // [D] text embedding of the end-of-line token
+    private readonly long[] _codeIds;           // image-embedding graph input, [1, maxWindow]
+    private readonly Stopwatch _onnxClock = new();
+    private readonly Stopwatch _totalClock = Stopwatch.StartNew();
+    private readonly long[] _prefixIds;
+    private readonly int _prefixLength;
+    private readonly int[] _padding;
+
+    public DecodingContext(ModelSessions sessions, ModelManifest manifest, long[] condIds, long[]? uncondIds,
+        SamplingSettings sampling, ulong seed, int maxWindow, RunOptions runOptions, CancellationToken cancellation,
+        Action<DecodeProgress>? progress)
+    {
+        _sessions = sessions;
+        Manifest = manifest;
+        _runOptions = runOptions;
+        _cancellation = cancellation;
+        _progress = progress;
+        Layout = new ImageLayout(manifest.Image, manifest.Sequence.EndOfLineId);
+        Hidden = manifest.Transformer.HiddenSize;
+        Codebook = manifest.Image.CodebookSize;
+        Batch = uncondIds is null ? 1 : 2;
+        Distributions = new DistributionBuilder(sampling, Codebook);
+        Random = new SeededRandom(seed);
+
+        _prefixLength = Math.Max(condIds.Length, uncondIds?.Length ?? 0);
+        _padding = [_prefixLength - condIds.Length, .. uncondIds is null ? Array.Empty<int>() : [_prefixLength - uncondIds.Length]];
+        _prefixIds = new long[Batch * _prefixLength];
+        condIds.CopyTo(_prefixIds, _padding[0]);
+        uncondIds?.CopyTo(_prefixIds, _prefixLength + _padding[1]);
+
+        MaxWindow = Math.Max(1, Math.Min(maxWindow, Layout.SlotCount));
+        int runnerWindow = Math.Max(MaxWindow, _prefixLength);
+        int capacity = _prefixLength + Layout.SlotCount + MaxWindow;
+        if (_prefixLength + Layout.SlotCount > manifest.Transformer.MaxSequenceLength)
+            throw new Sjd2Exception($"prompt and image need {_prefixLength + Layout.SlotCount} positions, the model allows {manifest.Transformer.MaxSequenceLength}; shorten the prompt.");
+        Runner = new TransformerRunner(sessions.Transformer, manifest, Batch, capacity, runnerWindow);
+        Runner.SetPadding(_padding);
+        _windowEmbeds = new float[Batch * runnerWindow * Hidden];
+        _codeIds = new long[runnerWindow];
+        _endOfLine = manifest.Sequence.EndOfLineId is long eol ? EmbedText([eol]) : [];
+    }
+
+    public ModelManifest Manifest { get; }
+    public ImageLayout Layout { get; }
+    public TransformerRunner Runner { get; }
+    public DistributionBuilder Distributions { get; }
+    public SeededRandom Random { get; }
+    public PassStatistics Statistics { get; } = new();
+    public int Hidden { get; }
+    public int Codebook { get; }
+    public int Batch { get; }
+    public int MaxWindow { get; }
+
+    /// <summary>Cache length once all prefix tokens are in: slot s sits at cache index PrefixLength + s.</summary>
+    public int PrefixLength => _prefixLength;
+
+    /// <summary>Feeds the prompt rows; afterwards window position PrefixLength−1 predicts slot 0.</summary>
+    public void Prefill()
+    {
+        var embeds = RunEmbedding(_sessions.TextEmbedding, "input_ids", _prefixIds, Batch, _prefixLength);
+        RunTransformer(embeds, _prefixLength, default);
+        Runner.Commit(_prefixLength);
+    }
+
+    /// <summary>The window embedding buffer [B, S, D] that <see cref="RunWindow"/> feeds; rows share the image part.</summary>
+    public Span<float> WindowRow(int row, int s) => _windowEmbeds.AsSpan(row * s * Hidden, s * Hidden);
+
+    /// <summary>
+    /// Writes the clean embeddings of <paramref name="codes"/> (or of the forced token where
+    /// a slot is forced) for the window slots starting at <paramref name="firstSlot"/> into row 0 of the window buffer.
+    /// </summary>
+    public void EmbedSlots(int firstSlot, ReadOnlySpan<int> codes, int s)
+    {
+        int n = 0;
+        for (int j = 0; j < s; j++)
+            if (!Layout.IsForced(firstSlot + j)) _codeIds[n++] = codes[j];
+        var row0 = WindowRow(0, s);
+        float[] embedded = n > 0 ? RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n) : [];
+        int k = 0;
+        for (int j = 0; j < s; j++)
+        {
+            var dst = row0.Slice(j * Hidden, Hidden);
+            if (Layout.IsForced(firstSlot + j)) _endOfLine.CopyTo(dst);
+            else embedded.AsSpan(k++ * Hidden, Hidden).CopyTo(dst);
+        }
+    }
+
+    /// <summary>Raw (clean) image embeddings of codes, [n, D]; used by SJD2 for its denoising targets.</summary>
+    public float[] EmbedCodes(ReadOnlySpan<int> codes)
+    {
+        var ids = new long[codes.Length];
+        for (int i = 0; i < ids.Length; i++) ids[i] = codes[i];
+        return RunEmbedding(_sessions.ImageEmbedding, "image_codes", ids, 1, ids.Length);
+    }
+
+    /// <summary>Forced-token embedding of a slot (end-of-line).</summary>
+    public ReadOnlySpan<float> ForcedEmbedding => _endOfLine;
+
+    /// <summary>Copies row 0 of the window into the other rows and runs one pass over s tokens.</summary>
+    public void RunWindow(int s, ReadOnlySpan<float> noise = default)
+    {
+        var row0 = WindowRow(0, s);
+        for (int b = 1; b < Batch; b++) row0.CopyTo(_windowEmbeds.AsSpan(b * s * Hidden, s * Hidden));
+        float[]? noiseRows = null;
+        if (!noise.IsEmpty)
+        {
+            noiseRows = new float[Batch * s];
+            for (int b = 0; b < Batch; b++) noise[..s].CopyTo(noiseRows.AsSpan(b * s, s));
+        }
+        RunTransformer(_windowEmbeds, s, noiseRows);
+    }
+
+    /// <summary>Distribution (after CFG and sampling settings) predicted at window position j of the last pass.</summary>
+    public void Distribution(int j, Span<float> probs) =>
+        Distributions.Build(Runner.Logits(0, j), Batch > 1 ? Runner.Logits(1, j) : default, probs);
+
+    /// <summary>Records how many slots a pass committed and reports progress.</summary>
+    public void ReportCommitted(int committedSlots, int totalCommitted, int[] codes, int[]? draftCodes = null)
+    {
+        Statistics.CommittedPerPass.Add(committedSlots);
+        _progress?.Invoke(new DecodeProgress(Statistics.Passes, Math.Min(totalCommitted, Layout.SlotCount), Layout.SlotCount, codes, draftCodes));
+    }
+
+    public void Finish()
+    {
+        Statistics.OnnxTime = _onnxClock.Elapsed;
+        Statistics.TotalTime = _totalClock.Elapsed;
+    }
+
+    private float[] EmbedText(long[] ids) => RunEmbedding(_sessions.TextEmbedding, "input_ids", ids, 1, ids.Length);
+
+    private void RunTransformer(float[] embeds, int s, ReadOnlySpan<float> noise)
+    {
+        _cancellation.ThrowIfCancellationRequested();
+        _onnxClock.Start();
+        try { Runner.Run(embeds, s, noise, _runOptions); }
+        catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
+        finally { _onnxClock.Stop(); }
+        Statistics.Passes++;
+    }
+
+    private float[] RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int batch, int length)
+    {
+        _onnxClock.Start();
+        try
+        {
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, [batch, length]);
+            using var outputs = session.Run(_runOptions, [inputName], [input], ["inputs_embeds"]);
+            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
+        finally { _onnxClock.Stop(); }
+    }
+
+    public void Dispose() => Runner.Dispose();
+}

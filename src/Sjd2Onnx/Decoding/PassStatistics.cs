@@ -1,0 +1,18 @@
+namespace Sjd2Onnx.Decoding;
+
+/// <summary>Counters a decoder keeps while it works.</summary>
+public sealed class PassStatistics
+{
+    /// <summary>Transformer forward passes, prefill included (NFE).</summary>
+    public int Passes { get; internal set; }
+    /// <summary>Image slots committed by each pass after the prefill.</summary>
+    public List<int> CommittedPerPass { get; } = [];
+    /// <summary>Wall time inside ONNX Runtime (all graphs).</summary>
+    public TimeSpan OnnxTime { get; internal set; }
+    /// <summary>Wall time of the whole decode.</summary>
+    public TimeSpan TotalTime { get; internal set; }
+    /// <summary>Share of wall time spent in host-side work (sampling, verification, denoising, copies).</summary>
+    public double HostShare => TotalTime > TimeSpan.Zero ? 1 - OnnxTime / TotalTime : 0;
+    /// <summary>Mean slots committed per pass after the prefill.</summary>
+    public double MeanAcceptedPerPass => CommittedPerPass.Count == 0 ? 0 : CommittedPerPass.Average();
+}

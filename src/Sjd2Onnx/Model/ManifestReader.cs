@@ -1,0 +1,236 @@
+using System.Text.Json;
+using Sjd2Onnx.Sampling;
+
+namespace Sjd2Onnx.Model;
+
+/// <summary>Reads and validates model.json; every failure is a one-line <see cref="Sjd2Exception"/>.</summary>
+internal static class ManifestReader
+{
+    public const string FileName = "model.json";
+    public const string FormatName = "sjd2onnx-model";
+
+    public static ModelManifest Load(string modelDir)
+    {
+        if (!Directory.Exists(modelDir))
+            throw new Sjd2Exception($"model folder '{modelDir}' does not exist; pass --model with a folder made by export_models.py.");
+        string path = Path.Combine(modelDir, FileName);
+        if (!File.Exists(path))
+            throw new Sjd2Exception($"'{modelDir}' has no {FileName}; it is not a model folder (export one with export_models.py).");
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Sjd2Exception($"cannot read '{path}': {e.Message}", e);
+        }
+        var manifest = Parse(text);
+        CheckFiles(modelDir, manifest);
+        return manifest;
+    }
+
+    public static ModelManifest Parse(string json)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false }); }
+        catch (JsonException e)
+        {
+            throw new Sjd2Exception($"{FileName} is not valid JSON (line {e.LineNumber + 1}): re-export the model or fix the file.", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw Bad("the top level must be a JSON object");
+            string format = Str(root, "format");
+            if (format != FormatName)
+                throw Bad($"'format' is '{format}', expected '{FormatName}'");
+            int version = Int(root, "format_version", 1, int.MaxValue);
+            if (version != ModelManifest.SupportedFormatVersion)
+                throw new Sjd2Exception($"{FileName} has format_version {version}, this engine reads version {ModelManifest.SupportedFormatVersion}; re-export the model with this version's export_models.py.");
+
+            var t = Obj(root, "transformer");
+            var transformer = new TransformerSpec(
+                Int(t, "hidden_size", 1, 1 << 16), Int(t, "num_layers", 1, 1024), Int(t, "num_kv_heads", 1, 1024),
+                Int(t, "head_dim", 1, 4096), Int(t, "max_sequence_length", 2, 1 << 24));
+
+            var i = Obj(root, "image");
+            var range = FloatArray(i, "pixel_range");
+            if (range.Length != 2 || !(range[0] < range[1]))
+                throw Bad("'image.pixel_range' must be [min, max] with min < max");
+            var image = new ImageSpec(Int(i, "grid_height", 1, 4096), Int(i, "grid_width", 1, 4096),
+                Int(i, "codebook_size", 2, 1 << 24), Int(i, "height", 1, 1 << 16), Int(i, "width", 1, 1 << 16), range[0], range[1]);
+
+            var tok = Obj(root, "tokenizer");
+            string tokType = Str(tok, "type");
+            var files = new Dictionary<string, string>();
+            string[] needed = tokType switch
+            {
+                "wordpiece" => ["vocab"],
+                "bpe" => ["vocab", "merges"],
+                "sentencepiece" => ["model"],
+                _ => throw Bad($"'tokenizer.type' is '{tokType}'; supported: wordpiece, bpe, sentencepiece"),
+            };
+            foreach (var key in needed) files[key] = Str(tok, key);
+            var tokenizer = new TokenizerSpec(tokType, files, OptBool(tok, "lowercase", false), Int(tok, "max_prompt_tokens", 1, 1 << 20));
+
+            var s = Obj(root, "sequence");
+            var sequence = new SequenceSpec(LongArray(s, "prompt_prefix_ids"), LongArray(s, "prompt_suffix_ids"),
+                LongArray(s, "begin_of_image_ids"), OptLong(s, "end_of_line_id"), LongArray(s, "end_of_image_ids"));
+            if (sequence.PromptPrefixIds.Count + sequence.BeginOfImageIds.Count == 0)
+                throw Bad("'sequence' needs at least one prompt_prefix_ids or begin_of_image_ids token");
+
+            var c = Obj(root, "cfg");
+            string uncond = Str(c, "unconditional");
+            if (uncond is not ("empty_prompt" or "pad_prompt" or "negative_prompt"))
+                throw Bad($"'cfg.unconditional' is '{uncond}'; supported: empty_prompt, pad_prompt, negative_prompt");
+            var cfg = new CfgSpec(uncond, OptLong(c, "pad_id") ?? 0, OptStr(c, "negative_prompt"));
+            if (uncond == "negative_prompt" && cfg.NegativePrompt is null)
+                throw Bad("'cfg.negative_prompt' is required when cfg.unconditional is negative_prompt");
+
+            var sm = Obj(root, "sampling");
+            var sampling = new SamplingSettings(Float(sm, "cfg_scale"), Float(sm, "temperature"), Int(sm, "top_k", 0, int.MaxValue), Float(sm, "top_p"));
+            try { sampling.Validate(); }
+            catch (Sjd2Exception e) { throw Bad($"'sampling' is invalid: {e.Message}"); }
+
+            var g = Obj(root, "graphs");
+            var graphs = new GraphFiles(Str(g, "text_embedding"), Str(g, "image_embedding"), Str(g, "transformer"), Str(g, "vq_decoder"));
+
+            Sjd2Spec? sjd2 = null;
+            if (root.TryGetProperty("sjd2", out var n) && n.ValueKind != JsonValueKind.Null)
+            {
+                if (n.ValueKind != JsonValueKind.Object) throw Bad("'sjd2' must be an object or null");
+                string schedule = Str(n, "schedule");
+                if (schedule != "karras") throw Bad($"'sjd2.schedule' is '{schedule}'; supported: karras");
+                sjd2 = new Sjd2Spec(schedule, Int(n, "steps", 1, 10000), Float(n, "sigma_min"), Float(n, "sigma_max"), Float(n, "rho"),
+                    FloatArray(n, "embedding_mean"), FloatArray(n, "embedding_std"));
+                if (!(sjd2.SigmaMin > 0 && sjd2.SigmaMin < sjd2.SigmaMax && sjd2.SigmaMax <= 1) || !(sjd2.Rho > 0))
+                    throw Bad("'sjd2' needs 0 < sigma_min < sigma_max <= 1 and rho > 0");
+                if (sjd2.EmbeddingMean.Length != transformer.HiddenSize || sjd2.EmbeddingStd.Length != transformer.HiddenSize)
+                    throw Bad($"'sjd2.embedding_mean' and 'embedding_std' must have hidden_size ({transformer.HiddenSize}) values");
+                if (sjd2.EmbeddingStd.Any(v => !(v > 0) || !float.IsFinite(v)))
+                    throw Bad("'sjd2.embedding_std' values must be finite and > 0");
+            }
+
+            return new ModelManifest
+            {
+                Name = Str(root, "name"),
+                Description = OptStr(root, "description") ?? "",
+                Transformer = transformer,
+                Image = image,
+                Tokenizer = tokenizer,
+                Sequence = sequence,
+                Cfg = cfg,
+                Sampling = sampling,
+                Graphs = graphs,
+                Sjd2 = sjd2,
+            };
+        }
+    }
+
+    /// <summary>Resolves a manifest file reference, refusing paths that leave the folder.</summary>
+    public static string ResolveInside(string modelDir, string relative, string what)
+    {
+        if (Path.IsPathRooted(relative))
+            throw Bad($"{what} '{relative}' is an absolute path; file references must be relative to the model folder");
+        string root = Path.GetFullPath(modelDir);
+        string full = Path.GetFullPath(Path.Combine(root, relative));
+        string prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        if (!full.StartsWith(prefix, StringComparison.Ordinal))
+            throw Bad($"{what} '{relative}' points outside the model folder; keep every file inside it");
+        return full;
+    }
+
+    private static void CheckFiles(string modelDir, ModelManifest m)
+    {
+        var refs = new List<(string What, string Path)>
+        {
+            ("graphs.text_embedding", m.Graphs.TextEmbedding), ("graphs.image_embedding", m.Graphs.ImageEmbedding),
+            ("graphs.transformer", m.Graphs.Transformer), ("graphs.vq_decoder", m.Graphs.VqDecoder),
+        };
+        refs.AddRange(m.Tokenizer.Files.Select(kv => ($"tokenizer.{kv.Key}", kv.Value)));
+        foreach (var (what, rel) in refs)
+        {
+            string full = ResolveInside(modelDir, rel, what);
+            if (!File.Exists(full))
+                throw new Sjd2Exception($"{FileName}: {what} names '{rel}', which is not in '{modelDir}'; re-export the model or fix the path.");
+        }
+    }
+
+    private static Sjd2Exception Bad(string what) => new($"{FileName}: {what}; re-export the model or fix the file.");
+
+    private static JsonElement Get(JsonElement o, string name)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+            throw Bad($"'{name}' is missing");
+        return v;
+    }
+
+    private static JsonElement Obj(JsonElement o, string name)
+    {
+        var v = Get(o, name);
+        if (v.ValueKind != JsonValueKind.Object) throw Bad($"'{name}' must be an object");
+        return v;
+    }
+
+    private static string Str(JsonElement o, string name)
+    {
+        var v = Get(o, name);
+        if (v.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(v.GetString())) throw Bad($"'{name}' must be a non-empty string");
+        return v.GetString()!;
+    }
+
+    private static string? OptStr(JsonElement o, string name) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static bool OptBool(JsonElement o, string name, bool fallback) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
+
+    private static int Int(JsonElement o, string name, int min, int max)
+    {
+        var v = Get(o, name);
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int x)) throw Bad($"'{name}' must be an integer");
+        if (x < min || x > max) throw Bad($"'{name}' is {x}, outside [{min}, {max}]");
+        return x;
+    }
+
+    private static long? OptLong(JsonElement o, string name)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x) || x < 0) throw Bad($"'{name}' must be a non-negative integer or null");
+        return x;
+    }
+
+    private static float Float(JsonElement o, string name)
+    {
+        var v = Get(o, name);
+        if (v.ValueKind != JsonValueKind.Number) throw Bad($"'{name}' must be a number");
+        return (float)v.GetDouble();
+    }
+
+    private static long[] LongArray(JsonElement o, string name)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return [];
+        if (v.ValueKind != JsonValueKind.Array) throw Bad($"'{name}' must be an array of token ids");
+        var list = new long[v.GetArrayLength()];
+        int k = 0;
+        foreach (var e in v.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out long x) || x < 0) throw Bad($"'{name}' must hold non-negative integers");
+            list[k++] = x;
+        }
+        return list;
+    }
+
+    private static float[] FloatArray(JsonElement o, string name)
+    {
+        var v = Get(o, name);
+        if (v.ValueKind != JsonValueKind.Array) throw Bad($"'{name}' must be an array of numbers");
+        var list = new float[v.GetArrayLength()];
+        int k = 0;
+        foreach (var e in v.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number) throw Bad($"'{name}' must hold numbers");
+            list[k++] = (float)e.GetDouble();
+        }
+        return list;
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using static Sjd2Onnx.Model.GraphContract;
+
+namespace Sjd2Onnx.Model;
+
+/// <summary>The four ONNX sessions of a model folder, checked against its manifest.</summary>
+internal sealed class ModelSessions : IDisposable
+{
+    public InferenceSession TextEmbedding { get; }
+    public InferenceSession ImageEmbedding { get; }
+    public InferenceSession Transformer { get; }
+    public InferenceSession VqDecoder { get; }
+    public bool HasNoiseInput { get; }
+
+    private ModelSessions(InferenceSession text, InferenceSession image, InferenceSession transformer, InferenceSession vq, bool hasNoise)
+    {
+        TextEmbedding = text; ImageEmbedding = image; Transformer = transformer; VqDecoder = vq; HasNoiseInput = hasNoise;
+    }
+
+    public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId)
+    {
+        using var options = SessionFactory.CreateOptions(provider, deviceId);
+        var opened = new List<InferenceSession>();
+        try
+        {
+            InferenceSession Load(string file, string what)
+            {
+                var s = SessionFactory.Open(ManifestReader.ResolveInside(modelDir, file, what), options, what);
+                opened.Add(s);
+                return s;
+            }
+            var text = Load(m.Graphs.TextEmbedding, "text_embedding");
+            var image = Load(m.Graphs.ImageEmbedding, "image_embedding");
+            var transformer = Load(m.Graphs.Transformer, "transformer");
+            var vq = Load(m.Graphs.VqDecoder, "vq_decoder");
+
+            int d = m.Transformer.HiddenSize;
+            Check(text, "text_embedding", [new("input_ids", TensorElementType.Int64, [null, null])],
+                [new("inputs_embeds", TensorElementType.Float, [null, null, d])]);
+            Check(image, "image_embedding", [new("image_codes", TensorElementType.Int64, [null, null])],
+                [new("inputs_embeds", TensorElementType.Float, [null, null, d])]);
+            Check(vq, "vq_decoder", [new("codes", TensorElementType.Int64, [null, m.Image.GridHeight, m.Image.GridWidth])],
+                [new("image", TensorElementType.Float, [null, 3, m.Image.Height, m.Image.Width])]);
+
+            bool hasNoise = transformer.InputMetadata.ContainsKey("noise_levels");
+            if (hasNoise != (m.Sjd2 is not null))
+                throw new Sjd2Exception(hasNoise
+                    ? "the transformer graph has a noise_levels input but model.json has no sjd2 section; re-export the model."
+                    : "model.json has an sjd2 section but the transformer graph has no noise_levels input; re-export the model.");
+            Check(transformer, "transformer", TransformerInputs(m, hasNoise), TransformerOutputs(m));
+            return new ModelSessions(text, image, transformer, vq, hasNoise);
+        }
+        catch
+        {
+            foreach (var s in opened) s.Dispose();
+            throw;
+        }
+    }
+
+    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise)
+    {
+        var t = m.Transformer;
+        yield return new("inputs_embeds", TensorElementType.Float, [null, null, t.HiddenSize]);
+        yield return new("attention_mask", TensorElementType.Int64, [null, null]);
+        yield return new("position_ids", TensorElementType.Int64, [null, null]);
+        for (int i = 0; i < t.NumLayers; i++)
+        {
+            yield return new($"past_key_values.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"past_key_values.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+        }
+        if (noise) yield return new("noise_levels", TensorElementType.Float, [null, null]);
+    }
+
+    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m)
+    {
+        var t = m.Transformer;
+        yield return new("logits", TensorElementType.Float, [null, null, m.Image.CodebookSize]);
+        for (int i = 0; i < t.NumLayers; i++)
+        {
+            yield return new($"present.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"present.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+        }
+    }
+
+    public void Dispose()
+    {
+        TextEmbedding.Dispose();
+        ImageEmbedding.Dispose();
+        Transformer.Dispose();
+        VqDecoder.Dispose();
+    }
+}

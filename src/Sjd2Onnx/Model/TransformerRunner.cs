@@ -1,0 +1,186 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Sjd2Onnx.Model;
+
+/// <summary>
+/// Runs the transformer over windows of new tokens with a host-side KV cache that can roll back.
+/// Two buffers per layer tensor alternate as past and present: when a whole window is kept the
+/// present simply becomes the next past (no copy); a partial keep compacts it in place.
+/// </summary>
+internal sealed class TransformerRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly int _batch, _layers, _heads, _headDim, _hidden, _codebook, _capacity, _maxWindow;
+    private readonly bool _noise;
+    private float[][] _past, _present;            // [2·layers][B·H·capacity·Dh]
+    private readonly float[] _logits;             // [B, maxWindow, K]
+    private readonly long[] _mask;                // [B, capacity]
+    private readonly long[] _positions;           // [B, maxWindow]
+    private readonly float[] _noiseLevels;        // [B, maxWindow]
+    private readonly int[] _padding;              // left padding of each row
+    private readonly string[] _inputNames, _outputNames;
+    private int _pending;                         // tokens of the last Run not yet committed
+    private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
+
+    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow)
+    {
+        _session = session;
+        _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
+        _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
+        _noise = session.InputMetadata.ContainsKey("noise_levels");
+        int kvSize = batch * _heads * capacity * _headDim;
+        _past = NewBuffers(2 * _layers, kvSize);
+        _present = NewBuffers(2 * _layers, kvSize);
+        _logits = new float[batch * maxWindow * _codebook];
+        _mask = new long[batch * capacity];
+        _positions = new long[batch * maxWindow];
+        _noiseLevels = new float[batch * maxWindow];
+        _padding = new int[batch];
+
+        var inputs = new List<string> { "inputs_embeds", "attention_mask", "position_ids" };
+        var outputs = new List<string> { "logits" };
+        for (int i = 0; i < _layers; i++)
+        {
+            inputs.Add($"past_key_values.{i}.key"); inputs.Add($"past_key_values.{i}.value");
+            outputs.Add($"present.{i}.key"); outputs.Add($"present.{i}.value");
+        }
+        if (_noise) inputs.Add("noise_levels");
+        _inputNames = [.. inputs];
+        _outputNames = [.. outputs];
+    }
+
+    /// <summary>Tokens held in the cache (padding included).</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Batch rows (2 with CFG).</summary>
+    public int Batch => _batch;
+
+    /// <summary>Longest window one pass may feed.</summary>
+    public int MaxWindow => _maxWindow;
+
+    /// <summary>Sets each row's left padding before the first pass (rows of unequal prompt length).</summary>
+    public void SetPadding(ReadOnlySpan<int> padding)
+    {
+        if (Length != 0) throw new InvalidOperationException("padding is set before the first pass");
+        padding.CopyTo(_padding);
+    }
+
+    /// <summary>
+    /// Feeds S new tokens per row: <paramref name="embeds"/> is [B,S,D], <paramref name="noise"/> is
+    /// [B,S] or empty (all clean). Afterwards <see cref="Logits"/> holds [B,S,K]; call
+    /// <see cref="Commit"/> to keep a prefix of the window in the cache.
+    /// </summary>
+    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, RunOptions runOptions)
+    {
+        if (_pending != 0) throw new InvalidOperationException("commit the previous window first");
+        if (s < 1 || s > _maxWindow || Length + s > _capacity)
+            throw new InvalidOperationException($"window of {s} does not fit (cached {Length}, capacity {_capacity}, max window {_maxWindow})");
+        int p = Length, total = p + s;
+        for (int b = 0; b < _batch; b++)
+        {
+            var mask = _mask.AsSpan(b * total, total);
+            for (int t = 0; t < total; t++) mask[t] = t >= _padding[b] ? 1 : 0;
+            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + j - _padding[b]);
+        }
+        if (_noise)
+        {
+            if (noise.IsEmpty) _noiseLevels.AsSpan(0, _batch * s).Clear();
+            else noise[..(_batch * s)].CopyTo(_noiseLevels);
+        }
+
+        var mem = OrtMemoryInfo.DefaultInstance;
+        var values = new List<OrtValue>(_inputNames.Length + _outputNames.Length);
+        try
+        {
+            var inputs = new List<OrtValue>(_inputNames.Length)
+            {
+                OrtValue.CreateTensorValueFromMemory(mem, embeds.AsMemory(0, _batch * s * _hidden), [_batch, s, _hidden]),
+                OrtValue.CreateTensorValueFromMemory(mem, _mask.AsMemory(0, _batch * total), [_batch, total]),
+                OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]),
+            };
+            long[] pastShape = [_batch, _heads, p, _headDim];
+            for (int i = 0; i < 2 * _layers; i++) inputs.Add(Tensor(_past[i], pastShape));
+            if (_noise) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]));
+            values.AddRange(inputs);
+
+            var outputs = new List<OrtValue>(_outputNames.Length)
+            {
+                OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]),
+            };
+            long[] presentShape = [_batch, _heads, total, _headDim];
+            for (int i = 0; i < 2 * _layers; i++) outputs.Add(Tensor(_present[i], presentShape));
+            values.AddRange(outputs);
+
+            _session.Run(runOptions, _inputNames, inputs, _outputNames, outputs);
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+        _pending = s;
+        _lastWindow = s;
+    }
+
+    /// <summary>Logits of the last pass for row <paramref name="row"/>, window position <paramref name="j"/>.</summary>
+    public ReadOnlySpan<float> Logits(int row, int j)
+    {
+        if (j < 0 || j >= _lastWindow) throw new ArgumentOutOfRangeException(nameof(j));
+        return _logits.AsSpan((row * _lastWindow + j) * _codebook, _codebook);
+    }
+
+    /// <summary>Keeps the first <paramref name="keep"/> tokens of the last window in the cache, drops the rest.</summary>
+    public void Commit(int keep)
+    {
+        if (keep < 0 || keep > _pending) throw new ArgumentOutOfRangeException(nameof(keep));
+        int total = Length + _pending, kept = Length + keep;
+        if (kept < total)
+            foreach (var buffer in _present) Compact(buffer, total, kept);
+        (_past, _present) = (_present, _past);
+        Length = kept;
+        _pending = 0;
+    }
+
+    /// <summary>Rolls the cache back to <paramref name="length"/> tokens (≤ <see cref="Length"/>).</summary>
+    public void Truncate(int length)
+    {
+        if (_pending != 0) throw new InvalidOperationException("commit the pending window first");
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length));
+        if (length < Length)
+            foreach (var buffer in _past) Compact(buffer, Length, length);
+        Length = length;
+    }
+
+    /// <summary>Reads one cached key/value row (tests): layer, 0 = key / 1 = value, row, head, position.</summary>
+    internal ReadOnlySpan<float> CachedRow(int layer, int kind, int row, int head, int position)
+    {
+        int block = row * _heads + head;
+        return _past[2 * layer + kind].AsSpan((block * Length + position) * _headDim, _headDim);
+    }
+
+    // [B·H, from, Dh] -> [B·H, to, Dh], in place; moving blocks front to back never overwrites unread data.
+    private void Compact(float[] buffer, int from, int to)
+    {
+        int blocks = _batch * _heads, rowLen = _headDim;
+        for (int blk = 1; blk < blocks; blk++)
+            buffer.AsSpan(blk * from * rowLen, to * rowLen).CopyTo(buffer.AsSpan(blk * to * rowLen, to * rowLen));
+    }
+
+    private static OrtValue Tensor(float[] buffer, long[] shape)
+    {
+        long count = shape[0] * shape[1] * shape[2] * shape[3];
+        // A zero-length past (first pass) cannot be pinned from an empty slice; let ORT allocate it.
+        return count == 0
+            ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, shape)
+            : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, (int)count), shape);
+    }
+
+    private static float[][] NewBuffers(int count, int size)
+    {
+        var result = new float[count][];
+        for (int i = 0; i < count; i++) result[i] = new float[size];
+        return result;
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,113 @@
+using Microsoft.ML.OnnxRuntime;
+using Sjd2Onnx.Decoding;
+using Sjd2Onnx.Imaging;
+using Sjd2Onnx.Model;
+
+namespace Sjd2Onnx;
+
+/// <summary>
+/// Text-to-image generation from a model folder: prompt → embeddings → transformer passes →
+/// image codes → VQ decoder → pixels. Thread-safe for concurrent generations.
+/// </summary>
+public sealed class Sjd2Pipeline : IDisposable
+{
+    private readonly ModelSessions _sessions;
+    private readonly PromptEncoder _prompts;
+    private bool _disposed;
+
+    private Sjd2Pipeline(string modelDir, ModelManifest manifest, ModelSessions sessions, PromptEncoder prompts)
+    {
+        ModelDirectory = modelDir;
+        Manifest = manifest;
+        _sessions = sessions;
+        _prompts = prompts;
+    }
+
+    /// <summary>The model folder.</summary>
+    public string ModelDirectory { get; }
+
+    /// <summary>The model's validated manifest.</summary>
+    public ModelManifest Manifest { get; }
+
+    /// <summary>Opens a model folder: reads and validates model.json, loads the tokenizer and the four graphs.</summary>
+    /// <exception cref="Sjd2Exception">The folder, manifest or a graph is unusable, or the provider is missing.</exception>
+    public static Sjd2Pipeline Load(string modelDir, PipelineOptions? options = null)
+    {
+        options ??= new PipelineOptions();
+        var manifest = ManifestReader.Load(modelDir);
+        var prompts = new PromptEncoder(modelDir, manifest);
+        var sessions = ModelSessions.Open(modelDir, manifest, options.Provider, options.DeviceId);
+        return new Sjd2Pipeline(modelDir, manifest, sessions, prompts);
+    }
+
+    /// <summary>Tokenizes a prompt (template excluded); throws for empty or too long prompts.</summary>
+    public IReadOnlyList<int> Tokenize(string prompt) => _prompts.Tokenize(prompt);
+
+    /// <summary>Generates one image.</summary>
+    /// <exception cref="Sjd2Exception">Empty or too long prompt, or impossible options.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public Task<GenerationResult> GenerateAsync(string prompt, GenerationOptions? options = null,
+        IProgress<DecodeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new GenerationOptions();
+        var sampling = options.ResolveSampling(Manifest.Sampling);
+        long[] cond = _prompts.Conditional(prompt);
+        long[]? uncond = sampling.UsesGuidance ? _prompts.Unconditional(prompt) : null;
+        var decoder = CreateDecoder(options);
+        return Task.Run(() =>
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var runOptions = new RunOptions();
+            using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
+            using var ctx = new DecodingContext(_sessions, Manifest, cond, uncond, sampling, options.Seed, decoder.MaxWindow,
+                runOptions, cancellationToken, progress is null ? null : progress.Report);
+            ctx.Prefill();
+            int[] codes = decoder.Decode(ctx);
+            ctx.Finish();
+            var image = DecodeImage(codes, runOptions, cancellationToken);
+            return new GenerationResult(codes, image, ctx.Statistics);
+        }, cancellationToken);
+    }
+
+    /// <summary>Decodes image codes (row-major, grid height × width) to pixels with the VQ decoder.</summary>
+    public RgbImage DecodeImage(int[] codes) => DecodeImage(codes, null, CancellationToken.None);
+
+    private RgbImage DecodeImage(int[] codes, RunOptions? runOptions, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var img = Manifest.Image;
+        if (codes.Length != img.CodeCount) throw new ArgumentException($"expected {img.CodeCount} codes", nameof(codes));
+        var ids = new long[codes.Length];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if ((uint)codes[i] >= (uint)img.CodebookSize) throw new ArgumentOutOfRangeException(nameof(codes), "code outside the codebook");
+            ids[i] = codes[i];
+        }
+        using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, img.GridHeight, img.GridWidth]);
+        try
+        {
+            using var outputs = runOptions is null
+                ? _sessions.VqDecoder.Run(new RunOptions(), ["codes"], [input], ["image"])
+                : _sessions.VqDecoder.Run(runOptions, ["codes"], [input], ["image"]);
+            return RgbImage.FromPlanar(outputs[0].GetTensorDataAsSpan<float>(), img.Width, img.Height, img.PixelMin, img.PixelMax);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    private static IImageTokenDecoder CreateDecoder(GenerationOptions options) => options.Method switch
+    {
+        DecodingMethod.Ar => new ArDecoder(),
+        _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
+    };
+
+    /// <summary>Releases the ONNX sessions. Generations must have finished.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _sessions.Dispose();
+    }
+}

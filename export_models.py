@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Sjd2Onnx model exporter (PyTorch -> ONNX model folders, see docs/model-format.md).
+
+Run with Debian's system Python, which has torch and onnx:
+
+    /usr/bin/python3 export_models.py tiny --out tests/models/tiny
+    /usr/bin/python3 export_models.py tiny --out tests/models/tiny-eol --grid 3x3 --codebook 16 --end-of-line
+    /usr/bin/python3 export_models.py tiny --out tests/models/micro --grid 2x2 --codebook 5 --no-sjd2
+    /usr/bin/python3 export_models.py demo ...      (tools/pysjd2/demo.py, when present)
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+
+def _parse_grid(text):
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise argparse.ArgumentTypeError(f"grid must look like 4x4, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _cli_has_parity():
+    cli = os.path.join(ROOT, "src", "Sjd2Onnx.Cli")
+    if shutil.which("dotnet") is None or not os.path.isdir(cli):
+        return False
+    for dirpath, _dirs, files in os.walk(cli):
+        if os.sep + "obj" in dirpath or os.sep + "bin" in dirpath:
+            continue
+        for f in files:
+            if f.endswith(".cs"):
+                with open(os.path.join(dirpath, f), encoding="utf-8", errors="replace") as fh:
+                    if '"parity"' in fh.read():
+                        return True
+    return False
+
+
+def run_parity(model_dir):
+    """Replays parity.json through ONNX Runtime with the C# CLI; returns an exit code."""
+    if not _cli_has_parity():
+        print("note: ONNX-vs-PyTorch parity is checked by the C# side: "
+              f"`dotnet run --project src/Sjd2Onnx.Cli -c Release -- parity --model {model_dir}` "
+              "(the CLI or its parity command is not available here, so it was not run)")
+        return 0
+    cmd = ["dotnet", "run", "--project", os.path.join(ROOT, "src", "Sjd2Onnx.Cli"), "-c", "Release",
+           "--", "parity", "--model", os.path.abspath(model_dir)]
+    print("running: " + " ".join(cmd))
+    rc = subprocess.call(cmd, cwd=ROOT)
+    print("parity " + ("OK" if rc == 0 else f"FAILED (exit code {rc})"))
+    return rc
+
+
+def cmd_tiny(args):
+    from pysjd2.onnx_export import export_model_folder
+    from pysjd2.tiny import build_tiny
+
+    name = args.name or os.path.basename(os.path.normpath(args.out))
+    model, vq, manifest, tok = build_tiny(
+        grid=args.grid, codebook_size=args.codebook, end_of_line=args.end_of_line,
+        sjd2=not args.no_sjd2, seed=args.seed, name=name, max_prompt_tokens=args.max_prompt_tokens)
+    export_model_folder(args.out, model, vq, manifest, tok, parity_seed=args.seed)
+    if args.skip_parity:
+        return 0
+    return run_parity(args.out)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "demo":
+        import importlib.util
+        if importlib.util.find_spec("pysjd2.demo") is None:
+            print("error: the demo subcommand needs tools/pysjd2/demo.py, which is not present",
+                  file=sys.stderr)
+            return 2
+        import pysjd2.demo as demo
+        return demo.main(argv[1:]) or 0
+
+    parser = argparse.ArgumentParser(prog="export_models.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("demo", help="train/export the default demo model (tools/pysjd2/demo.py)")
+
+    t = sub.add_parser("tiny", help="export a random-weight tiny test model")
+    t.add_argument("--out", required=True, help="output folder")
+    t.add_argument("--grid", type=_parse_grid, default=(4, 4), help="image grid HxW (default 4x4)")
+    t.add_argument("--codebook", type=int, default=64, help="codebook size K (default 64)")
+    t.add_argument("--end-of-line", action="store_true", help="forced [EOL] token after each row")
+    t.add_argument("--no-sjd2", action="store_true", help="no noise_levels input / sjd2 section")
+    t.add_argument("--seed", type=int, default=0, help="seed for weights and parity cases (default 0)")
+    t.add_argument("--name", default=None, help="manifest name (default: the folder's name)")
+    t.add_argument("--max-prompt-tokens", type=int, default=24, help="default 24")
+    t.add_argument("--skip-parity", action="store_true", help="do not run `sjd2 parity` afterwards")
+    t.set_defaults(func=cmd_tiny)
+
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if args.command == "tiny" and args.codebook < 2:
+        parser.error("--codebook must be at least 2")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

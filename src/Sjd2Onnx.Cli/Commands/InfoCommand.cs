@@ -1,0 +1,21 @@
+namespace Sjd2Onnx.Cli.Commands;
+
+/// <summary><c>sjd2 info</c>: model summary and the execution providers this build offers.</summary>
+internal static class InfoCommand
+{
+    public static int Run(CommandLine cl)
+    {
+        using var pipeline = CommonOptions.OpenModel(cl);
+        cl.RejectUnknown("info");
+        var m = pipeline.Manifest;
+        Console.WriteLine($"model        {m.Name} ({Path.GetFullPath(pipeline.ModelDirectory)})");
+        if (m.Description.Length > 0) Console.WriteLine($"description  {m.Description}");
+        Console.WriteLine($"transformer  hidden {m.Transformer.HiddenSize}, {m.Transformer.NumLayers} layers, {m.Transformer.NumKvHeads} KV heads × {m.Transformer.HeadDim}, max {m.Transformer.MaxSequenceLength} positions");
+        Console.WriteLine($"image        {m.Image.GridHeight}×{m.Image.GridWidth} codes of {m.Image.CodebookSize} → {m.Image.Width}×{m.Image.Height} px{(m.Sequence.EndOfLineId is null ? "" : ", end-of-line token per row")}");
+        Console.WriteLine($"tokenizer    {m.Tokenizer.Type}, at most {m.Tokenizer.MaxPromptTokens} prompt tokens");
+        Console.WriteLine($"cfg          {m.Cfg.Unconditional}; defaults: cfg {m.Sampling.CfgScale}, temperature {m.Sampling.Temperature}, top-k {m.Sampling.TopK}, top-p {m.Sampling.TopP}");
+        Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
+        Console.WriteLine($"providers    {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
+        return 0;
+    }
+}

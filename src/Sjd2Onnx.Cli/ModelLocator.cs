@@ -1,0 +1,19 @@
+namespace Sjd2Onnx.Cli;
+
+/// <summary>Finds the model folder: --model, or the repository's onnx/ folder.</summary>
+internal static class ModelLocator
+{
+    public static string Resolve(string? explicitDir)
+    {
+        if (explicitDir is not null) return explicitDir;
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "onnx");
+                if (File.Exists(Path.Combine(candidate, "model.json"))) return candidate;
+            }
+        }
+        throw new UsageException("no --model given and no onnx/model.json found above the current folder; pass --model DIR.");
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Sjd2Onnx.Model;
+
+/// <summary>
+/// Replays the reference cases export_models.py wrote (parity.json: PyTorch inputs and outputs)
+/// through ONNX Runtime and reports the largest absolute difference per output.
+/// </summary>
+internal static class ParityCheck
+{
+    public sealed record Result(string Graph, string Output, int Case, double MaxAbsDiff);
+
+    public static (IReadOnlyList<Result> Results, double Tolerance) Run(string modelDir, ExecutionProvider provider = ExecutionProvider.Cpu)
+    {
+        var manifest = ManifestReader.Load(modelDir);
+        string path = Path.Combine(modelDir, "parity.json");
+        if (!File.Exists(path))
+            throw new Sjd2Exception($"'{modelDir}' has no parity.json; export the model with export_models.py to get reference cases.");
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        double tolerance = doc.RootElement.TryGetProperty("tolerance", out var tol) ? tol.GetDouble() : 1e-4;
+        using var sessions = ModelSessions.Open(modelDir, manifest, provider, 0);
+        var results = new List<Result>();
+        int caseIndex = 0;
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            string graph = c.GetProperty("graph").GetString()!;
+            var session = graph switch
+            {
+                "text_embedding" => sessions.TextEmbedding,
+                "image_embedding" => sessions.ImageEmbedding,
+                "transformer" => sessions.Transformer,
+                "vq_decoder" => sessions.VqDecoder,
+                _ => throw new Sjd2Exception($"parity.json names an unknown graph '{graph}'."),
+            };
+            var names = new List<string>();
+            var values = new List<OrtValue>();
+            try
+            {
+                foreach (var input in c.GetProperty("inputs").EnumerateObject())
+                {
+                    names.Add(input.Name);
+                    values.Add(ToOrtValue(input.Value));
+                }
+                var expected = c.GetProperty("outputs").EnumerateObject().ToList();
+                using var outputs = session.Run(new RunOptions(), names, values, expected.Select(e => e.Name).ToList());
+                for (int i = 0; i < expected.Count; i++)
+                {
+                    var want = expected[i].Value.GetProperty("data");
+                    var have = outputs[i].GetTensorDataAsSpan<float>();
+                    if (have.Length != want.GetArrayLength())
+                        throw new Sjd2Exception($"parity case {caseIndex}: {graph}.{expected[i].Name} has {have.Length} values, the reference {want.GetArrayLength()}.");
+                    double max = 0;
+                    int k = 0;
+                    foreach (var w in want.EnumerateArray()) max = Math.Max(max, Math.Abs(have[k++] - w.GetDouble()));
+                    results.Add(new Result(graph, expected[i].Name, caseIndex, max));
+                }
+            }
+            finally
+            {
+                foreach (var v in values) v.Dispose();
+            }
+            caseIndex++;
+        }
+        return (results, tolerance);
+    }
+
+    private static OrtValue ToOrtValue(JsonElement t)
+    {
+        long[] shape = t.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+        var data = t.GetProperty("data");
+        return t.GetProperty("dtype").GetString() switch
+        {
+            "int64" => OrtValue.CreateTensorValueFromMemory(data.EnumerateArray().Select(e => e.GetInt64()).ToArray(), shape),
+            "float32" => shape.Contains(0)
+                ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, shape)
+                : OrtValue.CreateTensorValueFromMemory(data.EnumerateArray().Select(e => (float)e.GetDouble()).ToArray(), shape),
+            var other => throw new Sjd2Exception($"parity.json uses an unsupported dtype '{other}'."),
+        };
+    }
+}

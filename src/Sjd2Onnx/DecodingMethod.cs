@@ -5,4 +5,13 @@ public enum DecodingMethod
 {
     /// <summary>Autoregressive: one forward pass per token (the baseline).</summary>
     Ar,
+
+    /// <summary>Speculative Jacobi decoding: a window of drafts verified per pass; lossless.</summary>
+    Sjd,
+
+    /// <summary>SJD with draft reuse: high-confidence drafts survive a pass instead of being resampled; lossless.</summary>
+    SjdPlusPlus,
+
+    /// <summary>Speculative Jacobi-denoising decoding: drafts start as embedding noise; needs a model trained for it; not lossless.</summary>
+    Sjd2,
 }

@@ -1,3 +1,5 @@
+using Sjd2Onnx.Decoding;
+using Sjd2Onnx.Model;
 using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx;
@@ -23,11 +25,69 @@ public sealed record GenerationOptions
     /// <summary>Top-p in (0, 1] (1 = off).</summary>
     public float? TopP { get; init; }
 
+    /// <summary>Window of the speculative methods: tokens fed per pass (one committed anchor plus drafts); null = <see cref="DefaultWindow"/>. With <see cref="AutoWindow"/>, the largest window considered (null = <see cref="DefaultAutoWindowLimit"/>).</summary>
+    public int? Window { get; init; }
+
+    /// <summary>Let the decoder pick the window every pass from measured pass costs and observed acceptance (speculative methods).</summary>
+    public bool AutoWindow { get; init; }
+
+    /// <summary>How SJD and SJD++ initialise new drafts.</summary>
+    public DraftInitialization DraftInit { get; init; } = DraftInitialization.Random;
+
+    /// <summary>SJD++: a draft survives a pass when the new distribution gives it at least this probability; in (0, 1]; null = <see cref="DefaultReuseThreshold"/>.</summary>
+    public float? ReuseThreshold { get; init; }
+
+    /// <summary>SJD2: denoising steps from pure noise to a clean draft; null = the model's <c>sjd2.steps</c>.</summary>
+    public int? DenoiseSteps { get; init; }
+
+    /// <summary>SJD2: KV cache treatment of tokens accepted while noisy.</summary>
+    public Sjd2KvMode KvMode { get; init; } = DefaultKvMode;
+
+    /// <summary>Test hook: a deliberately broken verifier that accepts every draft (the exactness tests must catch it).</summary>
+    internal bool AcceptEveryDraft { get; init; }
+
+    /// <summary>Default window of the speculative methods (the official SJD setting: 1 anchor + 15 drafts).</summary>
+    public const int DefaultWindow = 16;
+
+    /// <summary>Largest window <see cref="AutoWindow"/> considers unless <see cref="Window"/> says otherwise.</summary>
+    public const int DefaultAutoWindowLimit = 32;
+
+    /// <summary>Default SJD++ reuse threshold τ.</summary>
+    public const float DefaultReuseThreshold = 0.1f;
+
+    /// <summary>Default SJD2 KV mode.</summary>
+    public const Sjd2KvMode DefaultKvMode = Sjd2KvMode.Approximate;
+
     /// <summary>The sampling settings these options give on top of a model's defaults.</summary>
     public SamplingSettings ResolveSampling(SamplingSettings defaults)
     {
         var s = new SamplingSettings(CfgScale ?? defaults.CfgScale, Temperature ?? defaults.Temperature, TopK ?? defaults.TopK, TopP ?? defaults.TopP);
         s.Validate();
         return s;
+    }
+
+    /// <summary>Checks the decoding options against a model and resolves their defaults.</summary>
+    /// <exception cref="Sjd2Exception">An impossible value, or SJD2 on a model not trained for it.</exception>
+    internal SpeculativeSettings ResolveDecoding(ModelManifest manifest)
+    {
+        if (Window is int w && w < 2)
+            throw new Sjd2Exception($"window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
+        if (ReuseThreshold is float tau && !(tau > 0 && tau <= 1))
+            throw new Sjd2Exception($"reuse threshold must be in (0, 1], got {tau}; e.g. --reuse-threshold {DefaultReuseThreshold}.");
+        if (DenoiseSteps is int steps && steps < 1)
+            throw new Sjd2Exception($"denoise steps must be at least 1, got {steps}.");
+        if (!Enum.IsDefined(DraftInit)) throw new Sjd2Exception($"unknown draft initialisation {DraftInit}.");
+        if (!Enum.IsDefined(KvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
+        Sjd2Spec? noise = null;
+        if (Method == DecodingMethod.Sjd2)
+        {
+            noise = manifest.Sjd2 ?? throw new Sjd2Exception(
+                $"model {manifest.Name} is not trained for SJD2 (its model.json has no sjd2 section and the transformer no noise_levels input); use --method sjd.");
+            if (DenoiseSteps is int n) noise = noise with { Steps = n };
+        }
+        int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
+        return new SpeculativeSettings(window, AutoWindow, DraftInit,
+            Method == DecodingMethod.SjdPlusPlus ? ReuseThreshold ?? DefaultReuseThreshold : null,
+            noise, KvMode, AcceptEveryDraft);
     }
 }

@@ -13,6 +13,7 @@ public sealed class Sjd2Pipeline : IDisposable
 {
     private readonly ModelSessions _sessions;
     private readonly PromptEncoder _prompts;
+    private readonly Dictionary<(DecodingMethod, bool), WindowTuner> _tuners = [];
     private bool _disposed;
 
     private Sjd2Pipeline(string modelDir, ModelManifest manifest, ModelSessions sessions, PromptEncoder prompts)
@@ -53,20 +54,41 @@ public sealed class Sjd2Pipeline : IDisposable
         var sampling = options.ResolveSampling(Manifest.Sampling);
         long[] cond = _prompts.Conditional(prompt);
         long[]? uncond = sampling.UsesGuidance ? _prompts.Unconditional(prompt) : null;
-        var decoder = CreateDecoder(options);
+        var decoder = CreateDecoder(options, sampling);
         return Task.Run(() =>
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var runOptions = new RunOptions();
             using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
-            using var ctx = new DecodingContext(_sessions, Manifest, cond, uncond, sampling, options.Seed, decoder.MaxWindow,
-                runOptions, cancellationToken, progress is null ? null : progress.Report);
-            ctx.Prefill();
-            int[] codes = decoder.Decode(ctx);
-            ctx.Finish();
+            var (codes, statistics) = DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, cancellationToken,
+                progress is null ? null : progress.Report);
             var image = DecodeImage(codes, runOptions, cancellationToken);
-            return new GenerationResult(codes, image, ctx.Statistics);
+            return new GenerationResult(codes, image, statistics);
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Image codes only (no VQ decoding), synchronously: the exactness tests draw tens of
+    /// thousands of samples through the real decoders with it.
+    /// </summary>
+    internal (int[] Codes, PassStatistics Statistics) GenerateCodes(string prompt, GenerationOptions options)
+    {
+        var sampling = options.ResolveSampling(Manifest.Sampling);
+        long[] cond = _prompts.Conditional(prompt);
+        long[]? uncond = sampling.UsesGuidance ? _prompts.Unconditional(prompt) : null;
+        using var runOptions = new RunOptions();
+        return DecodeCodes(cond, uncond, sampling, options.Seed, CreateDecoder(options, sampling), runOptions, CancellationToken.None, null);
+    }
+
+    private (int[] Codes, PassStatistics Statistics) DecodeCodes(long[] cond, long[]? uncond, Sampling.SamplingSettings sampling, ulong seed,
+        IImageTokenDecoder decoder, RunOptions runOptions, CancellationToken cancellationToken, Action<DecodeProgress>? progress)
+    {
+        using var ctx = new DecodingContext(_sessions, Manifest, cond, uncond, sampling, seed, decoder.MaxWindow,
+            runOptions, cancellationToken, progress);
+        ctx.Prefill();
+        int[] codes = decoder.Decode(ctx);
+        ctx.Finish();
+        return (codes, ctx.Statistics);
     }
 
     /// <summary>Decodes image codes (row-major, grid height × width) to pixels with the VQ decoder.</summary>
@@ -97,11 +119,27 @@ public sealed class Sjd2Pipeline : IDisposable
         }
     }
 
-    private static IImageTokenDecoder CreateDecoder(GenerationOptions options) => options.Method switch
+    private IImageTokenDecoder CreateDecoder(GenerationOptions options, Sampling.SamplingSettings sampling)
     {
-        DecodingMethod.Ar => new ArDecoder(),
-        _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
-    };
+        if (options.Method == DecodingMethod.Ar) return new ArDecoder();
+        var settings = options.ResolveDecoding(Manifest);
+        WindowTuner? tuner = null;
+        if (settings.AutoWindow)
+        {
+            // Pass costs depend on the batch (CFG doubles it) and acceptance on the method.
+            lock (_tuners)
+            {
+                var key = (options.Method, sampling.UsesGuidance);
+                if (!_tuners.TryGetValue(key, out tuner)) _tuners[key] = tuner = new WindowTuner();
+            }
+        }
+        return options.Method switch
+        {
+            DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus => new SjdDecoder(settings, tuner),
+            DecodingMethod.Sjd2 => new Sjd2Decoder(settings, tuner),
+            _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
+        };
+    }
 
     /// <summary>Releases the ONNX sessions. Generations must have finished.</summary>
     public void Dispose()

@@ -24,15 +24,27 @@ internal static class CommonOptions
     public static DecodingMethod ParseMethod(string name) => name.Trim().ToLowerInvariant() switch
     {
         "ar" => DecodingMethod.Ar,
-        _ => throw new UsageException($"unknown method '{name}'; use --method ar."),
+        "sjd" => DecodingMethod.Sjd,
+        "sjd++" or "sjdpp" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
+        "sjd2" => DecodingMethod.Sjd2,
+        _ => throw new UsageException($"unknown method '{name}'; use --method ar, sjd, sjd++ or sjd2."),
+    };
+
+    /// <summary>The method's name on the command line.</summary>
+    public static string MethodName(DecodingMethod method) => method switch
+    {
+        DecodingMethod.Ar => "ar",
+        DecodingMethod.Sjd => "sjd",
+        DecodingMethod.SjdPlusPlus => "sjd++",
+        DecodingMethod.Sjd2 => "sjd2",
+        _ => method.ToString().ToLowerInvariant(),
     };
 
     /// <summary>Reads the sampling and method options into generation options (seed left to the caller).</summary>
     public static GenerationOptions ReadGeneration(CommandLine cl, Sjd2Pipeline pipeline)
     {
-        var options = new GenerationOptions
+        var options = ReadDecoding(cl, ParseMethod(cl.String("method") ?? "ar"), methodsMayDiffer: false) with
         {
-            Method = ParseMethod(cl.String("method") ?? "ar"),
             CfgScale = cl.Float("cfg"),
             Temperature = cl.Float("temperature"),
             TopK = cl.Int("top-k", int.MinValue, int.MaxValue),
@@ -41,6 +53,65 @@ internal static class CommonOptions
         if (options.TopK == 0 && cl.String("top-k") is not null)
             throw new UsageException("--top-k 0 keeps no token; pass a positive k, or leave --top-k out to use the model's default.");
         options.ResolveSampling(pipeline.Manifest.Sampling); // validates, one-line errors
+        if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
         return options;
+    }
+
+    /// <summary>
+    /// Reads --window, --init, --reuse-threshold, --denoise-steps and --kv for <paramref name="method"/>.
+    /// An option the method does not use is an error, unless several methods share one command line (bench).
+    /// </summary>
+    public static GenerationOptions ReadDecoding(CommandLine cl, DecodingMethod method, bool methodsMayDiffer)
+    {
+        string? window = cl.String("window");
+        string? init = cl.String("init");
+        float? tau = cl.Float("reuse-threshold");
+        int? steps = cl.Int("denoise-steps", 1, 10000);
+        string? kv = cl.String("kv");
+        if (!methodsMayDiffer)
+        {
+            string m = MethodName(method);
+            if (window is not null && method == DecodingMethod.Ar)
+                throw new UsageException("--window applies to --method sjd, sjd++ and sjd2; AR feeds one token per pass.");
+            if (init is not null && method is not (DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus))
+                throw new UsageException($"--init applies to --method sjd and sjd++, not {m}.");
+            if (tau is not null && method != DecodingMethod.SjdPlusPlus)
+                throw new UsageException($"--reuse-threshold applies to --method sjd++, not {m}.");
+            if ((steps is not null || kv is not null) && method != DecodingMethod.Sjd2)
+                throw new UsageException($"--{(steps is not null ? "denoise-steps" : "kv")} applies to --method sjd2, not {m}.");
+        }
+        bool auto = string.Equals(window?.Trim(), "auto", StringComparison.OrdinalIgnoreCase);
+        int? size = null;
+        if (window is not null && !auto)
+        {
+            if (!int.TryParse(window, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int w))
+                throw new UsageException($"--window must be an integer or 'auto', got '{window}'.");
+            if (w < 2) throw new UsageException($"--window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
+            size = w;
+        }
+        if (tau is float t && !(t > 0 && t <= 1))
+            throw new UsageException($"--reuse-threshold must be in (0, 1], got {t}.");
+        return new GenerationOptions
+        {
+            Method = method,
+            Window = size,
+            AutoWindow = auto,
+            DraftInit = init?.Trim().ToLowerInvariant() switch
+            {
+                null or "random" => DraftInitialization.Random,
+                "horizontal" => DraftInitialization.Horizontal,
+                "vertical" => DraftInitialization.Vertical,
+                _ => throw new UsageException($"unknown --init '{init}'; use random, horizontal or vertical."),
+            },
+            ReuseThreshold = tau,
+            DenoiseSteps = steps,
+            KvMode = kv?.Trim().ToLowerInvariant() switch
+            {
+                null => GenerationOptions.DefaultKvMode,
+                "exact" => Sjd2KvMode.Exact,
+                "approx" or "approximate" => Sjd2KvMode.Approximate,
+                _ => throw new UsageException($"unknown --kv '{kv}'; use exact or approx."),
+            },
+        };
     }
 }

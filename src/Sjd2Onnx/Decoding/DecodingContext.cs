@@ -20,6 +20,8 @@ internal sealed class DecodingContext : IDisposable
     private readonly float[] _windowEmbeds;     // [B, maxWindow, D]
     private readonly float[] _endOfLine;        // [D] text embedding of the end-of-line token
     private readonly long[] _codeIds;           // image-embedding graph input, [1, maxWindow]
+    private readonly float[] _codeEmbeds;       // image-embedding graph output, [1, maxWindow, D]
+    private readonly float[] _noiseRows;        // noise_levels for every batch row, [B, maxWindow]
     private readonly Stopwatch _onnxClock = new();
     private readonly Stopwatch _totalClock = Stopwatch.StartNew();
     private readonly long[] _prefixIds;
@@ -57,6 +59,8 @@ internal sealed class DecodingContext : IDisposable
         Runner.SetPadding(_padding);
         _windowEmbeds = new float[Batch * runnerWindow * Hidden];
         _codeIds = new long[runnerWindow];
+        _codeEmbeds = new float[runnerWindow * Hidden];
+        _noiseRows = new float[Batch * runnerWindow];
         _endOfLine = manifest.Sequence.EndOfLineId is long eol ? EmbedText([eol]) : [];
     }
 
@@ -95,22 +99,37 @@ internal sealed class DecodingContext : IDisposable
         for (int j = 0; j < s; j++)
             if (!Layout.IsForced(firstSlot + j)) _codeIds[n++] = codes[j];
         var row0 = WindowRow(0, s);
-        float[] embedded = n > 0 ? RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n) : [];
+        if (n > 0) RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), n, _codeEmbeds);
         int k = 0;
         for (int j = 0; j < s; j++)
         {
             var dst = row0.Slice(j * Hidden, Hidden);
             if (Layout.IsForced(firstSlot + j)) _endOfLine.CopyTo(dst);
-            else embedded.AsSpan(k++ * Hidden, Hidden).CopyTo(dst);
+            else _codeEmbeds.AsSpan(k++ * Hidden, Hidden).CopyTo(dst);
         }
     }
 
     /// <summary>Raw (clean) image embeddings of codes, [n, D]; used by SJD2 for its denoising targets.</summary>
     public float[] EmbedCodes(ReadOnlySpan<int> codes)
     {
-        var ids = new long[codes.Length];
-        for (int i = 0; i < ids.Length; i++) ids[i] = codes[i];
-        return RunEmbedding(_sessions.ImageEmbedding, "image_codes", ids, 1, ids.Length);
+        var result = new float[codes.Length * Hidden];
+        EmbedCodes(codes, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Raw (clean) image embeddings of up to <see cref="MaxWindow"/>-sized batches of codes into
+    /// <paramref name="destination"/> ([n, D]) without allocating buffers (the hot loop of SJD2).
+    /// </summary>
+    public void EmbedCodes(ReadOnlySpan<int> codes, Span<float> destination)
+    {
+        for (int start = 0; start < codes.Length; start += _codeIds.Length)
+        {
+            int n = Math.Min(_codeIds.Length, codes.Length - start);
+            for (int i = 0; i < n; i++) _codeIds[i] = codes[start + i];
+            RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), n, _codeEmbeds);
+            _codeEmbeds.AsSpan(0, n * Hidden).CopyTo(destination.Slice(start * Hidden, n * Hidden));
+        }
     }
 
     /// <summary>Forced-token embedding of a slot (end-of-line).</summary>
@@ -121,11 +140,11 @@ internal sealed class DecodingContext : IDisposable
     {
         var row0 = WindowRow(0, s);
         for (int b = 1; b < Batch; b++) row0.CopyTo(_windowEmbeds.AsSpan(b * s * Hidden, s * Hidden));
-        float[]? noiseRows = null;
+        Span<float> noiseRows = default;
         if (!noise.IsEmpty)
         {
-            noiseRows = new float[Batch * s];
-            for (int b = 0; b < Batch; b++) noise[..s].CopyTo(noiseRows.AsSpan(b * s, s));
+            noiseRows = _noiseRows.AsSpan(0, Batch * s);
+            for (int b = 0; b < Batch; b++) noise[..s].CopyTo(noiseRows.Slice(b * s, s));
         }
         RunTransformer(_windowEmbeds, s, noiseRows);
     }
@@ -157,6 +176,20 @@ internal sealed class DecodingContext : IDisposable
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
         finally { _onnxClock.Stop(); }
         Statistics.Passes++;
+    }
+
+    // One batch row of codes into a preallocated output: the speculative decoders embed every pass.
+    private void RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int length, float[] destination)
+    {
+        _onnxClock.Start();
+        try
+        {
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, [1, length]);
+            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, destination.AsMemory(0, length * Hidden), [1, length, Hidden]);
+            session.Run(_runOptions, [inputName], [input], ["inputs_embeds"], [output]);
+        }
+        catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
+        finally { _onnxClock.Stop(); }
     }
 
     private float[] RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int batch, int length)

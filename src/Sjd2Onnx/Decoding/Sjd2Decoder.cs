@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Sjd2Onnx.Sampling;
+
+namespace Sjd2Onnx.Decoding;
+
+/// <summary>
+/// Speculative Jacobi-denoising decoding (SJD2) for models trained for next-clean-token
+/// prediction. New slots enter the window as Gaussian noise in normalised embedding space
+/// (n = (e − mean)/std, ñ = sqrt(1 − σ²)·n + σ·ε, fed as ñ·std + mean with noise level σ). Each
+/// pass predicts every slot's clean token; the token sampled for a slot in one pass is its draft
+/// in the next (q = the distribution it was sampled from) and is verified with the speculative
+/// rule; a slot that was never sampled ends verification. Every slot not committed takes a fresh
+/// sample x̂ ~ P (its distribution from the previous position's output), and a noisy slot takes
+/// one DDIM (η = 0) step toward n̂0 = normalised embedding of x̂ on a Karras σ grid; after the last
+/// level it is fed clean (a plain Jacobi draft). With one step per pass and the window sliding
+/// forward, noise levels increase along the window. KV rows of tokens accepted while their input
+/// was noisy are kept (<see cref="Sjd2KvMode.Approximate"/>) or dropped and the committed tokens
+/// re-fed clean at the front of the next window (<see cref="Sjd2KvMode.Exact"/>).
+/// Not lossless: outputs after an accepted noisy input are conditioned on the noise.
+/// </summary>
+internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
+{
+    private readonly bool _exact = settings.KvMode == Sjd2KvMode.Exact;
+
+    // Exact mode re-feeds up to a window of committed tokens in front of the drafts.
+    public int MaxWindow => _exact ? 2 * settings.Window : settings.Window;
+
+    public int[] Decode(DecodingContext ctx)
+    {
+        var spec = settings.Noise ?? throw new InvalidOperationException("SJD2 needs the model's sjd2 section");
+        var layout = ctx.Layout;
+        var rng = ctx.Random;
+        int k = ctx.Codebook, d = ctx.Hidden, last = layout.LastCodeSlot;
+        int window = Math.Min(settings.Window, ctx.MaxWindow);
+        int ring = 2 * window + 2; // slots from the first uncached one to the window's end
+
+        float[] sigma = spec.SigmaGrid();
+        var alpha = new float[sigma.Length];
+        for (int i = 0; i < sigma.Length; i++) alpha[i] = MathF.Sqrt(Math.Max(0f, 1f - sigma[i] * sigma[i]));
+        float[] mean = spec.EmbeddingMean, std = spec.EmbeddingStd;
+
+        var drafts = new DraftState(layout, k, ring);
+        var verifier = new SpeculativeVerifier(k, settings.AcceptEveryDraft);
+        var p = new float[k];
+        var level = new int[ring];             // σ index of a noisy slot, −1 when fed clean
+        var latent = new float[ring * d];      // ñ of noisy slots (normalised space)
+        var clean = new float[ring * d];       // clean embedding of each slot's current token
+        var fedNoisy = new bool[ring];         // this pass fed the slot a noisy input
+        var noise = new float[ctx.MaxWindow];
+        var embedTokens = new int[window + 1];
+        var embedSlots = new int[window + 1];
+        var embedded = new float[(window + 1) * d];
+        var x0 = new float[d];
+        var eps = new float[d];
+
+        // The prefill's last output is slot 0's distribution.
+        ctx.Distribution(ctx.PrefixLength - 1, p);
+        drafts.Commit(0, Categorical.Sample(p, rng));
+        level[0] = -1;
+        ctx.EmbedCodes([drafts.Committed[0]], clean.AsSpan(0, d));
+        ctx.ReportCommitted(1, 1, drafts.Committed, drafts.Current);
+
+        int n = 1;       // committed slots
+        int cached = 0;  // image slots whose KV rows are in the cache (inputs start there)
+        while (n <= last)
+        {
+            long start = Stopwatch.GetTimestamp();
+            int w = settings.AutoWindow && tuner is not null ? tuner.Choose(window) : window;
+            int draftCount = Math.Min(w - 1, last - n);  // fed drafts: slots n .. n+draftCount−1
+            int front = n - cached;                      // committed inputs: anchor and re-fed tokens
+            int s = front + draftCount;
+
+            // New slots up to the bonus position start as pure noise with no draft token.
+            for (int slot = drafts.DraftedThrough + 1; slot <= n + draftCount; slot++)
+            {
+                if (layout.IsForced(slot)) continue;
+                int r = slot % ring;
+                drafts.ClearDraft(slot);
+                level[r] = 0;
+                var z = latent.AsSpan(r * d, d);
+                for (int i = 0; i < d; i++) z[i] = (float)rng.NextGaussian();
+            }
+            drafts.DraftedThrough = Math.Max(drafts.DraftedThrough, n + draftCount);
+
+            // Window inputs, slots cached .. n+draftCount−1.
+            var row = ctx.WindowRow(0, s);
+            for (int i = 0; i < s; i++)
+            {
+                int slot = cached + i, r = slot % ring;
+                var dst = row.Slice(i * d, d);
+                fedNoisy[r] = false;
+                noise[i] = 0;
+                if (layout.IsForced(slot)) ctx.ForcedEmbedding.CopyTo(dst);
+                else if (slot < n || level[r] < 0) clean.AsSpan(r * d, d).CopyTo(dst);
+                else
+                {
+                    // Fed as ñ·std + mean at its noise level.
+                    TensorPrimitives.MultiplyAdd(latent.AsSpan(r * d, d), std, mean, dst);
+                    noise[i] = sigma[level[r]];
+                    fedNoisy[r] = true;
+                }
+            }
+            ctx.RunWindow(s, noise.AsSpan(0, s));
+
+            // Verification; output index of slot m is m − cached − 1.
+            int newSlot = -1, accepted = 0;
+            bool stopped = false;
+            for (int slot = n; slot < n + draftCount; slot++)
+            {
+                if (layout.IsForced(slot)) continue;
+                ctx.Distribution(slot - cached - 1, p);
+                if (!drafts.HasDraft(slot))
+                {
+                    // Never sampled (fresh noise): nothing to verify, the token comes from P.
+                    drafts.Commit(slot, Categorical.Sample(p, rng));
+                    newSlot = slot;
+                    stopped = true;
+                    break;
+                }
+                int t = drafts.Token(slot);
+                if (verifier.Accept(p, t, drafts.Q(slot), rng))
+                {
+                    drafts.Commit(slot, t);
+                    accepted++;
+                    continue;
+                }
+                drafts.Commit(slot, verifier.Resample(p, t, drafts.Q(slot), rng));
+                newSlot = slot;
+                stopped = true;
+                break;
+            }
+            int embedCount = 0;
+            if (!stopped)
+            {
+                newSlot = n + draftCount;
+                if (!layout.IsForced(newSlot))
+                {
+                    ctx.Distribution(newSlot - cached - 1, p);
+                    drafts.Commit(newSlot, Categorical.Sample(p, rng));
+                }
+            }
+            if (!layout.IsForced(newSlot)) { embedTokens[embedCount] = drafts.Token(newSlot); embedSlots[embedCount++] = newSlot; }
+            // An accepted draft's clean embedding is already known (computed when it was sampled).
+            for (int slot = n; slot < newSlot; slot++) level[slot % ring] = -1;
+            level[newSlot % ring] = -1;
+
+            // KV: keep every committed input, or (exact) only those up to the first noisy one.
+            int keepUntil = newSlot;
+            if (_exact)
+            {
+                for (int slot = n; slot < newSlot; slot++)
+                    if (fedNoisy[slot % ring]) { keepUntil = slot; break; }
+            }
+            int passStart = cached; // output indices stay relative to this pass's first input
+            ctx.Runner.Commit(keepUntil - cached);
+            cached = keepUntil;
+
+            // Every predicted slot after the new token: a fresh sample x̂ ~ P is its next draft.
+            int lastPredicted = n + draftCount;
+            for (int slot = newSlot + 1; slot <= lastPredicted; slot++)
+            {
+                if (layout.IsForced(slot)) continue;
+                ctx.Distribution(slot - passStart - 1, p);
+                drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
+                embedTokens[embedCount] = drafts.Token(slot);
+                embedSlots[embedCount++] = slot;
+            }
+            ctx.EmbedCodes(embedTokens.AsSpan(0, embedCount), embedded.AsSpan(0, embedCount * d));
+            for (int e = 0; e < embedCount; e++)
+            {
+                int slot = embedSlots[e], r = slot % ring;
+                var target = embedded.AsSpan(e * d, d);
+                target.CopyTo(clean.AsSpan(r * d, d));
+                if (level[r] < 0) continue;
+                // DDIM (η = 0) from level k to k+1 toward n̂0 = normalised embedding of x̂.
+                int lv = level[r];
+                TensorPrimitives.Subtract(target, mean, x0);
+                TensorPrimitives.Divide(x0, std, x0);
+                if (lv + 1 >= sigma.Length) { level[r] = -1; continue; } // past σ_min: fed clean
+                var z = latent.AsSpan(r * d, d);
+                // ε̂ = (ñ − α_k·n̂0)/σ_k ; ñ' = α_{k+1}·n̂0 + σ_{k+1}·ε̂
+                TensorPrimitives.MultiplyAdd(x0, -alpha[lv], z, eps);
+                TensorPrimitives.Multiply(eps, sigma[lv + 1] / sigma[lv], eps);
+                TensorPrimitives.MultiplyAdd(x0, alpha[lv + 1], eps, z);
+                level[r] = lv + 1;
+            }
+
+            ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
+            tuner?.Record(w, Stopwatch.GetElapsedTime(start).TotalSeconds, accepted, stopped ? 1 : 0);
+            n = newSlot + 1;
+        }
+        return drafts.Committed;
+    }
+}

@@ -57,6 +57,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         // The prefill's last output is slot 0's distribution.
         ctx.Distribution(ctx.PrefixLength - 1, p);
         drafts.Commit(0, Categorical.Sample(p, rng));
+        drafts.DraftedThrough = 0; // slot 0 is committed: no draft may overwrite it
         level[0] = -1;
         ctx.EmbedCodes([drafts.Committed[0]], clean.AsSpan(0, d));
         ctx.ReportCommitted(1, 1, drafts.Committed, drafts.Current);

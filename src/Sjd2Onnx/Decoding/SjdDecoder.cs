@@ -36,6 +36,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
         // The prefill's last output is slot 0's distribution: that pass commits slot 0.
         ctx.Distribution(ctx.PrefixLength - 1, p);
         drafts.Commit(0, Categorical.Sample(p, rng));
+        drafts.DraftedThrough = 0; // slot 0 is committed: no draft may overwrite it
         ctx.ReportCommitted(1, 1, drafts.Committed, drafts.Current);
 
         int n = 1; // committed slots; slot n−1 is the anchor

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Sjd2Onnx.Sampling;
+using Xunit.Abstractions;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary>The micro model (2×2 codes of 5: 625 sequences) with its exact AR distribution, shared by the exactness tests.</summary>
+public sealed class SpeculativeMicroFixture : IDisposable
+{
+    public const string Prompt = "a red circle";
+
+    public SpeculativeMicroFixture()
+    {
+        Dir = SpeculativeTestSupport.ModelDir("micro");
+        Pipeline = Sjd2Pipeline.Load(Dir);
+        Exact = SpeculativeTestSupport.ExactDistribution(Dir, Prompt);
+    }
+
+    public string Dir { get; }
+    public Sjd2Pipeline Pipeline { get; }
+    public double[] Exact { get; }
+
+    public void Dispose() => Pipeline.Dispose();
+}
+
+/// <summary>
+/// SJD and SJD++ must be lossless: their samples must follow the exact AR distribution, computed
+/// by the chain rule over all 5^4 = 625 code sequences of the micro model with the engine's own
+/// transformer and distribution builder (same CFG 3, temperature 1, no top-k). Test: Pearson
+/// chi-square with cells of expected count &lt; 5 pooled, rejected above the upper 1e-4 quantile
+/// (z = 3.719, Wilson–Hilferty), so a correct decoder fails a given test with probability about
+/// 1e-4 (the seeds are fixed, so a run either always passes or always fails). The same test must
+/// reject a broken verifier that accepts every draft.
+/// </summary>
+public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITestOutputHelper output) : IClassFixture<SpeculativeMicroFixture>
+{
+    private const int Samples = 20_000;
+    private const double Z = 3.719; // one-sided standard-normal quantile of 1 − 1e-4
+
+    [Fact]
+    public void Ar_MatchesExactArDistribution() =>
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.Ar }, Samples / 5, 6_000_000);
+
+    [Fact]
+    public void Sjd_MatchesExactArDistribution() =>
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd }, Samples, 1_000_000);
+
+    [Fact]
+    public void Sjd_VerticalInitWindow3_MatchesExactArDistribution() =>
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Vertical, Window = 3 }, Samples / 2, 2_000_000);
+
+    [Fact]
+    public void SjdPlusPlus_MatchesExactArDistribution() =>
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, ReuseThreshold = 0.2f }, Samples, 3_000_000);
+
+    [Fact]
+    public void SjdPlusPlus_TopK3_MatchesExactArDistribution()
+    {
+        // Zero probabilities outside the top 3 exercise the residual and the reuse mix with holes.
+        var options = new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, ReuseThreshold = 0.3f, TopK = 3, DraftInit = DraftInitialization.Horizontal };
+        var exact = SpeculativeTestSupport.ExactDistribution(micro.Dir, SpeculativeMicroFixture.Prompt, options.ResolveSampling(micro.Pipeline.Manifest.Sampling));
+        AssertMatches(options, Samples / 2, 4_000_000, exact);
+    }
+
+    [Fact]
+    public void BrokenVerifier_FailsTheSameTest()
+    {
+        var (stat, df, limit) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Sjd, AcceptEveryDraft = true }, Samples / 10, 5_000_000, micro.Exact);
+        Assert.True(stat > limit, $"a verifier that accepts every draft passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
+    }
+
+    [Fact]
+    public void ExactDistribution_IsNormalised() => Assert.Equal(1.0, micro.Exact.Sum(), 4);
+
+    private void AssertMatches(GenerationOptions options, int samples, ulong seed, double[]? exact = null)
+    {
+        var (stat, df, limit) = ChiSquare(options, samples, seed, exact ?? micro.Exact);
+        Assert.True(stat <= limit, $"{options.Method}: chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
+    }
+
+    private (double Stat, int Df, double Limit) ChiSquare(GenerationOptions options, int samples, ulong seed, double[] exact)
+    {
+        int k = micro.Pipeline.Manifest.Image.CodebookSize;
+        var counts = new long[exact.Length];
+        var clock = Stopwatch.StartNew();
+        long passes = 0;
+        for (int i = 0; i < samples; i++)
+        {
+            var (codes, stats) = micro.Pipeline.GenerateCodes(SpeculativeMicroFixture.Prompt, options with { Seed = seed + (ulong)i });
+            counts[SpeculativeTestSupport.Index(codes, k)]++;
+            passes += stats.Passes;
+        }
+        var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
+        double limit = SpeculativeTestSupport.ChiSquareQuantile(df, Z);
+        output.WriteLine($"{options.Method} (init {options.DraftInit}, window {options.Window?.ToString() ?? "default"}, tau {options.ReuseThreshold}, top-k {options.TopK}, broken {options.AcceptEveryDraft}): " +
+            $"{samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, TV {SpeculativeTestSupport.TotalVariation(counts, exact):F4}, " +
+            $"mean passes {passes / (double)samples:F2}, {clock.Elapsed.TotalSeconds:F1} s");
+        return (stat, df, limit);
+    }
+}

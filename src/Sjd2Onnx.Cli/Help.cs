@@ -7,13 +7,25 @@ internal static class Help
         sjd2 — text-to-image with autoregressive image-token models in ONNX
 
         usage:
-          sjd2 generate "<prompt>" --out a.png [--method ar] [--seed N] [--count N]
+          sjd2 generate "<prompt>" --out a.png [--method ar|sjd|sjd++|sjd2] [--seed N] [--count N]
                         [--cfg S] [--temperature T] [--top-k K] [--top-p P]
-                        [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
+                        [--window N|auto] [--init random|horizontal|vertical]
+                        [--reuse-threshold T] [--denoise-steps N] [--kv exact|approx]
+                        [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
+          sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--seeds S] [--seed BASE]
+                        [--warmup N] [--json PATH] [--model DIR] [--ep ...] [generate's sampling
+                        and decoding options]; a method may carry its own, e.g. sjd2:kv=exact
           sjd2 info    [--model DIR] [--ep cpu|cuda|dml]
           sjd2 parity  [--model DIR]     ONNX outputs vs the PyTorch reference cases of the export
 
         Without --model, the model in the repository's onnx/ folder is used.
         Sampling options default to the model's manifest (sjd2 info shows them).
+
+        methods: ar one token per pass; sjd speculative Jacobi decoding (lossless); sjd++ sjd with
+        draft reuse (lossless, --reuse-threshold, default 0.1); sjd2 Jacobi-denoising decoding
+        (models trained for it; --denoise-steps, default the model's; --kv approx|exact).
+        --window: tokens per pass, default 16; auto picks it from measured pass costs and
+        acceptance (it never does worse than ar by more than its probes; not bit-reproducible).
+        --trace DIR: commit-pass heat map and one preview per pass (committed codes + drafts).
         """;
 }

@@ -20,6 +20,7 @@ try
     {
         "generate" => await GenerateCommand.RunAsync(cl, cancel.Token),
         "info" => InfoCommand.Run(cl),
+        "bench" => await BenchCommand.RunAsync(cl, cancel.Token),
         "parity" => ParityCommand.Run(cl),
         _ => throw new UsageException($"unknown command '{args[0]}'; see 'sjd2 help'."),
     };

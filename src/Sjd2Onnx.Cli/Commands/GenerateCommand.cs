@@ -14,6 +14,9 @@ internal static class GenerateCommand
         int count = cl.Int("count", 1, 10000) ?? 1;
         ulong seed = cl.ULong("seed") ?? 0;
         bool quiet = cl.Has("quiet");
+        string? traceDir = cl.String("trace");
+        if (traceDir is not null && File.Exists(traceDir))
+            throw new UsageException($"--trace '{traceDir}' is a file; give a folder (it is created if missing).");
         var paths = Enumerable.Range(0, count).Select(i => count == 1 ? output : Numbered(output, i + 1)).ToList();
         foreach (var p in paths) PngFile.CheckWritable(p);
         if (string.IsNullOrWhiteSpace(prompt))
@@ -26,9 +29,11 @@ internal static class GenerateCommand
 
         for (int i = 0; i < count; i++)
         {
-            var progress = new ProgressBar(count == 1 ? "generate" : $"image {i + 1}/{count}", !quiet && !Console.IsErrorRedirected);
-            var result = await pipeline.GenerateAsync(prompt, options with { Seed = seed + (ulong)i }, progress, ct);
+            var bar = new ProgressBar(count == 1 ? "generate" : $"image {i + 1}/{count}", !quiet && !Console.IsErrorRedirected);
+            var trace = traceDir is null ? null : new TraceRecorder(bar);
+            var result = await pipeline.GenerateAsync(prompt, options with { Seed = seed + (ulong)i }, trace ?? (IProgress<Decoding.DecodeProgress>)bar, ct);
             PngFile.Save(result.Image, paths[i]);
+            trace?.Write(count == 1 ? traceDir! : Path.Combine(traceDir!, $"image-{i + 1}"), pipeline, result);
             var st = result.Statistics;
             if (!quiet)
                 Console.WriteLine($"{paths[i]}: {st.Passes} passes, {st.TotalTime.TotalMilliseconds:F0} ms, seed {seed + (ulong)i}");

@@ -105,7 +105,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             ctx.RunWindow(s, noise.AsSpan(0, s));
 
             // Verification; output index of slot m is m − cached − 1.
-            int newSlot = -1, accepted = 0;
+            int newSlot = -1;
             bool stopped = false;
             for (int slot = n; slot < n + draftCount; slot++)
             {
@@ -123,7 +123,6 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 if (verifier.Accept(p, t, drafts.Q(slot), rng))
                 {
                     drafts.Commit(slot, t);
-                    accepted++;
                     continue;
                 }
                 drafts.Commit(slot, verifier.Resample(p, t, drafts.Q(slot), rng));
@@ -188,7 +187,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             }
 
             ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
-            tuner?.Record(w, Stopwatch.GetElapsedTime(start).TotalSeconds, accepted, stopped ? 1 : 0);
+            tuner?.Record(draftCount + 1, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
             n = newSlot + 1;
         }
         return drafts.Committed;

@@ -52,7 +52,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
             ctx.RunWindow(s);
 
             // Verification: output j is the distribution of slot n+j.
-            int newSlot = -1, accepted = 0;
+            int newSlot = -1;
             for (int j = 0; j < s - 1; j++)
             {
                 int slot = n + j;
@@ -62,7 +62,6 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
                 if (verifier.Accept(p, d, drafts.Q(slot), rng))
                 {
                     drafts.Commit(slot, d);
-                    accepted++;
                 }
                 else
                 {
@@ -104,7 +103,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
             if (n + s - 1 > drafts.DraftedThrough) drafts.DraftedThrough = n + s - 1;
 
             ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
-            tuner?.Record(s, Stopwatch.GetElapsedTime(start).TotalSeconds, accepted, rejected ? 1 : 0);
+            tuner?.Record(s, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
             n = newSlot + 1;
         }
         return drafts.Committed;

@@ -1,69 +1,79 @@
 namespace Sjd2Onnx.Decoding;
 
 /// <summary>
-/// Picks the window of <c>--window auto</c>: the W that maximises expected committed tokens per
-/// second. Cost: the wall time of one decoder iteration (pass plus host work) fitted as
-/// c(W) = α + β·W by least squares with forgetting, from the iterations actually run (the first
-/// few probe different windows so both terms are known). Acceptance: each draft is taken as
-/// accepted with probability a (given the previous one was), estimated from the verifications so
-/// far with a uniform prior, so a window of W commits E(W) = 1 + a + … + a^(W−1) tokens.
-/// W = 1 is plain AR (no drafts): the tuner falls back to it where drafts do not pay, and probes
-/// W = 2 now and then so a change in acceptance is noticed. Shared by the generations of one
-/// pipeline (costs and acceptance carry over between images), hence the lock.
+/// Picks the window of <c>--window auto</c> by measuring what it wants to maximise: committed
+/// tokens per second of wall time. For each window on a ladder (1, 2, 3, 4, 5, 6, 8, 10, 12, 16,
+/// …) it keeps moving averages of the slots committed per iteration and of the iteration's wall
+/// time (pass plus host work), both observed on this hardware under the current load and with
+/// this model's acceptance. Every iteration runs the best window so far, except every fourth,
+/// which tries a neighbour on the ladder (alternately smaller and larger): a hill climb that
+/// follows changes in load or acceptance. Window 1 is plain AR (no drafts) and is on the ladder,
+/// so where drafts do not pay for their cost the tuner settles there — never slower than AR by
+/// more than the occasional probe. A simpler model (cost α + β·W, geometric acceptance) was
+/// tried first and misjudged both: Jacobi drafts get better the longer they stay in a large
+/// window, and sub-millisecond timings are too noisy to fit a line to. Shared by the generations
+/// of one pipeline (what it learnt carries over between images), hence the lock.
 /// </summary>
 internal sealed class WindowTuner
 {
-    private const double Forget = 0.97;      // per iteration: about the last 30 iterations count
-    private const int ExploreEvery = 16;
+    private static readonly int[] Ladder = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256];
+    private const double Smoothing = 0.2;  // weight of the newest observation
+    private const int ExploreEvery = 4;
+    private const int StartWindow = 8;     // a middle start: cheap if drafts do not pay, quick to climb if they do
+
     private readonly object _lock = new();
-    private double _s0, _s1, _s2, _t0, _t1;  // weighted sums of 1, W, W², t, W·t
-    private double _alpha = double.NaN, _beta;
-    private double _accepted, _rejected;
-    private int _probes, _sinceExplore;
+    private readonly double[] _committed = new double[Ladder.Length];
+    private readonly double[] _seconds = new double[Ladder.Length];
+    private readonly int[] _count = new int[Ladder.Length];
+    private int _best = -1, _iteration;
+    private bool _up;
 
     /// <summary>The window for the next iteration, at most <paramref name="maxWindow"/>.</summary>
     public int Choose(int maxWindow)
     {
         lock (_lock)
         {
-            if (maxWindow <= 1) return 1;
-            // Probe a large and a small window first so the cost line has two ends.
-            if (_probes < 2) return _probes == 0 ? maxWindow : Math.Max(2, maxWindow / 4);
-            double a = (_accepted + 1) / (_accepted + _rejected + 2);
-            int best = 1;
-            double bestRate = 0, expected = 0, power = 1;
-            for (int w = 1; w <= maxWindow; w++)
+            int top = Arm(maxWindow);
+            if (_best < 0) _best = Arm(Math.Min(StartWindow, maxWindow));
+            int best = Math.Min(_best, top);
+            for (int i = 0; i <= top; i++)
+                if (_count[i] > 0 && Rate(i) > Rate(best)) best = i;
+            _best = best;
+            if (++_iteration % ExploreEvery == 0)
             {
-                expected += power;   // E(w) = Σ_{i<w} a^i
-                power *= a;
-                double rate = expected / Math.Max(1e-9, _alpha + _beta * w);
-                if (rate > bestRate) { bestRate = rate; best = w; }
+                _up = !_up;
+                int j = _up ? best + 1 : best - 1;
+                if (j < 0 || j > top) j = _up ? best - 1 : best + 1;
+                if (j >= 0 && j <= top) return Ladder[j];
             }
-            if (best == 1 && ++_sinceExplore >= ExploreEvery) { _sinceExplore = 0; return 2; }
-            return best;
+            return Ladder[best];
         }
     }
 
-    /// <summary>Records one iteration: its window, wall time, and the drafts accepted and rejected (forced slots excluded).</summary>
-    public void Record(int window, double seconds, int accepted, int rejected)
+    /// <summary>Records one iteration: tokens fed, wall time, and slots committed.</summary>
+    public void Record(int fed, double seconds, int committed)
     {
         lock (_lock)
         {
-            _probes++;
-            _s0 = _s0 * Forget + 1; _s1 = _s1 * Forget + window; _s2 = _s2 * Forget + (double)window * window;
-            _t0 = _t0 * Forget + seconds; _t1 = _t1 * Forget + window * seconds;
-            double det = _s0 * _s2 - _s1 * _s1;
-            // With one window size in the recent history the slope is unknown: keep the last one.
-            if (det > 1e-6 * _s0 * _s0)
+            // Near the end of the image the window shrinks: the iteration counts for the window actually fed.
+            int i = Arm(fed);
+            if (_count[i] == 0) { _committed[i] = committed; _seconds[i] = seconds; }
+            else
             {
-                _beta = Math.Max(0, (_s0 * _t1 - _s1 * _t0) / det);
+                _committed[i] += Smoothing * (committed - _committed[i]);
+                _seconds[i] += Smoothing * (seconds - _seconds[i]);
             }
-            _alpha = Math.Max(1e-9, (_t0 - _beta * _s1) / _s0);
-            if (window > 1)
-            {
-                _accepted = _accepted * Forget + accepted;
-                _rejected = _rejected * Forget + rejected;
-            }
+            _count[i]++;
         }
+    }
+
+    private double Rate(int i) => _count[i] == 0 ? double.NegativeInfinity : _committed[i] / Math.Max(1e-9, _seconds[i]);
+
+    // The largest ladder window not above w.
+    private static int Arm(int w)
+    {
+        int i = 0;
+        while (i + 1 < Ladder.Length && Ladder[i + 1] <= w) i++;
+        return i;
     }
 }

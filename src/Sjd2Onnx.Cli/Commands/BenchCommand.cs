@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Sjd2Onnx.Cli.Commands;
+
+/// <summary>
+/// <c>sjd2 bench</c>: the decoding methods on the same prompts and seeds, interleaved per
+/// (prompt, seed) after a warm-up so that drifting machine load hits every method alike. Reports
+/// per method the passes (NFE), step compression and latency speedup against AR, acceptance,
+/// host share and, with an evaluator, ShapesEval accuracy; prints a table and writes JSON.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly string[] DecodingKeys = ["window", "init", "reuse-threshold", "denoise-steps", "kv"];
+
+    public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
+    {
+        if (cl.Positionals.Count != 0) throw new UsageException("bench takes no positional arguments; see 'sjd2 help'.");
+        string methodList = cl.String("methods") ?? "ar,sjd,sjd++,sjd2";
+        string promptArg = cl.String("prompts") ?? "4";
+        int seeds = cl.Int("seeds", 1, 100000) ?? 2;
+        ulong baseSeed = cl.ULong("seed") ?? 0;
+        int warmup = cl.Int("warmup", 0, 100) ?? 1;
+        string? jsonPath = cl.String("json");
+        bool quiet = cl.Has("quiet");
+        if (jsonPath is not null) CheckWritable(jsonPath);
+
+        using var pipeline = CommonOptions.OpenModel(cl);
+        var sampling = CommonOptions.ReadGeneration(SamplingOnly(cl), pipeline);
+        var global = DecodingKeys.Select(k => (Key: k, Value: cl.String(k))).Where(p => p.Value is not null).ToList();
+        string provider = cl.String("ep") ?? "cpu";
+        cl.RejectUnknown("bench");
+
+        var scorer = BenchScorer.Load(pipeline.ModelDirectory);
+        var prompts = ReadPrompts(promptArg, scorer, baseSeed);
+        foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+
+        var methods = new List<BenchMethod>();
+        var skipped = new JsonObject();
+        foreach (string spec in methodList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var options = ParseSpec(spec, global, sampling);
+            if (options.Method == DecodingMethod.Sjd2 && pipeline.Manifest.Sjd2 is null)
+            {
+                string why = $"model {pipeline.Manifest.Name} is not trained for SJD2";
+                Console.Error.WriteLine($"bench: skipping {spec}: {why}.");
+                skipped[spec] = why;
+                continue;
+            }
+            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest); // one-line errors now
+            if (methods.Any(m => m.Label == spec)) throw new UsageException($"--methods lists '{spec}' twice.");
+            methods.Add(new BenchMethod(spec, options));
+        }
+        if (methods.Count == 0) throw new UsageException("bench has no method to run; pass e.g. --methods ar,sjd.");
+
+        // Warm-up: sessions, allocators and --window auto's cost model settle before timing.
+        for (int w = 0; w < warmup; w++)
+            foreach (var m in methods)
+                await pipeline.GenerateAsync(prompts[0], m.Options with { Seed = ulong.MaxValue - (ulong)w }, null, ct);
+
+        int total = prompts.Count * seeds, done = 0;
+        for (int pi = 0; pi < prompts.Count; pi++)
+        {
+            for (int si = 0; si < seeds; si++)
+            {
+                ulong seed = baseSeed + (ulong)si;
+                // Rotate the order so no method always runs first (caches, turbo, a neighbour's load).
+                for (int mi = 0; mi < methods.Count; mi++)
+                {
+                    var m = methods[(mi + done) % methods.Count];
+                    var clock = Stopwatch.StartNew();
+                    var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
+                    double ms = clock.Elapsed.TotalMilliseconds;
+                    m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
+                        result.Statistics.HostShare, scorer.CanScore ? scorer.Score(prompts[pi], result.Image) : null));
+                }
+                done++;
+                if (!quiet && !Console.IsErrorRedirected) Console.Error.Write($"\rbench {done}/{total} (prompt, seed) pairs");
+            }
+        }
+        if (!quiet && !Console.IsErrorRedirected) Console.Error.WriteLine();
+
+        var ar = methods.FirstOrDefault(m => m.Options.Method == DecodingMethod.Ar);
+        PrintTable(pipeline, provider, prompts.Count, seeds, methods, ar);
+        if (jsonPath is not null)
+        {
+            var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer);
+            File.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+            if (!quiet) Console.WriteLine($"wrote {jsonPath}");
+        }
+        return 0;
+    }
+
+    // Sampling options are shared by every method; decoding ones are read per method spec.
+    private static CommandLine SamplingOnly(CommandLine cl)
+    {
+        var args = new List<string>();
+        foreach (var key in new[] { "cfg", "temperature", "top-k", "top-p" })
+            if (cl.String(key) is string v) { args.Add($"--{key}"); args.Add(v); }
+        return new CommandLine(args, new HashSet<string>());
+    }
+
+    /// <summary>
+    /// A method spec: a name with optional per-method overrides of the decoding options,
+    /// e.g. <c>sjd2:kv=exact:window=24</c> or <c>sjd++:reuse-threshold=0.2</c>.
+    /// </summary>
+    private static GenerationOptions ParseSpec(string spec, List<(string Key, string? Value)> global, GenerationOptions sampling)
+    {
+        var parts = spec.Split(':');
+        var method = CommonOptions.ParseMethod(parts[0]);
+        var values = global.ToDictionary(p => p.Key, p => p.Value);
+        foreach (var part in parts.Skip(1))
+        {
+            int eq = part.IndexOf('=');
+            string key = eq < 0 ? part : part[..eq];
+            if (eq < 0 || !DecodingKeys.Contains(key))
+                throw new UsageException($"bad method spec '{spec}': use NAME:key=value with keys {string.Join(", ", DecodingKeys)}.");
+            values[key] = part[(eq + 1)..];
+        }
+        var args = values.Where(p => p.Value is not null).SelectMany(p => new[] { $"--{p.Key}", p.Value! }).ToList();
+        var decoding = CommonOptions.ReadDecoding(new CommandLine(args, new HashSet<string>()), method, methodsMayDiffer: true);
+        return decoding with { CfgScale = sampling.CfgScale, Temperature = sampling.Temperature, TopK = sampling.TopK, TopP = sampling.TopP };
+    }
+
+    private static List<string> ReadPrompts(string arg, BenchScorer scorer, ulong seed)
+    {
+        if (int.TryParse(arg, NumberStyles.Integer, CultureInfo.InvariantCulture, out int count))
+        {
+            if (count < 1) throw new UsageException($"--prompts must be a positive count or a file, got {count}.");
+            return [.. scorer.Prompts(count, seed)];
+        }
+        if (!File.Exists(arg)) throw new UsageException($"--prompts '{arg}' is neither a count nor a file.");
+        var lines = File.ReadAllLines(arg).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        if (lines.Count == 0) throw new UsageException($"prompt file '{arg}' has no prompts (one per line, # starts a comment).");
+        return lines;
+    }
+
+    private static void CheckWritable(string path)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        if (!Directory.Exists(dir)) throw new UsageException($"the folder of --json '{path}' does not exist.");
+        if (Directory.Exists(path)) throw new UsageException($"--json '{path}' is a folder; give a file name.");
+    }
+
+    private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar)
+    {
+        var m = pipeline.Manifest;
+        Console.WriteLine($"model {m.Name}: {m.Image.GridHeight}x{m.Image.GridWidth} codes, provider {provider}, {prompts} prompts x {seeds} seeds, {Environment.ProcessorCount} cores");
+        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"host",6} {"accuracy",9}";
+        Console.WriteLine(header);
+        Console.WriteLine(new string('-', header.Length));
+        foreach (var r in methods)
+        {
+            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9}");
+        }
+    }
+
+    private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
+
+    private static JsonObject Json(Sjd2Pipeline pipeline, string provider, List<string> prompts, int seeds, ulong baseSeed, int warmup,
+        List<BenchMethod> methods, BenchMethod? ar, JsonObject skipped, BenchScorer scorer)
+    {
+        var summary = new JsonObject();
+        var runs = new JsonArray();
+        foreach (var r in methods)
+        {
+            summary[r.Label] = new JsonObject
+            {
+                ["method"] = CommonOptions.MethodName(r.Options.Method),
+                ["images"] = r.Runs.Count,
+                ["nfe"] = r.Nfe,
+                ["step_compression"] = r.StepCompression(ar),
+                ["latency_ms"] = r.LatencyMs,
+                ["speedup"] = r.Speedup(ar),
+                ["accepted_per_pass"] = r.AcceptedPerPass,
+                ["host_share"] = r.HostShare,
+                ["accuracy"] = r.Accuracy,
+                ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
+                ["options"] = Options(r.Options),
+            };
+            foreach (var x in r.Runs)
+            {
+                runs.Add(new JsonObject
+                {
+                    ["method"] = r.Label,
+                    ["prompt"] = x.Prompt,
+                    ["seed"] = x.Seed,
+                    ["nfe"] = x.Nfe,
+                    ["latency_ms"] = x.LatencyMs,
+                    ["accepted_per_pass"] = x.AcceptedPerPass,
+                    ["host_share"] = x.HostShare,
+                    ["correct"] = x.Correct,
+                });
+            }
+        }
+        var m = pipeline.Manifest;
+        return new JsonObject
+        {
+            ["model"] = m.Name,
+            ["model_dir"] = Path.GetFullPath(pipeline.ModelDirectory),
+            ["grid"] = $"{m.Image.GridHeight}x{m.Image.GridWidth}",
+            ["codebook_size"] = m.Image.CodebookSize,
+            ["provider"] = provider,
+            ["cores"] = Environment.ProcessorCount,
+            ["prompts"] = new JsonArray([.. prompts.Select(p => (JsonNode?)p)]),
+            ["seeds"] = seeds,
+            ["base_seed"] = baseSeed,
+            ["warmup_rounds"] = warmup,
+            ["evaluator"] = scorer.CanScore ? scorer.WorldPath : null,
+            ["methods"] = summary,
+            ["skipped"] = skipped,
+            ["runs"] = runs,
+        };
+    }
+
+    private static JsonObject Options(GenerationOptions o) => new()
+    {
+        ["init"] = o.DraftInit.ToString().ToLowerInvariant(),
+        ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
+        ["denoise_steps"] = o.DenoiseSteps,
+        ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
+        ["cfg"] = o.CfgScale,
+        ["temperature"] = o.Temperature,
+        ["top_k"] = o.TopK,
+        ["top_p"] = o.TopP,
+    };
+}

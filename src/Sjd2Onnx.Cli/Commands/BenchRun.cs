@@ -1,0 +1,11 @@
+namespace Sjd2Onnx.Cli.Commands;
+
+/// <summary>One generation of <c>sjd2 bench</c>.</summary>
+/// <param name="Prompt">The prompt.</param>
+/// <param name="Seed">The seed.</param>
+/// <param name="Nfe">Transformer passes, prefill included.</param>
+/// <param name="LatencyMs">Wall time of the whole generation (VQ decoding included).</param>
+/// <param name="AcceptedPerPass">Slots committed per pass.</param>
+/// <param name="HostShare">Share of decode time outside ONNX Runtime.</param>
+/// <param name="Correct">ShapesEval verdict; null without an evaluator.</param>
+internal sealed record BenchRun(string Prompt, ulong Seed, int Nfe, double LatencyMs, double AcceptedPerPass, double HostShare, bool? Correct);

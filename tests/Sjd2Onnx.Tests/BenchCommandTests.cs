@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary><c>sjd2 bench</c>, <c>generate --trace</c> and the speculative options, through the CLI as a child process.</summary>
+public sealed class BenchCommandTests : IDisposable
+{
+    private readonly string _temp = Path.Combine(Path.GetTempPath(), "sjd2-bench-tests-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public BenchCommandTests() => Directory.CreateDirectory(_temp);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void Bench_ReportsEveryMethodAndWritesJson()
+    {
+        string json = Path.Combine(_temp, "bench.json");
+        var (code, stdout, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd,sjd++,sjd2,sjd2:kv=exact,sjd:window=auto",
+            "--prompts", "2", "--seeds", "2", "--warmup", "1", "--json", json, "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("step x", stdout);
+        var root = JsonNode.Parse(File.ReadAllText(json))!;
+        var methods = root["methods"]!.AsObject();
+        Assert.Equal(["ar", "sjd", "sjd++", "sjd2", "sjd2:kv=exact", "sjd:window=auto"], methods.Select(m => m.Key));
+        foreach (var (name, m) in methods)
+        {
+            foreach (var key in new[] { "nfe", "step_compression", "latency_ms", "speedup", "accepted_per_pass", "host_share" })
+                Assert.True(m![key] is not null, $"{name} lacks {key}");
+            Assert.True(m!.AsObject().ContainsKey("accuracy"));
+            Assert.Equal(4, (int)m["images"]!);
+            Assert.InRange((double)m["nfe"]!, 1, 16);
+        }
+        Assert.Equal(1.0, (double)methods["ar"]!["step_compression"]!);
+        Assert.Equal(16.0, (double)methods["ar"]!["nfe"]!);
+        Assert.Equal(24, root["runs"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public void Bench_SkipsSjd2OnAModelWithoutItAndReadsPromptFiles()
+    {
+        string prompts = Path.Combine(_temp, "prompts.txt"), json = Path.Combine(_temp, "b.json");
+        File.WriteAllLines(prompts, ["# a comment", "a red circle", "", "two blue squares"]);
+        var (code, _, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("micro"), "--methods", "ar,sjd2,sjd",
+            "--prompts", prompts, "--seeds", "1", "--warmup", "0", "--json", json, "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("skipping sjd2", stderr);
+        var root = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(2, root["prompts"]!.AsArray().Count);
+        Assert.NotNull(root["skipped"]!["sjd2"]);
+        Assert.Equal(["ar", "sjd"], root["methods"]!.AsObject().Select(m => m.Key));
+    }
+
+    [Fact]
+    public void GenerateTrace_WritesHeatMapAndPreviews()
+    {
+        string dir = Path.Combine(_temp, "trace");
+        var (code, _, stderr) = Cli("generate", "a red circle", "--model", SpeculativeTestSupport.ModelDir("tiny-eol"), "--method", "sjd",
+            "--out", Path.Combine(_temp, "a.png"), "--trace", dir, "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.True(File.Exists(Path.Combine(dir, "commit-pass.png")));
+        Assert.True(File.Exists(Path.Combine(dir, "passes.png")));
+        var trace = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "trace.json")))!;
+        int passes = (int)trace["passes"]!;
+        Assert.Equal(passes, Directory.GetFiles(dir, "pass-*.png").Length);
+        // Every code was committed at some pass between the prefill (1) and the last.
+        Assert.All(trace["commit_pass"]!.AsArray().SelectMany(r => r!.AsArray()), v => Assert.InRange((int)v!, 1, passes));
+    }
+
+    [Theory]
+    [InlineData("not trained for SJD2", "--method", "sjd2", "--model", "micro")]
+    [InlineData("--window must be at least 2", "--method", "sjd", "--window", "1")]
+    [InlineData("--window must be an integer or 'auto'", "--method", "sjd", "--window", "big")]
+    [InlineData("--reuse-threshold must be in (0, 1]", "--method", "sjd++", "--reuse-threshold", "1.5")]
+    [InlineData("--reuse-threshold applies to --method sjd++", "--method", "sjd", "--reuse-threshold", "0.5")]
+    [InlineData("unknown --init", "--method", "sjd", "--init", "diagonal")]
+    [InlineData("unknown --kv", "--method", "sjd2", "--kv", "both")]
+    [InlineData("--denoise-steps must be between 1", "--method", "sjd2", "--denoise-steps", "0")]
+    [InlineData("--kv applies to --method sjd2", "--method", "sjd", "--kv", "exact")]
+    [InlineData("unknown method", "--method", "jacobi")]
+    public void BadSpeculativeOptions_AreOneLineErrors(string message, params string[] options)
+    {
+        var args = new List<string> { "generate", "a red circle", "--out", Path.Combine(_temp, "x.png") };
+        var opts = options.ToList();
+        int model = opts.IndexOf("--model");
+        string modelName = model >= 0 ? opts[model + 1] : "tiny";
+        if (model >= 0) opts.RemoveRange(model, 2);
+        args.AddRange(opts);
+        args.AddRange(["--model", SpeculativeTestSupport.ModelDir(modelName)]);
+        var (code, _, stderr) = Cli([.. args]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.False(File.Exists(Path.Combine(_temp, "x.png")));
+    }
+
+    [Fact]
+    public void GenerateWithAutoWindow_Works()
+    {
+        var (code, stdout, stderr) = Cli("generate", "a red circle", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--method", "sjd++",
+            "--window", "auto", "--init", "vertical", "--reuse-threshold", "0.05", "--out", Path.Combine(_temp, "y.png"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("passes", stdout);
+    }
+
+    private static (int Code, string Stdout, string Stderr) Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sjd2.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"sjd2 {string.Join(' ', args)} did not finish in 120 s");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

@@ -14,7 +14,8 @@ public sealed class Sjd2Pipeline : IDisposable
     private readonly ModelSessions _sessions;
     private readonly PromptEncoder _prompts;
     private readonly Dictionary<(DecodingMethod, bool), WindowTuner> _tuners = [];
-    private bool _disposed;
+    private volatile bool _disposed;
+    private int _active; // generations in flight: Run on a disposed session crashes the process
 
     private Sjd2Pipeline(string modelDir, ModelManifest manifest, ModelSessions sessions, PromptEncoder prompts)
     {
@@ -57,7 +58,7 @@ public sealed class Sjd2Pipeline : IDisposable
         var decoder = CreateDecoder(options, sampling);
         return Task.Run(() =>
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var lease = Enter();
             using var runOptions = new RunOptions();
             using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
             var (codes, statistics) = DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, cancellationToken,
@@ -76,8 +77,10 @@ public sealed class Sjd2Pipeline : IDisposable
         var sampling = options.ResolveSampling(Manifest.Sampling);
         long[] cond = _prompts.Conditional(prompt);
         long[]? uncond = sampling.UsesGuidance ? _prompts.Unconditional(prompt) : null;
+        var decoder = CreateDecoder(options, sampling);
+        using var lease = Enter();
         using var runOptions = new RunOptions();
-        return DecodeCodes(cond, uncond, sampling, options.Seed, CreateDecoder(options, sampling), runOptions, CancellationToken.None, null);
+        return DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, CancellationToken.None, null);
     }
 
     private (int[] Codes, PassStatistics Statistics) DecodeCodes(long[] cond, long[]? uncond, Sampling.SamplingSettings sampling, ulong seed,
@@ -92,11 +95,15 @@ public sealed class Sjd2Pipeline : IDisposable
     }
 
     /// <summary>Decodes image codes (row-major, grid height × width) to pixels with the VQ decoder.</summary>
-    public RgbImage DecodeImage(int[] codes) => DecodeImage(codes, null, CancellationToken.None);
-
-    private RgbImage DecodeImage(int[] codes, RunOptions? runOptions, CancellationToken cancellationToken)
+    public RgbImage DecodeImage(int[] codes)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var lease = Enter();
+        using var runOptions = new RunOptions();
+        return DecodeImage(codes, runOptions, CancellationToken.None);
+    }
+
+    private RgbImage DecodeImage(int[] codes, RunOptions runOptions, CancellationToken cancellationToken)
+    {
         var img = Manifest.Image;
         if (codes.Length != img.CodeCount) throw new ArgumentException($"expected {img.CodeCount} codes", nameof(codes));
         var ids = new long[codes.Length];
@@ -108,9 +115,7 @@ public sealed class Sjd2Pipeline : IDisposable
         using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, img.GridHeight, img.GridWidth]);
         try
         {
-            using var outputs = runOptions is null
-                ? _sessions.VqDecoder.Run(new RunOptions(), ["codes"], [input], ["image"])
-                : _sessions.VqDecoder.Run(runOptions, ["codes"], [input], ["image"]);
+            using var outputs = _sessions.VqDecoder.Run(runOptions, ["codes"], [input], ["image"]);
             return RgbImage.FromPlanar(outputs[0].GetTensorDataAsSpan<float>(), img.Width, img.Height, img.PixelMin, img.PixelMax);
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
@@ -141,11 +146,28 @@ public sealed class Sjd2Pipeline : IDisposable
         };
     }
 
-    /// <summary>Releases the ONNX sessions. Generations must have finished.</summary>
+    /// <summary>Releases the ONNX sessions once the generations in flight have finished.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        SpinWait.SpinUntil(() => Volatile.Read(ref _active) == 0);
         _sessions.Dispose();
+    }
+
+    private Lease Enter()
+    {
+        Interlocked.Increment(ref _active);
+        if (_disposed)
+        {
+            Interlocked.Decrement(ref _active);
+            throw new ObjectDisposedException(nameof(Sjd2Pipeline));
+        }
+        return new Lease(this);
+    }
+
+    private readonly struct Lease(Sjd2Pipeline owner) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref owner._active);
     }
 }

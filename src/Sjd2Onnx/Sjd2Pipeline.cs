@@ -72,7 +72,7 @@ public sealed class Sjd2Pipeline : IDisposable
     /// Image codes only (no VQ decoding), synchronously: the exactness tests draw tens of
     /// thousands of samples through the real decoders with it.
     /// </summary>
-    internal (int[] Codes, PassStatistics Statistics) GenerateCodes(string prompt, GenerationOptions options)
+    internal (int[] Codes, PassStatistics Statistics) GenerateCodes(string prompt, GenerationOptions options, Action<DecodeProgress>? progress = null)
     {
         var sampling = options.ResolveSampling(Manifest.Sampling);
         long[] cond = _prompts.Conditional(prompt);
@@ -80,7 +80,7 @@ public sealed class Sjd2Pipeline : IDisposable
         var decoder = CreateDecoder(options, sampling);
         using var lease = Enter();
         using var runOptions = new RunOptions();
-        return DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, CancellationToken.None, null);
+        return DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, CancellationToken.None, progress);
     }
 
     private (int[] Codes, PassStatistics Statistics) DecodeCodes(long[] cond, long[]? uncond, Sampling.SamplingSettings sampling, ulong seed,

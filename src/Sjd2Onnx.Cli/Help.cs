@@ -10,7 +10,8 @@ internal static class Help
           sjd2 generate "<prompt>" --out a.png [--method ar|sjd|sjd++|sjd2] [--seed N] [--count N]
                         [--cfg S] [--temperature T] [--top-k K] [--top-p P]
                         [--window N|auto] [--init random|horizontal|vertical]
-                        [--reuse-threshold T] [--denoise-steps N] [--kv exact|approx]
+                        [--reuse coupled|threshold] [--reuse-threshold T]
+                        [--denoise-steps N] [--kv exact|approx]
                         [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
           sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--seeds S] [--seed BASE]
                         [--warmup N] [--json PATH] [--model DIR] [--ep ...] [generate's sampling
@@ -22,8 +23,9 @@ internal static class Help
         Sampling options default to the model's manifest (sjd2 info shows them).
 
         methods: ar one token per pass; sjd speculative Jacobi decoding (lossless); sjd++ sjd with
-        draft reuse (lossless, --reuse-threshold, default 0.1); sjd2 Jacobi-denoising decoding
-        (models trained for it; --denoise-steps, default the model's; --kv approx|exact).
+        draft reuse (lossless; --reuse coupled, the default, or threshold with --reuse-threshold,
+        default 0.1); sjd2 Jacobi-denoising decoding (models trained for it; --denoise-steps,
+        default the model's; --kv approx|exact).
         --window: tokens per pass, default 16; auto picks it from measured pass costs and
         acceptance (it never does worse than ar by more than its probes; not bit-reproducible).
         --trace DIR: commit-pass heat map and one preview per pass (committed codes + drafts).

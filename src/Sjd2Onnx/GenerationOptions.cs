@@ -34,7 +34,10 @@ public sealed record GenerationOptions
     /// <summary>How SJD and SJD++ initialise new drafts.</summary>
     public DraftInitialization DraftInit { get; init; } = DraftInitialization.Random;
 
-    /// <summary>SJD++: a draft survives a pass when the new distribution gives it at least this probability; in (0, 1]; null = <see cref="DefaultReuseThreshold"/>.</summary>
+    /// <summary>SJD++: the draft-reuse rule.</summary>
+    public DraftReuse Reuse { get; init; } = DraftReuse.Coupled;
+
+    /// <summary>SJD++ with <see cref="DraftReuse.Threshold"/>: a draft survives a pass when the new distribution gives it at least τ; in (0, 1]; null = <see cref="DefaultReuseThreshold"/>.</summary>
     public float? ReuseThreshold { get; init; }
 
     /// <summary>SJD2: denoising steps from pure noise to a clean draft; null = the model's <c>sjd2.steps</c>.</summary>
@@ -52,7 +55,7 @@ public sealed record GenerationOptions
     /// <summary>Largest window <see cref="AutoWindow"/> considers unless <see cref="Window"/> says otherwise.</summary>
     public const int DefaultAutoWindowLimit = 32;
 
-    /// <summary>Default SJD++ reuse threshold τ.</summary>
+    /// <summary>Default τ of the threshold reuse rule.</summary>
     public const float DefaultReuseThreshold = 0.1f;
 
     /// <summary>Default SJD2 KV mode.</summary>
@@ -76,6 +79,9 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"reuse threshold must be in (0, 1], got {tau}; e.g. --reuse-threshold {DefaultReuseThreshold}.");
         if (DenoiseSteps is int steps && steps < 1)
             throw new Sjd2Exception($"denoise steps must be at least 1, got {steps}.");
+        if (ReuseThreshold is not null && Reuse != DraftReuse.Threshold)
+            throw new Sjd2Exception("a reuse threshold applies to the threshold reuse rule (--reuse threshold), not to the coupled one.");
+        if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (!Enum.IsDefined(DraftInit)) throw new Sjd2Exception($"unknown draft initialisation {DraftInit}.");
         if (!Enum.IsDefined(KvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
         Sjd2Spec? noise = null;
@@ -87,7 +93,7 @@ public sealed record GenerationOptions
         }
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
         return new SpeculativeSettings(window, AutoWindow, DraftInit,
-            Method == DecodingMethod.SjdPlusPlus ? ReuseThreshold ?? DefaultReuseThreshold : null,
+            Method == DecodingMethod.SjdPlusPlus ? Reuse : null, ReuseThreshold ?? DefaultReuseThreshold,
             noise, KvMode, AcceptEveryDraft);
     }
 }

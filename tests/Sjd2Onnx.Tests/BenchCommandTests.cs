@@ -19,13 +19,14 @@ public sealed class BenchCommandTests : IDisposable
     public void Bench_ReportsEveryMethodAndWritesJson()
     {
         string json = Path.Combine(_temp, "bench.json");
-        var (code, stdout, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd,sjd++,sjd2,sjd2:kv=exact,sjd:window=auto",
+        var (code, stdout, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd,sjd++,sjd++:reuse-threshold=0.2,sjd2,sjd2:kv=exact,sjd:window=auto",
             "--prompts", "2", "--seeds", "2", "--warmup", "1", "--json", json, "--quiet");
         Assert.True(code == 0, stderr);
         Assert.Contains("step x", stdout);
         var root = JsonNode.Parse(File.ReadAllText(json))!;
         var methods = root["methods"]!.AsObject();
-        Assert.Equal(["ar", "sjd", "sjd++", "sjd2", "sjd2:kv=exact", "sjd:window=auto"], methods.Select(m => m.Key));
+        Assert.Equal(["ar", "sjd", "sjd++", "sjd++:reuse-threshold=0.2", "sjd2", "sjd2:kv=exact", "sjd:window=auto"], methods.Select(m => m.Key));
+        Assert.Equal("threshold", (string)methods["sjd++:reuse-threshold=0.2"]!["options"]!["reuse"]!);
         foreach (var (name, m) in methods)
         {
             foreach (var key in new[] { "nfe", "step_compression", "latency_ms", "speedup", "accepted_per_pass", "host_share" })
@@ -36,7 +37,7 @@ public sealed class BenchCommandTests : IDisposable
         }
         Assert.Equal(1.0, (double)methods["ar"]!["step_compression"]!);
         Assert.Equal(16.0, (double)methods["ar"]!["nfe"]!);
-        Assert.Equal(24, root["runs"]!.AsArray().Count);
+        Assert.Equal(28, root["runs"]!.AsArray().Count);
     }
 
     [Fact]
@@ -76,6 +77,8 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--window must be an integer or 'auto'", "--method", "sjd", "--window", "big")]
     [InlineData("--reuse-threshold must be in (0, 1]", "--method", "sjd++", "--reuse-threshold", "1.5")]
     [InlineData("--reuse-threshold applies to --method sjd++", "--method", "sjd", "--reuse-threshold", "0.5")]
+    [InlineData("--reuse-threshold applies to --reuse threshold", "--method", "sjd++", "--reuse", "coupled", "--reuse-threshold", "0.5")]
+    [InlineData("unknown --reuse", "--method", "sjd++", "--reuse", "always")]
     [InlineData("unknown --init", "--method", "sjd", "--init", "diagonal")]
     [InlineData("unknown --kv", "--method", "sjd2", "--kv", "both")]
     [InlineData("--denoise-steps must be between 1", "--method", "sjd2", "--denoise-steps", "0")]

@@ -17,6 +17,7 @@ public sealed class SpeculativeDecoderTests
             data.Add(model, DecodingMethod.Sjd, 5, DraftInitialization.Vertical);
             data.Add(model, DecodingMethod.SjdPlusPlus, 7, DraftInitialization.Random);
             data.Add(model, DecodingMethod.SjdPlusPlus, 64, DraftInitialization.Vertical);
+            data.Add(model, DecodingMethod.SjdPlusPlus, 3, DraftInitialization.Horizontal);
         }
         return data;
     }
@@ -143,7 +144,7 @@ public sealed class SpeculativeDecoderTests
     public async Task ImpossibleOptions_AreOneLineErrors(int? window, float? tau, int? steps, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        var options = new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Window = window, ReuseThreshold = tau, DenoiseSteps = steps };
+        var options = new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Threshold, Window = window, ReuseThreshold = tau, DenoiseSteps = steps };
         var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, options));
         Assert.Contains(message, e.Message);
         Assert.DoesNotContain('\n', e.Message);

@@ -26,7 +26,7 @@ public sealed class SpeculativeMicroFixture : IDisposable
 /// <summary>
 /// SJD and SJD++ must be lossless: their samples must follow the exact AR distribution, computed
 /// by the chain rule over all 5^4 = 625 code sequences of the micro model with the engine's own
-/// transformer and distribution builder (same CFG 3, temperature 1, no top-k). Test: Pearson
+/// transformer and distribution builder (same CFG 3, temperature 1, no top-k; one test with top-k 3). Test: Pearson
 /// chi-square with cells of expected count &lt; 5 pooled, rejected above the upper 1e-4 quantile
 /// (z = 3.719, Wilson–Hilferty), so a correct decoder fails a given test with probability about
 /// 1e-4 (the seeds are fixed, so a run either always passes or always fails). The same test must
@@ -34,7 +34,7 @@ public sealed class SpeculativeMicroFixture : IDisposable
 /// </summary>
 public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITestOutputHelper output) : IClassFixture<SpeculativeMicroFixture>
 {
-    private const int Samples = 20_000;
+    private const int Samples = 16_000;
     private const double Z = 3.719; // one-sided standard-normal quantile of 1 − 1e-4
 
     [Fact]
@@ -50,16 +50,29 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
         AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Vertical, Window = 3 }, Samples / 2, 2_000_000);
 
     [Fact]
-    public void SjdPlusPlus_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, ReuseThreshold = 0.2f }, Samples, 3_000_000);
+    public void SjdPlusPlusCoupled_MatchesExactArDistribution() =>
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Coupled }, Samples, 3_000_000);
 
     [Fact]
-    public void SjdPlusPlus_TopK3_MatchesExactArDistribution()
+    public void SjdPlusPlusThreshold_MatchesExactArDistribution() =>
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Threshold, ReuseThreshold = 0.2f }, Samples * 5 / 8, 7_000_000);
+
+    [Theory]
+    [InlineData(DraftReuse.Threshold)]
+    [InlineData(DraftReuse.Coupled)]
+    public void SjdPlusPlus_TopK3_MatchesExactArDistribution(DraftReuse rule)
     {
-        // Zero probabilities outside the top 3 exercise the residual and the reuse mix with holes.
-        var options = new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, ReuseThreshold = 0.3f, TopK = 3, DraftInit = DraftInitialization.Horizontal };
+        // Zero probabilities outside the top 3 exercise the residual and the reuse rules with holes.
+        var options = new GenerationOptions
+        {
+            Method = DecodingMethod.SjdPlusPlus,
+            Reuse = rule,
+            ReuseThreshold = rule == DraftReuse.Threshold ? 0.3f : null,
+            TopK = 3,
+            DraftInit = DraftInitialization.Horizontal,
+        };
         var exact = SpeculativeTestSupport.ExactDistribution(micro.Dir, SpeculativeMicroFixture.Prompt, options.ResolveSampling(micro.Pipeline.Manifest.Sampling));
-        AssertMatches(options, Samples / 2, 4_000_000, exact);
+        AssertMatches(options, Samples * 3 / 8, rule == DraftReuse.Threshold ? 4_000_000UL : 8_000_000UL, exact);
     }
 
     [Fact]
@@ -92,7 +105,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
         }
         var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
         double limit = SpeculativeTestSupport.ChiSquareQuantile(df, Z);
-        output.WriteLine($"{options.Method} (init {options.DraftInit}, window {options.Window?.ToString() ?? "default"}, tau {options.ReuseThreshold}, top-k {options.TopK}, broken {options.AcceptEveryDraft}): " +
+        output.WriteLine($"{options.Method} (init {options.DraftInit}, window {options.Window?.ToString() ?? "default"}, reuse {options.Reuse} tau {options.ReuseThreshold}, top-k {options.TopK}, broken {options.AcceptEveryDraft}): " +
             $"{samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, TV {SpeculativeTestSupport.TotalVariation(counts, exact):F4}, " +
             $"mean passes {passes / (double)samples:F2}, {clock.Elapsed.TotalSeconds:F1} s");
         return (stat, df, limit);

@@ -14,7 +14,7 @@ namespace Sjd2Onnx.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    private static readonly string[] DecodingKeys = ["window", "init", "reuse-threshold", "denoise-steps", "kv"];
+    private static readonly string[] DecodingKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv"];
 
     public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
     {
@@ -219,7 +219,8 @@ internal static class BenchCommand
     private static JsonObject Options(GenerationOptions o) => new()
     {
         ["init"] = o.DraftInit.ToString().ToLowerInvariant(),
-        ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
+        ["reuse"] = o.Method == DecodingMethod.SjdPlusPlus ? o.Reuse.ToString().ToLowerInvariant() : null,
+        ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,
         ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
         ["cfg"] = o.CfgScale,

@@ -58,13 +58,14 @@ internal static class CommonOptions
     }
 
     /// <summary>
-    /// Reads --window, --init, --reuse-threshold, --denoise-steps and --kv for <paramref name="method"/>.
+    /// Reads --window, --init, --reuse, --reuse-threshold, --denoise-steps and --kv for <paramref name="method"/>.
     /// An option the method does not use is an error, unless several methods share one command line (bench).
     /// </summary>
     public static GenerationOptions ReadDecoding(CommandLine cl, DecodingMethod method, bool methodsMayDiffer)
     {
         string? window = cl.String("window");
         string? init = cl.String("init");
+        string? reuse = cl.String("reuse");
         float? tau = cl.Float("reuse-threshold");
         int? steps = cl.Int("denoise-steps", 1, 10000);
         string? kv = cl.String("kv");
@@ -75,8 +76,8 @@ internal static class CommonOptions
                 throw new UsageException("--window applies to --method sjd, sjd++ and sjd2; AR feeds one token per pass.");
             if (init is not null && method is not (DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus))
                 throw new UsageException($"--init applies to --method sjd and sjd++, not {m}.");
-            if (tau is not null && method != DecodingMethod.SjdPlusPlus)
-                throw new UsageException($"--reuse-threshold applies to --method sjd++, not {m}.");
+            if ((tau is not null || reuse is not null) && method != DecodingMethod.SjdPlusPlus)
+                throw new UsageException($"--{(tau is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
             if ((steps is not null || kv is not null) && method != DecodingMethod.Sjd2)
                 throw new UsageException($"--{(steps is not null ? "denoise-steps" : "kv")} applies to --method sjd2, not {m}.");
         }
@@ -91,6 +92,16 @@ internal static class CommonOptions
         }
         if (tau is float t && !(t > 0 && t <= 1))
             throw new UsageException($"--reuse-threshold must be in (0, 1], got {t}.");
+        // A threshold only means something for the threshold rule, so giving one selects it.
+        var rule = reuse?.Trim().ToLowerInvariant() switch
+        {
+            null => tau is null ? DraftReuse.Coupled : DraftReuse.Threshold,
+            "coupled" => DraftReuse.Coupled,
+            "threshold" => DraftReuse.Threshold,
+            _ => throw new UsageException($"unknown --reuse '{reuse}'; use coupled or threshold."),
+        };
+        if (rule == DraftReuse.Coupled && tau is not null)
+            throw new UsageException("--reuse-threshold applies to --reuse threshold, not coupled.");
         return new GenerationOptions
         {
             Method = method,
@@ -103,6 +114,7 @@ internal static class CommonOptions
                 "vertical" => DraftInitialization.Vertical,
                 _ => throw new UsageException($"unknown --init '{init}'; use random, horizontal or vertical."),
             },
+            Reuse = rule,
             ReuseThreshold = tau,
             DenoiseSteps = steps,
             KvMode = kv?.Trim().ToLowerInvariant() switch

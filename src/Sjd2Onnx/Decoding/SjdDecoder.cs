@@ -12,7 +12,7 @@ namespace Sjd2Onnx.Decoding;
 /// commits the accepted drafts plus that one token (so never fewer tokens than AR) and keeps the
 /// KV rows of the anchor and the accepted drafts. Every slot after the new token gets a fresh
 /// sample of this pass's output as its next draft (the Jacobi update), or with reuse keeps its
-/// old draft where the new distribution still gives it at least τ. Forced end-of-line slots are
+/// old draft where a lossless rule allows (<see cref="DraftReuse"/>). Forced end-of-line slots are
 /// fed as their token and always "accepted". Both variants are lossless: the committed codes are
 /// distributed exactly as AR's.
 /// </summary>
@@ -31,7 +31,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
         var init = new DraftInitializer(settings.Init, layout, drafts, k, rng);
         var p = new float[k];
         var tokens = new int[maxWindow];
-        float? reuse = settings.ReuseThreshold;
+        var reuse = settings.Reuse;
 
         // The prefill's last output is slot 0's distribution: that pass commits slot 0.
         ctx.Distribution(ctx.PrefixLength - 1, p);
@@ -89,10 +89,17 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
             {
                 if (layout.IsForced(slot)) continue;
                 ctx.Distribution(slot - n, p);
-                if (reuse is float tau && drafts.HasDraft(slot))
+                if (reuse == DraftReuse.Coupled && drafts.HasDraft(slot))
+                {
+                    // The speculative rule between the old draft and P_new: the result is a sample of P_new.
+                    int old = drafts.Token(slot);
+                    int next = verifier.Accept(p, old, drafts.Q(slot), rng) ? old : verifier.Resample(p, old, drafts.Q(slot), rng);
+                    drafts.SetSampled(slot, next, p);
+                }
+                else if (reuse == DraftReuse.Threshold && drafts.HasDraft(slot))
                 {
                     bool oneHot = drafts.IsOneHot(slot);
-                    int kept = SpeculativeVerifier.Reuse(p, drafts.Token(slot), ref oneHot, drafts.QBuffer(slot), tau, rng);
+                    int kept = SpeculativeVerifier.Reuse(p, drafts.Token(slot), ref oneHot, drafts.QBuffer(slot), settings.ReuseThreshold, rng);
                     drafts.SetToken(slot, kept, oneHot);
                 }
                 else

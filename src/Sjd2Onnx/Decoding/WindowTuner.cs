@@ -57,11 +57,13 @@ internal sealed class WindowTuner
         {
             // Near the end of the image the window shrinks: the iteration counts for the window actually fed.
             int i = Arm(fed);
-            if (_count[i] == 0) { _committed[i] = committed; _seconds[i] = seconds; }
+            // An arm's first iteration often carries one-time costs (JIT, first touch of buffers):
+            // the second replaces it. Later outliers (a neighbour's burst of load) are clipped.
+            if (_count[i] <= 1) { _committed[i] = committed; _seconds[i] = seconds; }
             else
             {
                 _committed[i] += Smoothing * (committed - _committed[i]);
-                _seconds[i] += Smoothing * (seconds - _seconds[i]);
+                _seconds[i] += Smoothing * (Math.Clamp(seconds, _seconds[i] / 4, _seconds[i] * 4) - _seconds[i]);
             }
             _count[i]++;
         }

@@ -13,7 +13,8 @@ public sealed class Sjd2Pipeline : IDisposable
 {
     private readonly ModelSessions _sessions;
     private readonly PromptEncoder _prompts;
-    private bool _disposed;
+    private volatile bool _disposed;
+    private int _active; // generations in flight: Run on a disposed session crashes the process
 
     private Sjd2Pipeline(string modelDir, ModelManifest manifest, ModelSessions sessions, PromptEncoder prompts)
     {
@@ -56,7 +57,7 @@ public sealed class Sjd2Pipeline : IDisposable
         var decoder = CreateDecoder(options);
         return Task.Run(() =>
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var lease = Enter();
             using var runOptions = new RunOptions();
             using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
             using var ctx = new DecodingContext(_sessions, Manifest, cond, uncond, sampling, options.Seed, decoder.MaxWindow,
@@ -70,11 +71,15 @@ public sealed class Sjd2Pipeline : IDisposable
     }
 
     /// <summary>Decodes image codes (row-major, grid height × width) to pixels with the VQ decoder.</summary>
-    public RgbImage DecodeImage(int[] codes) => DecodeImage(codes, null, CancellationToken.None);
-
-    private RgbImage DecodeImage(int[] codes, RunOptions? runOptions, CancellationToken cancellationToken)
+    public RgbImage DecodeImage(int[] codes)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var lease = Enter();
+        using var runOptions = new RunOptions();
+        return DecodeImage(codes, runOptions, CancellationToken.None);
+    }
+
+    private RgbImage DecodeImage(int[] codes, RunOptions runOptions, CancellationToken cancellationToken)
+    {
         var img = Manifest.Image;
         if (codes.Length != img.CodeCount) throw new ArgumentException($"expected {img.CodeCount} codes", nameof(codes));
         var ids = new long[codes.Length];
@@ -86,9 +91,7 @@ public sealed class Sjd2Pipeline : IDisposable
         using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, img.GridHeight, img.GridWidth]);
         try
         {
-            using var outputs = runOptions is null
-                ? _sessions.VqDecoder.Run(new RunOptions(), ["codes"], [input], ["image"])
-                : _sessions.VqDecoder.Run(runOptions, ["codes"], [input], ["image"]);
+            using var outputs = _sessions.VqDecoder.Run(runOptions, ["codes"], [input], ["image"]);
             return RgbImage.FromPlanar(outputs[0].GetTensorDataAsSpan<float>(), img.Width, img.Height, img.PixelMin, img.PixelMax);
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
@@ -103,11 +106,28 @@ public sealed class Sjd2Pipeline : IDisposable
         _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
     };
 
-    /// <summary>Releases the ONNX sessions. Generations must have finished.</summary>
+    /// <summary>Releases the ONNX sessions once the generations in flight have finished.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        SpinWait.SpinUntil(() => Volatile.Read(ref _active) == 0);
         _sessions.Dispose();
+    }
+
+    private Lease Enter()
+    {
+        Interlocked.Increment(ref _active);
+        if (_disposed)
+        {
+            Interlocked.Decrement(ref _active);
+            throw new ObjectDisposedException(nameof(Sjd2Pipeline));
+        }
+        return new Lease(this);
+    }
+
+    private readonly struct Lease(Sjd2Pipeline owner) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref owner._active);
     }
 }

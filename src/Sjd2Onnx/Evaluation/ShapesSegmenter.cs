@@ -21,7 +21,7 @@ internal static class ShapesSegmenter
     private const double FillScale = 0.1, TopBottomScale = 0.25;
 
     /// <summary>A component whose colour is further than this (RGB distance) from every world colour has no colour.</summary>
-    public const double ColorTolerance = 110;
+    public const double ColorTolerance = 80;
 
     /// <summary>Components smaller than this fraction of the smallest ideal shape area are artefacts.</summary>
     public const double MinAreaFraction = 0.3;

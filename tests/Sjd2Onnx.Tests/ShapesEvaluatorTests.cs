@@ -14,7 +14,7 @@ public sealed class ShapesEvaluatorTests(ITestOutputHelper output)
     [Fact]
     public void GroundTruthImagesAgreeWithTheirOwnCaptions()
     {
-        var report = GroundTruth.Validate(Evaluator);
+        var report = ShapesTestData.Report;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"agreement {report.Agreed}/{report.Images} = {report.Agreement:P1}; with full labels {report.AgreedFullLabels}/{report.Images}"));
         foreach (var (file, prompt, failures) in report.Disagreements) output.WriteLine($"  {file} \"{prompt}\": {failures}");
@@ -27,7 +27,7 @@ public sealed class ShapesEvaluatorTests(ITestOutputHelper output)
     [Fact]
     public void MismatchedCaptionsAreRejected()
     {
-        var report = GroundTruth.Validate(Evaluator);
+        var report = ShapesTestData.Report;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rejection {report.RejectionRate:P1}"));
         foreach (var (kind, (rejected, total)) in report.Mismatches) output.WriteLine($"  {kind}: {rejected}/{total}");
         foreach (var (file, kind, prompt) in report.Accepted) output.WriteLine($"  accepted {kind} {file}: \"{prompt}\"");
@@ -120,6 +120,26 @@ public sealed class ShapesEvaluatorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ShapesAreFoundAndBlobsOfNoKindAreNot()
+    {
+        // a red 24-px square at the left and a blue 2x30 bar at the right, on the plain background
+        var img = Blank(64);
+        Paint(img, 4, 20, 24, 24, (220, 30, 30));
+        Paint(img, 46, 17, 2, 30, (30, 70, 220));
+        var found = Evaluator.Detect(img);
+        Assert.Equal(2, found.Count);
+        var square = found[0];
+        Assert.Equal(("red", "square", "big"), (square.Color, square.Kind, square.Size));
+        Assert.Equal(16, square.X, 0.01);
+        Assert.Equal(32, square.Y, 0.01);
+        Assert.Null(found[1].Kind);
+        var score = Evaluator.Score("a big red square left of a blue square", img);
+        Assert.False(score.Attributes["shape"]);
+        Assert.True(score.Attributes["color"] && score.Attributes["relation"] && score.Attributes["count"]);
+        Assert.True(Evaluator.Score("a large red square on the left", Paint(Blank(64), 4, 20, 24, 24, (220, 30, 30))).Overall);
+    }
+
+    [Fact]
     public void ScoringSurvivesNoiseSpecklesAndScaling()
     {
         // reconstruction-like artefacts: per-pixel noise, a few stray blobs of colour, 2x upscaling
@@ -153,6 +173,14 @@ public sealed class ShapesEvaluatorTests(ITestOutputHelper output)
         var px = new byte[size * size * 3];
         Array.Fill(px, (byte)232);
         return new RgbImage(size, size, px);
+    }
+
+    private static RgbImage Paint(RgbImage img, int x0, int y0, int w, int h, (byte R, byte G, byte B) c)
+    {
+        for (int y = y0; y < y0 + h; y++)
+            for (int x = x0; x < x0 + w; x++)
+                (img.Pixels[(y * img.Width + x) * 3], img.Pixels[(y * img.Width + x) * 3 + 1], img.Pixels[(y * img.Width + x) * 3 + 2]) = c;
+        return img;
     }
 
     private static RgbImage Upscale(RgbImage img, int f)

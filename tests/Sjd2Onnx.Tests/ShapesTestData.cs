@@ -11,6 +11,7 @@ internal static class ShapesTestData
 {
     private static readonly Lazy<ShapesEvaluator> LazyEvaluator = new(() => ShapesEvaluator.Load(WorldPath));
     private static readonly Lazy<ShapesGroundTruth> LazyGroundTruth = new(() => ShapesGroundTruth.Load(DataDir));
+    private static readonly Lazy<ShapesValidationReport> LazyReport = new(() => GroundTruth.Validate(Evaluator));
 
     public static string RepoRoot
     {
@@ -30,6 +31,9 @@ internal static class ShapesTestData
 
     public static ShapesEvaluator Evaluator => LazyEvaluator.Value;
     public static ShapesGroundTruth GroundTruth => LazyGroundTruth.Value;
+
+    /// <summary>The evaluator on the ground truth (agreement and rejection), computed once.</summary>
+    public static ShapesValidationReport Report => LazyReport.Value;
 
     private static string Require(string path, string what)
     {

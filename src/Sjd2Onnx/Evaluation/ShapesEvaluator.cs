@@ -24,9 +24,9 @@ public sealed class ShapesEvaluator
     public static ShapesEvaluator Load(string worldJsonPath)
     {
         var world = ShapesWorld.Load(worldJsonPath);
-        var unknown = world.Shapes.FirstOrDefault(s => !ShapesSegmenter.Prototypes.ContainsKey(s));
+        var unknown = world.Shapes.FirstOrDefault(s => !ShapesSegmenter.KindFill.ContainsKey(s));
         if (unknown is not null)
-            throw new Sjd2Exception($"'{worldJsonPath}' has a shape kind '{unknown}' the evaluator cannot classify (it knows {string.Join(", ", ShapesSegmenter.Prototypes.Keys)}).");
+            throw new Sjd2Exception($"'{worldJsonPath}' has a shape kind '{unknown}' the evaluator cannot classify (it knows {string.Join(", ", ShapesSegmenter.KindFill.Keys)}).");
         return new ShapesEvaluator(world);
     }
 
@@ -60,9 +60,11 @@ public sealed class ShapesEvaluator
     }
 
     /// <summary>Scores an image against already parsed prompt attributes.</summary>
-    public ShapesScore Score(ShapesPrompt expected, RgbImage image)
+    public ShapesScore Score(ShapesPrompt expected, RgbImage image) => Score(expected, ShapesSegmenter.Detect(World, image));
+
+    /// <summary>Scores the shapes found in an image (see <see cref="Detect"/>) against parsed prompt attributes.</summary>
+    public ShapesScore Score(ShapesPrompt expected, IReadOnlyList<ShapesDetection> found)
     {
-        var found = ShapesSegmenter.Detect(World, image);
         var objs = expected.Objects;
         var attributes = new Dictionary<string, bool> { ["count"] = found.Count == objs.Count };
 

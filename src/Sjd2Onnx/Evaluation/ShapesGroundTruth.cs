@@ -84,13 +84,15 @@ public sealed class ShapesGroundTruth
         for (int n = 0; n < Cases.Count; n++)
         {
             var c = Cases[n];
-            var own = evaluator.Score(c.Prompt, c.Image);
+            var found = evaluator.Detect(c.Image);
+            var own = evaluator.Score(evaluator.Parse(c.Prompt)
+                ?? throw new Sjd2Exception($"{c.File}: the caption \"{c.Prompt}\" is not in the world's grammar."), found);
             if (own.Overall) agreed++;
             else disagreements.Add((c.File, c.Prompt, own.Failures + " | found: " + Describe(own.Detected)));
-            if (evaluator.Score(c.Truth, c.Image).Overall) agreedFull++;
+            if (evaluator.Score(c.Truth, found).Overall) agreedFull++;
             foreach (var (kind, wrong) in Corruptions(world, c.Truth, n))
             {
-                bool ok = evaluator.Score(wrong, c.Image).Overall;
+                bool ok = evaluator.Score(wrong, found).Overall;
                 var (r, t) = mismatches.GetValueOrDefault(kind);
                 mismatches[kind] = (r + (ok ? 0 : 1), t + 1);
                 if (ok) accepted.Add((c.File, kind, wrong.ToCaption(world)));
@@ -102,7 +104,7 @@ public sealed class ShapesGroundTruth
     /// <summary>A short text of detections, e.g. "big red circle at (16.2, 31.8)".</summary>
     public static string Describe(IReadOnlyList<ShapesDetection> detected) => detected.Count == 0 ? "nothing" :
         string.Join("; ", detected.Select(d =>
-            FormattableString.Invariant($"{d.Size} {d.Color ?? "?"} {d.Kind} at ({d.X:F1}, {d.Y:F1}), fill {d.Fill:F2}, top/bottom {d.TopBottomRatio:F2}, rgb {d.MeanRgb.R},{d.MeanRgb.G},{d.MeanRgb.B}")));
+            FormattableString.Invariant($"{d.Size} {d.Color ?? "?"} {d.Kind ?? "?"} at ({d.X:F1}, {d.Y:F1}), iou {d.KindIou:F2}, fill {d.Fill:F2}, rgb {d.MeanRgb.R},{d.MeanRgb.G},{d.MeanRgb.B}")));
 
     /// <summary>Wrong descriptions of a true scene, one per corruption kind that applies; <paramref name="variant"/> varies the choices.</summary>
     internal static IEnumerable<(string Kind, ShapesPrompt Wrong)> Corruptions(ShapesWorld world, ShapesPrompt truth, int variant)

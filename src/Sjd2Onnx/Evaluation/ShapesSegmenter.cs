@@ -8,17 +8,16 @@ namespace Sjd2Onnx.Evaluation;
 /// </summary>
 internal static class ShapesSegmenter
 {
-    /// <summary>The kinds whose geometry the classifier knows: ideal fill ratio and top/bottom area ratio.</summary>
-    public static readonly IReadOnlyDictionary<string, (double Fill, double TopBottom)> Prototypes =
-        new Dictionary<string, (double, double)>
-        {
-            ["circle"] = (Math.PI / 4, 1.0),
-            ["square"] = (1.0, 1.0),
-            ["triangle"] = (0.5, 1.0 / 3.0),
-        };
+    /// <summary>The kinds the classifier knows, with their area over bounding-box area.</summary>
+    public static readonly IReadOnlyDictionary<string, double> KindFill = new Dictionary<string, double>
+    {
+        ["circle"] = Math.PI / 4,
+        ["square"] = 1.0,
+        ["triangle"] = 0.5,
+    };
 
-    /// <summary>Spread of each feature used to weigh it in the nearest-prototype distance.</summary>
-    private const double FillScale = 0.1, TopBottomScale = 0.25;
+    /// <summary>A component whose best template overlap (IoU) is below this has no kind.</summary>
+    public const double MinKindIou = 0.7;
 
     /// <summary>A component whose colour is further than this (RGB distance) from every world colour has no colour.</summary>
     public const double ColorTolerance = 80;
@@ -114,25 +113,63 @@ internal static class ShapesSegmenter
 
         double fill = members.Count / (double)((maxX - minX + 1) * (maxY - minY + 1));
         double topBottom = top / Math.Max(bottom, 1);
-        string kind = "";
-        best = double.MaxValue;
+
+        // centroid in image pixels (pixel centres at +0.5)
+        double pcx = sx / members.Count + 0.5, pcy = sy / members.Count + 0.5;
+        string? kind = null;
+        double bestIou = 0;
         foreach (var k in world.Shapes)
         {
-            var proto = Prototypes[k];
-            double df = (fill - proto.Fill) / FillScale;
-            double dt = (Math.Min(topBottom, 3) - proto.TopBottom) / TopBottomScale;
-            double d = df * df + dt * dt;
-            if (d < best) { best = d; kind = k; }
+            double iou = TemplateIou(k, label, id, w, h, minX, maxX, minY, maxY, pcx, pcy, members.Count);
+            if (iou > bestIou) { bestIou = iou; kind = k; }
         }
+        if (bestIou < MinKindIou) kind = null;
 
         double area = members.Count / (scale * scale);
-        double extent = Math.Sqrt(area / Prototypes[kind].Fill);
+        double extent = Math.Sqrt(area / (kind is null ? 0.75 : KindFill[kind]));
         string size = world.Sizes.MinBy(s => Math.Abs(Math.Log(extent / s.Pixels))).Name;
-
-        // centroid in world units: pixel centres at +0.5
-        double cx = (sx / members.Count + 0.5) / scale, cy = (sy / members.Count + 0.5) / scale;
-        return new ShapesDetection(color, kind, size, cx, cy, area, fill, topBottom, rgb);
+        return new ShapesDetection(color, kind, size, pcx / scale, pcy / scale, area, fill, topBottom, bestIou, rgb);
     }
+
+    /// <summary>
+    /// Intersection over union between the component and the ideal shape of a kind with the
+    /// component's area, centred on its centroid; the ideal shape's pixel coverage is supersampled 4×4.
+    /// (Searching small shifts and scalings as well was tried: it raises the wrong kinds' overlap as
+    /// much as the right one's and costs twenty times as much.)
+    /// </summary>
+    private static double TemplateIou(string kind, int[] label, int id, int w, int h,
+        int minX, int maxX, int minY, int maxY, double cx, double cy, int area)
+    {
+        int margin = 2 + (Math.Max(maxX - minX, maxY - minY) + 1) / 4;
+        int x0 = Math.Max(0, minX - margin), x1 = Math.Min(w - 1, maxX + margin);
+        int y0 = Math.Max(0, minY - margin), y1 = Math.Min(h - 1, maxY + margin);
+        const int sub = 4;
+        double e = Math.Sqrt(area / KindFill[kind]); // circle diameter, square side, triangle base and height
+        double inter = 0, union = 0;
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++)
+            {
+                int inside = 0;
+                for (int sy = 0; sy < sub; sy++)
+                    for (int sx = 0; sx < sub; sx++)
+                        if (Inside(kind, x + (sx + 0.5) / sub - cx, y + (sy + 0.5) / sub - cy, e)) inside++;
+                double t = inside / (double)(sub * sub);
+                bool m = label[y * w + x] == id;
+                inter += m ? t : 0;
+                union += m ? 1 : t;
+            }
+        return union > 0 ? inter / union : 0;
+    }
+
+    /// <summary>Whether a point (relative to the shape's centroid) lies inside the ideal shape of extent e.</summary>
+    private static bool Inside(string kind, double dx, double dy, double e) => kind switch
+    {
+        "circle" => dx * dx + dy * dy <= e * e / 4,
+        "square" => Math.Abs(dx) <= e / 2 && Math.Abs(dy) <= e / 2,
+        // upward isosceles triangle, base = height = e; its centroid is a third of the height above the base
+        "triangle" => dy >= -2 * e / 3 && dy <= e / 3 && Math.Abs(dx) <= (dy + 2 * e / 3) / 2,
+        _ => false,
+    };
 
     private static (byte R, byte G, byte B) Background(RgbImage image, int border)
     {

@@ -3,8 +3,13 @@ using Sjd2Onnx.Imaging;
 namespace Sjd2Onnx.Evaluation;
 
 /// <summary>
-/// Finds the shapes in an image: background from the border pixels, foreground by colour distance
-/// to it, 8-connected components, and per component its colour, kind, size and centroid.
+/// Finds the shapes in an image: background from the median of the border pixels, foreground by
+/// colour distance to it (40% of the weakest world colour's contrast), 8-connected components
+/// (tiny ones dropped as artefacts), and per component: colour = nearest world colour to the median
+/// of its inner pixels; kind = the ideal shape (same area, same centroid) it overlaps best, by IoU —
+/// fill ratio and top/bottom balance alone confuse squares whose corners the VQ decoder rounds with
+/// circles; size = nearest world size by the extent its area implies; position = centroid.
+/// Coordinates are scaled to the world's image size.
 /// </summary>
 internal static class ShapesSegmenter
 {

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Sjd2Onnx.Evaluation;
+using Sjd2Onnx.Tests.Support;
 
 namespace Sjd2Onnx.Tests;
 
@@ -97,13 +97,7 @@ public sealed class EvalCommandTests : IDisposable
 
     private static (int Code, string Stdout, string Stderr) Sjd2(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sjd2.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(); throw new TimeoutException("sjd2 " + string.Join(' ', args)); }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        var r = Sjd2Cli.Run(args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 }

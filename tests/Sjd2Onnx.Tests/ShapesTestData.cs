@@ -13,15 +13,7 @@ internal static class ShapesTestData
     private static readonly Lazy<ShapesGroundTruth> LazyGroundTruth = new(() => ShapesGroundTruth.Load(DataDir));
     private static readonly Lazy<ShapesValidationReport> LazyReport = new(() => GroundTruth.Validate(Evaluator));
 
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Sjd2Onnx.sln"))) return dir.FullName;
-            throw new InvalidOperationException("repository root (Sjd2Onnx.sln) not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepoRoot => Support.TestPaths.RepoRoot;
 
     public static string WorldPath => Require(Environment.GetEnvironmentVariable("SJD2_SHAPES_WORLD")
         ?? Path.Combine(RepoRoot, "onnx", ShapesWorld.FileName), "the shapes world definition of the default model");

@@ -22,6 +22,7 @@ try
         "info" => InfoCommand.Run(cl),
         "bench" => await BenchCommand.RunAsync(cl, cancel.Token),
         "parity" => ParityCommand.Run(cl),
+        "eval" => await EvalCommand.RunAsync(cl, cancel.Token),
         _ => throw new UsageException($"unknown command '{args[0]}'; see 'sjd2 help'."),
     };
 }

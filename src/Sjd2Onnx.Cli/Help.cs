@@ -13,9 +13,12 @@ internal static class Help
                         [--reuse coupled|threshold] [--reuse-threshold T]
                         [--denoise-steps N] [--kv exact|approx]
                         [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
-          sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--seeds S] [--seed BASE]
-                        [--warmup N] [--json PATH] [--model DIR] [--ep ...] [generate's sampling
-                        and decoding options]; a method may carry its own, e.g. sjd2:kv=exact
+          sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--held-out] [--seeds S]
+                       [--seed BASE] [--warmup N] [--json PATH] [--model DIR] [--ep ...]
+                       [generate's sampling and decoding options]
+                       methods interleaved per (prompt, seed): NFE, step compression, latency,
+                       speedup, accepted/pass, host share, ShapesEval accuracy (shapes models);
+                       a method may carry its own options, e.g. sjd2:kv=exact:window=24
           sjd2 info    [--model DIR] [--ep cpu|cuda|dml]
           sjd2 parity  [--model DIR]     ONNX outputs vs the PyTorch reference cases of the export
           sjd2 eval    --prompts N|FILE [--json out.json] [--images DIR] [--method ar] [--seed S]

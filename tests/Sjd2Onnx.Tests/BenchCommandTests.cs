@@ -56,6 +56,26 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Bench_ScoresWithTheShapesEvaluatorWhenTheModelHasAWorld()
+    {
+        // The tiny model with the demo's world file beside it: prompts come from the grammar and
+        // every image gets a verdict (random weights: the verdicts are mostly false, but present).
+        string model = Path.Combine(_temp, "tiny-shapes");
+        Directory.CreateDirectory(model);
+        foreach (var f in Directory.GetFiles(SpeculativeTestSupport.ModelDir("tiny"))) File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        string world = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(SpeculativeTestSupport.ModelDir("tiny")))!, "..", "onnx", "shapes_world.json");
+        File.Copy(world, Path.Combine(model, "shapes_world.json"));
+        string json = Path.Combine(_temp, "scored.json");
+        var (code, stdout, stderr) = Cli("bench", "--model", model, "--methods", "ar,sjd", "--prompts", "3", "--seeds", "1", "--warmup", "0", "--json", json, "--quiet");
+        Assert.True(code == 0, stderr);
+        var root = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.NotNull(root["evaluator"]);
+        foreach (var m in root["methods"]!.AsObject()) Assert.InRange((double)m.Value!["accuracy"]!, 0, 1);
+        Assert.All(root["runs"]!.AsArray(), r => Assert.NotNull(r!["correct"]));
+        Assert.Contains("%", stdout.Split('\n').Last(l => l.StartsWith("sjd", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void GenerateTrace_WritesHeatMapAndPreviews()
     {
         string dir = Path.Combine(_temp, "trace");

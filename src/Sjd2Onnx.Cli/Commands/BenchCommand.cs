@@ -26,6 +26,7 @@ internal static class BenchCommand
         int warmup = cl.Int("warmup", 0, 100) ?? 1;
         string? jsonPath = cl.String("json");
         bool quiet = cl.Has("quiet");
+        bool heldOut = cl.Has("held-out");
         if (jsonPath is not null) CheckWritable(jsonPath);
 
         using var pipeline = CommonOptions.OpenModel(cl);
@@ -35,7 +36,7 @@ internal static class BenchCommand
         cl.RejectUnknown("bench");
 
         var scorer = BenchScorer.Load(pipeline.ModelDirectory);
-        var prompts = ReadPrompts(promptArg, scorer, baseSeed);
+        var prompts = ReadPrompts(promptArg, scorer, baseSeed, heldOut);
         foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
 
         var methods = new List<BenchMethod>();
@@ -75,7 +76,7 @@ internal static class BenchCommand
                     var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
-                        result.Statistics.HostShare, scorer.CanScore ? scorer.Score(prompts[pi], result.Image) : null));
+                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image)));
                 }
                 done++;
                 if (!quiet && !Console.IsErrorRedirected) Console.Error.Write($"\rbench {done}/{total} (prompt, seed) pairs");
@@ -87,7 +88,7 @@ internal static class BenchCommand
         PrintTable(pipeline, provider, prompts.Count, seeds, methods, ar);
         if (jsonPath is not null)
         {
-            var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer);
+            var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer, heldOut);
             File.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
             if (!quiet) Console.WriteLine($"wrote {jsonPath}");
         }
@@ -125,12 +126,12 @@ internal static class BenchCommand
         return decoding with { CfgScale = sampling.CfgScale, Temperature = sampling.Temperature, TopK = sampling.TopK, TopP = sampling.TopP };
     }
 
-    private static List<string> ReadPrompts(string arg, BenchScorer scorer, ulong seed)
+    private static List<string> ReadPrompts(string arg, BenchScorer scorer, ulong seed, bool heldOut)
     {
         if (int.TryParse(arg, NumberStyles.Integer, CultureInfo.InvariantCulture, out int count))
         {
             if (count < 1) throw new UsageException($"--prompts must be a positive count or a file, got {count}.");
-            return [.. scorer.Prompts(count, seed)];
+            return [.. scorer.Prompts(count, seed, heldOut)];
         }
         if (!File.Exists(arg)) throw new UsageException($"--prompts '{arg}' is neither a count nor a file.");
         var lines = File.ReadAllLines(arg).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
@@ -161,7 +162,7 @@ internal static class BenchCommand
     private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
 
     private static JsonObject Json(Sjd2Pipeline pipeline, string provider, List<string> prompts, int seeds, ulong baseSeed, int warmup,
-        List<BenchMethod> methods, BenchMethod? ar, JsonObject skipped, BenchScorer scorer)
+        List<BenchMethod> methods, BenchMethod? ar, JsonObject skipped, BenchScorer scorer, bool heldOut)
     {
         var summary = new JsonObject();
         var runs = new JsonArray();
@@ -210,6 +211,7 @@ internal static class BenchCommand
             ["base_seed"] = baseSeed,
             ["warmup_rounds"] = warmup,
             ["evaluator"] = scorer.CanScore ? scorer.WorldPath : null,
+            ["held_out_prompts"] = scorer.CanScore && heldOut,
             ["methods"] = summary,
             ["skipped"] = skipped,
             ["runs"] = runs,

@@ -1,11 +1,11 @@
+using Sjd2Onnx.Evaluation;
 using Sjd2Onnx.Imaging;
 
 namespace Sjd2Onnx.Cli.Commands;
 
 /// <summary>
 /// Prompt source and image scorer of <c>sjd2 bench</c>: the ShapesEval evaluator when the model
-/// folder has a <c>shapes_world.json</c> and the evaluator is built in, otherwise a fixed prompt list
-/// and no accuracy.
+/// folder has a <c>shapes_world.json</c>, otherwise a fixed prompt list and no accuracy.
 /// </summary>
 internal sealed class BenchScorer
 {
@@ -22,37 +22,40 @@ internal sealed class BenchScorer
         "a small purple circle in the top left corner",
     ];
 
-    private BenchScorer(string? worldPath) => WorldPath = worldPath;
+    private readonly ShapesEvaluator? _evaluator;
+
+    private BenchScorer(string? worldPath, ShapesEvaluator? evaluator)
+    {
+        WorldPath = worldPath;
+        _evaluator = evaluator;
+    }
 
     /// <summary>The world file scoring uses; null when images are not scored.</summary>
     public string? WorldPath { get; }
 
     /// <summary>Whether <see cref="Score"/> gives an answer.</summary>
-    public bool CanScore => false; // EVALUATOR PLUG-IN: true once ShapesEvaluator is loaded (see Load)
+    public bool CanScore => _evaluator is not null;
 
-    /// <summary>Looks for <c>shapes_world.json</c> in the model folder.</summary>
+    /// <summary>Loads the evaluator from <c>shapes_world.json</c> in the model folder, when there is one.</summary>
     public static BenchScorer Load(string modelDir)
     {
         string world = Path.Combine(modelDir, "shapes_world.json");
-        // EVALUATOR PLUG-IN: when Sjd2Onnx.Evaluation.ShapesEvaluator is in this build, load it here
-        // (ShapesEvaluator.Load(world)) and use it in Prompts and Score.
-        return new BenchScorer(File.Exists(world) ? world : null);
+        return File.Exists(world) ? new BenchScorer(world, ShapesEvaluator.Load(world)) : new BenchScorer(null, null);
     }
 
     /// <summary>
-    /// <paramref name="count"/> prompts: drawn from the evaluator's held-out set when there is
-    /// one, otherwise the built-in list, repeated as needed.
+    /// <paramref name="count"/> prompts: drawn from the evaluator's caption grammar (held-out
+    /// colour+shape pairs when <paramref name="heldOut"/>) when there is one, otherwise the
+    /// built-in list, repeated as needed.
     /// </summary>
-    public IReadOnlyList<string> Prompts(int count, ulong seed)
-    {
-        _ = seed; // EVALUATOR PLUG-IN: evaluator.DrawPrompts(count, seed, heldOut: true)
-        return Enumerable.Range(0, count).Select(i => FallbackPrompts[i % FallbackPrompts.Length]).ToList();
-    }
+    public IReadOnlyList<string> Prompts(int count, ulong seed, bool heldOut) =>
+        _evaluator?.DrawPrompts(count, seed, heldOut)
+        ?? Enumerable.Range(0, count).Select(i => FallbackPrompts[i % FallbackPrompts.Length]).ToList();
 
-    /// <summary>Whether the image shows what the prompt asks for; null when images are not scored.</summary>
+    /// <summary>Whether the image shows what the prompt asks for; null without an evaluator or for a prompt outside its grammar.</summary>
     public bool? Score(string prompt, RgbImage image)
     {
-        _ = (prompt, image); // EVALUATOR PLUG-IN: evaluator.Score(prompt, image).Overall
-        return null;
+        if (_evaluator is null || _evaluator.Parse(prompt) is not { } expected) return null;
+        return _evaluator.Score(expected, image).Overall;
     }
 }

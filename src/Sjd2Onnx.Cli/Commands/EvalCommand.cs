@@ -85,9 +85,15 @@ internal static class EvalCommand
                 foreach (var (k, v) in score.Attributes) attrs[k] = v;
                 samples.Add(new JsonObject
                 {
-                    ["set"] = name, ["prompt"] = prompts[i], ["seed"] = s, ["overall"] = score.Overall, ["attributes"] = attrs,
-                    ["found"] = ShapesGroundTruth.Describe(score.Detected), ["passes"] = result.Statistics.Passes,
-                    ["ms"] = Math.Round(result.Statistics.TotalTime.TotalMilliseconds, 1), ["image"] = file,
+                    ["set"] = name,
+                    ["prompt"] = prompts[i],
+                    ["seed"] = s,
+                    ["overall"] = score.Overall,
+                    ["attributes"] = attrs,
+                    ["found"] = ShapesGroundTruth.Describe(score.Detected),
+                    ["passes"] = result.Statistics.Passes,
+                    ["ms"] = Math.Round(result.Statistics.TotalTime.TotalMilliseconds, 1),
+                    ["image"] = file,
                 });
             }
             if (showProgress) Console.Error.WriteLine();
@@ -137,9 +143,11 @@ internal static class EvalCommand
             foreach (var (k, (r, t)) in report.Mismatches) mism[k] = new JsonObject { ["rejected"] = r, ["total"] = t };
             WriteJson(json, new JsonObject
             {
-                ["images"] = report.Images, ["agreement"] = Math.Round(report.Agreement, 4),
+                ["images"] = report.Images,
+                ["agreement"] = Math.Round(report.Agreement, 4),
                 ["agreement_full_labels"] = Math.Round((double)report.AgreedFullLabels / report.Images, 4),
-                ["rejection"] = Math.Round(report.RejectionRate, 4), ["mismatches"] = mism,
+                ["rejection"] = Math.Round(report.RejectionRate, 4),
+                ["mismatches"] = mism,
             });
         }
         return ok ? 0 : 1;

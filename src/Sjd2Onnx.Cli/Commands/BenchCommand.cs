@@ -23,7 +23,7 @@ internal static class BenchCommand
         string promptArg = cl.String("prompts") ?? "4";
         int seeds = cl.Int("seeds", 1, 100000) ?? 2;
         ulong baseSeed = cl.ULong("seed") ?? 0;
-        int warmup = cl.Int("warmup", 0, 100) ?? 1;
+        int warmup = cl.Int("warmup", 0, 100) ?? 2;
         string? jsonPath = cl.String("json");
         bool quiet = cl.Has("quiet");
         bool heldOut = cl.Has("held-out");

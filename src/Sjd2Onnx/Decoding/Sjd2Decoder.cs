@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Decoding;
@@ -26,6 +27,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
     // Exact mode re-feeds up to a window of committed tokens in front of the drafts.
     public int MaxWindow => _exact ? 2 * settings.Window : settings.Window;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Decode(DecodingContext ctx)
     {
         var spec = settings.Noise ?? throw new InvalidOperationException("SJD2 needs the model's sjd2 section");

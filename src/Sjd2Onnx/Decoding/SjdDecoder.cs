@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Decoding;
@@ -20,6 +21,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
 {
     public int MaxWindow => settings.Window;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Decode(DecodingContext ctx)
     {
         var layout = ctx.Layout;

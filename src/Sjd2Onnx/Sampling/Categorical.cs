@@ -1,9 +1,12 @@
+using System.Runtime.CompilerServices;
+
 namespace Sjd2Onnx.Sampling;
 
 /// <summary>Draws from a discrete distribution given as a probability vector.</summary>
 internal static class Categorical
 {
     /// <summary>Inverse-CDF sample; falls back to the last positive entry against rounding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Sample(ReadOnlySpan<float> probs, SeededRandom rng)
     {
         double total = 0;

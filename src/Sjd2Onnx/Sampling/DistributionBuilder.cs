@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Sjd2Onnx.Sampling;
 
@@ -23,6 +24,7 @@ internal sealed class DistributionBuilder
     public SamplingSettings Settings => _settings;
 
     /// <summary>Writes the distribution into <paramref name="probs"/>; <paramref name="uncond"/> may be empty (no CFG).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Build(ReadOnlySpan<float> cond, ReadOnlySpan<float> uncond, Span<float> probs)
     {
         int k = cond.Length;
@@ -61,6 +63,7 @@ internal sealed class DistributionBuilder
     }
 
     /// <summary>Numerically safe softmax: TensorPrimitives.SoftMax does not subtract the maximum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void SoftMax(Span<float> values)
     {
         float max = TensorPrimitives.Max(values);
@@ -71,6 +74,7 @@ internal sealed class DistributionBuilder
         TensorPrimitives.Divide(values, sum, values);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ApplyTopP(Span<float> probs, float topP)
     {
         int n = 0;
@@ -92,6 +96,7 @@ internal sealed class DistributionBuilder
         for (int i = 0; i < keep; i++) probs[order[i]] /= kept;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private float KthLargest(ReadOnlySpan<float> values, int kth)
     {
         var a = _scratch.AsSpan(0, values.Length);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Sjd2Onnx.Sampling;
 
@@ -27,6 +28,7 @@ internal sealed class SpeculativeVerifier
     internal bool AcceptEveryDraft { get; }
 
     /// <summary>Whether draft <paramref name="draft"/>, drawn from <paramref name="q"/> (empty = one-hot), is accepted under <paramref name="p"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Accept(ReadOnlySpan<float> p, int draft, ReadOnlySpan<float> q, SeededRandom rng)
     {
         if (AcceptEveryDraft) return true;
@@ -37,6 +39,7 @@ internal sealed class SpeculativeVerifier
     }
 
     /// <summary>The token after a rejection of <paramref name="draft"/>: a sample of norm(max(0, P − q)), or of P when that residual is (numerically) empty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Resample(ReadOnlySpan<float> p, int draft, ReadOnlySpan<float> q, SeededRandom rng)
     {
         var r = _residual.AsSpan(0, p.Length);
@@ -63,6 +66,7 @@ internal sealed class SpeculativeVerifier
     /// <paramref name="oneHot"/>) is rewritten in place to the distribution the returned draft was
     /// drawn from: q_mix(x) = q_old(x)·[P_new(x) ≥ τ] + P_new(x)·Σ_y q_old(y)·[P_new(y) &lt; τ].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Reuse(ReadOnlySpan<float> pNew, int oldDraft, ref bool oneHot, Span<float> q, float threshold, SeededRandom rng)
     {
         bool keep = pNew[oldDraft] >= threshold;

@@ -9,7 +9,7 @@ internal static class Help
         usage:
           sjd2 generate "<prompt>" --out a.png [--method ar|sjd|sjd++|sjd2] [--seed N] [--count N]
                         [--cfg S] [--temperature T] [--top-k K] [--top-p P]
-                        [--window N|auto] [--init random|horizontal|vertical]
+                        [--window N|auto] [--init random|horizontal|vertical|noise]
                         [--reuse coupled|threshold] [--reuse-threshold T]
                         [--denoise-steps N] [--kv exact|approx]
                         [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
@@ -34,7 +34,10 @@ internal static class Help
         methods: ar one token per pass; sjd speculative Jacobi decoding (lossless); sjd++ sjd with
         draft reuse (lossless; --reuse coupled, the default, or threshold with --reuse-threshold,
         default 0.1); sjd2 Jacobi-denoising decoding (models trained for it; --denoise-steps,
-        default the model's; --kv approx|exact).
+        default the model's; --kv exact, the default, or approx).
+        --init: new drafts copy the code above (vertical, the default for sjd and sjd++), to the
+        left (horizontal) or a random code; sjd2 starts slots as pure noise (noise, its default)
+        or seeds them with such a prior, noised to the middle of its schedule.
         --window: tokens per pass, default 16; auto picks it from measured pass costs and
         acceptance (it never does worse than ar by more than its probes; not bit-reproducible).
         --trace DIR: commit-pass heat map and one preview per pass (committed codes + drafts).

@@ -100,6 +100,8 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--reuse-threshold applies to --reuse threshold", "--method", "sjd++", "--reuse", "coupled", "--reuse-threshold", "0.5")]
     [InlineData("unknown --reuse", "--method", "sjd++", "--reuse", "always")]
     [InlineData("unknown --init", "--method", "sjd", "--init", "diagonal")]
+    [InlineData("unknown --init 'noise'", "--method", "sjd", "--init", "noise")]
+    [InlineData("--init applies to --method sjd, sjd++ and sjd2", "--method", "ar", "--init", "vertical")]
     [InlineData("unknown --kv", "--method", "sjd2", "--kv", "both")]
     [InlineData("--denoise-steps must be between 1", "--method", "sjd2", "--denoise-steps", "0")]
     [InlineData("--kv applies to --method sjd2", "--method", "sjd", "--kv", "exact")]

@@ -12,7 +12,10 @@ public sealed class Sjd2DecoderTests
     [InlineData("tiny", Sjd2KvMode.Approximate, 40, 1)]
     [InlineData("tiny-eol", Sjd2KvMode.Approximate, 16, null)]
     [InlineData("tiny-eol", Sjd2KvMode.Exact, 7, 20)]
-    public async Task RunsEndToEnd(string model, Sjd2KvMode kv, int window, int? steps)
+    [InlineData("tiny", Sjd2KvMode.Exact, 16, null, DraftInitialization.Vertical)]
+    [InlineData("tiny-eol", Sjd2KvMode.Approximate, 9, 4, DraftInitialization.Horizontal)]
+    [InlineData("tiny-eol", Sjd2KvMode.Exact, 16, 1, DraftInitialization.Random)]
+    public async Task RunsEndToEnd(string model, Sjd2KvMode kv, int window, int? steps, DraftInitialization? prior = null)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
         var img = pipeline.Manifest.Image;
@@ -26,6 +29,7 @@ public sealed class Sjd2DecoderTests
                 Window = window,
                 DenoiseSteps = steps,
                 Seed = seed,
+                DraftInit = prior,
             });
             Assert.Equal(img.CodeCount, result.Codes.Length);
             Assert.All(result.Codes, c => Assert.InRange(c, 0, img.CodebookSize - 1));

@@ -43,7 +43,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
 
     [Fact]
     public void Sjd_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd }, Samples, 1_000_000);
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Random }, Samples, 1_000_000);
 
     [Fact]
     public void Sjd_VerticalInitWindow3_MatchesExactArDistribution() =>
@@ -51,11 +51,11 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
 
     [Fact]
     public void SjdPlusPlusCoupled_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Coupled }, Samples, 3_000_000);
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Coupled, DraftInit = DraftInitialization.Random }, Samples, 3_000_000);
 
     [Fact]
     public void SjdPlusPlusThreshold_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Threshold, ReuseThreshold = 0.2f }, Samples * 5 / 8, 7_000_000);
+        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Threshold, ReuseThreshold = 0.2f, DraftInit = DraftInitialization.Random }, Samples * 5 / 8, 7_000_000);
 
     [Theory]
     [InlineData(DraftReuse.Threshold)]
@@ -78,7 +78,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
     [Fact]
     public void BrokenVerifier_FailsTheSameTest()
     {
-        var (stat, df, limit) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Sjd, AcceptEveryDraft = true }, Samples / 10, 5_000_000, micro.Exact);
+        var (stat, df, limit) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Random, AcceptEveryDraft = true }, Samples / 10, 5_000_000, micro.Exact);
         Assert.True(stat > limit, $"a verifier that accepts every draft passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
 

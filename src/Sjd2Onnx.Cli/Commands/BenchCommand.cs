@@ -220,7 +220,8 @@ internal static class BenchCommand
 
     private static JsonObject Options(GenerationOptions o) => new()
     {
-        ["init"] = o.DraftInit.ToString().ToLowerInvariant(),
+        ["init"] = o.Method == DecodingMethod.Ar ? null
+            : (o.DraftInit ?? (o.Method == DecodingMethod.Sjd2 ? null : GenerationOptions.DefaultDraftInit))?.ToString().ToLowerInvariant() ?? "noise",
         ["reuse"] = o.Method == DecodingMethod.SjdPlusPlus ? o.Reuse.ToString().ToLowerInvariant() : null,
         ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,

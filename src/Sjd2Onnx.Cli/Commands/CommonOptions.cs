@@ -74,8 +74,8 @@ internal static class CommonOptions
             string m = MethodName(method);
             if (window is not null && method == DecodingMethod.Ar)
                 throw new UsageException("--window applies to --method sjd, sjd++ and sjd2; AR feeds one token per pass.");
-            if (init is not null && method is not (DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus))
-                throw new UsageException($"--init applies to --method sjd and sjd++, not {m}.");
+            if (init is not null && method == DecodingMethod.Ar)
+                throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
             if ((tau is not null || reuse is not null) && method != DecodingMethod.SjdPlusPlus)
                 throw new UsageException($"--{(tau is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
             if ((steps is not null || kv is not null) && method != DecodingMethod.Sjd2)
@@ -109,10 +109,12 @@ internal static class CommonOptions
             AutoWindow = auto,
             DraftInit = init?.Trim().ToLowerInvariant() switch
             {
-                null or "random" => DraftInitialization.Random,
+                null => null,
+                "random" => DraftInitialization.Random,
                 "horizontal" => DraftInitialization.Horizontal,
                 "vertical" => DraftInitialization.Vertical,
-                _ => throw new UsageException($"unknown --init '{init}'; use random, horizontal or vertical."),
+                "noise" when method == DecodingMethod.Sjd2 => null,
+                _ => throw new UsageException($"unknown --init '{init}'; use random, horizontal or vertical{(method == DecodingMethod.Sjd2 ? " (or noise for sjd2)" : "")}."),
             },
             Reuse = rule,
             ReuseThreshold = tau,

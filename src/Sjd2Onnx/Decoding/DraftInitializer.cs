@@ -19,7 +19,8 @@ internal sealed class DraftInitializer(DraftInitialization rule, ImageLayout lay
         if (lastSlot > drafts.DraftedThrough) drafts.DraftedThrough = lastSlot;
     }
 
-    private int Initial(int code)
+    /// <summary>The prior's token for a code index (row-major), from what is committed or drafted before it.</summary>
+    public int Initial(int code)
     {
         int above = code - layout.Cols, left = code - 1;
         return rule switch

@@ -15,7 +15,9 @@ namespace Sjd2Onnx.Decoding;
 /// sample x̂ ~ P (its distribution from the previous position's output), and a noisy slot takes
 /// one DDIM (η = 0) step toward n̂0 = normalised embedding of x̂ on a Karras σ grid; after the last
 /// level it is fed clean (a plain Jacobi draft). With one step per pass and the window sliding
-/// forward, noise levels increase along the window. KV rows of tokens accepted while their input
+/// forward, noise levels increase along the window. With a spatial prior (<c>--init</c>), a new slot
+/// instead starts with the prior's token as a one-hot draft, its embedding noised to the middle
+/// of the schedule. KV rows of tokens accepted while their input
 /// was noisy are kept (<see cref="Sjd2KvMode.Approximate"/>) or dropped and the committed tokens
 /// re-fed clean at the front of the next window (<see cref="Sjd2KvMode.Exact"/>).
 /// Not lossless: outputs after an accepted noisy input are conditioned on the noise.
@@ -55,6 +57,8 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         var embedded = new float[(window + 1) * d];
         var x0 = new float[d];
         var eps = new float[d];
+        var prior = settings.Init is { } rule ? new DraftInitializer(rule, layout, drafts, k, rng) : null;
+        int priorLevel = sigma.Length / 2;
 
         // The prefill's last output is slot 0's distribution.
         ctx.Distribution(ctx.PrefixLength - 1, p);
@@ -74,7 +78,9 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             int front = n - cached;                      // committed inputs: anchor and re-fed tokens
             int s = front + draftCount;
 
-            // New slots up to the bonus position start as pure noise with no draft token.
+            // New slots up to the bonus position start as pure noise with no draft token, or
+            // (with a prior) as the prior's token, its embedding noised to the middle level.
+            int seeded = 0;
             for (int slot = drafts.DraftedThrough + 1; slot <= n + draftCount; slot++)
             {
                 if (layout.IsForced(slot)) continue;
@@ -83,8 +89,29 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 level[r] = 0;
                 var z = latent.AsSpan(r * d, d);
                 for (int i = 0; i < d; i++) z[i] = (float)rng.NextGaussian();
+                if (prior is null) continue;
+                drafts.SetOneHot(slot, prior.Initial(layout.CodeIndex(slot)));
+                embedTokens[seeded] = drafts.Token(slot);
+                embedSlots[seeded++] = slot;
             }
             drafts.DraftedThrough = Math.Max(drafts.DraftedThrough, n + draftCount);
+            if (seeded > 0)
+            {
+                // ñ = α·n(e_prior) + σ·ε at the prior level; q stays one-hot on the prior's token.
+                ctx.EmbedCodes(embedTokens.AsSpan(0, seeded), embedded.AsSpan(0, seeded * d));
+                for (int e = 0; e < seeded; e++)
+                {
+                    int r = embedSlots[e] % ring;
+                    var target = embedded.AsSpan(e * d, d);
+                    target.CopyTo(clean.AsSpan(r * d, d));
+                    TensorPrimitives.Subtract(target, mean, x0);
+                    TensorPrimitives.Divide(x0, std, x0);
+                    var z = latent.AsSpan(r * d, d);
+                    TensorPrimitives.Multiply(z, sigma[priorLevel], z);
+                    TensorPrimitives.MultiplyAdd(x0, alpha[priorLevel], z, z);
+                    level[r] = priorLevel;
+                }
+            }
 
             // Window inputs, slots cached .. n+draftCount−1.
             var row = ctx.WindowRow(0, s);

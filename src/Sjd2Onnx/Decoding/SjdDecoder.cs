@@ -30,7 +30,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
         // Drafts exist for slots n .. n+maxWindow−1 at most (the bonus slot included).
         var drafts = new DraftState(layout, k, maxWindow + 1);
         var verifier = new SpeculativeVerifier(k, settings.AcceptEveryDraft);
-        var init = new DraftInitializer(settings.Init, layout, drafts, k, rng);
+        var init = new DraftInitializer(settings.Init ?? GenerationOptions.DefaultDraftInit, layout, drafts, k, rng);
         var p = new float[k];
         var tokens = new int[maxWindow];
         var reuse = settings.Reuse;

@@ -5,11 +5,11 @@ namespace Sjd2Onnx.Decoding;
 /// <summary>Resolved settings of the speculative decoders (see <see cref="GenerationOptions"/>).</summary>
 /// <param name="Window">Tokens fed per pass (anchor plus drafts), or the largest one with <paramref name="AutoWindow"/>.</param>
 /// <param name="AutoWindow">Pick the window every pass from measured costs and acceptance.</param>
-/// <param name="Init">Draft initialisation of SJD and SJD++.</param>
+/// <param name="Init">Draft initialisation: always set for SJD and SJD++; for SJD2 null = pure noise, else the prior that seeds new slots.</param>
 /// <param name="Reuse">SJD++ draft-reuse rule; null for plain SJD.</param>
 /// <param name="ReuseThreshold">τ of <see cref="DraftReuse.Threshold"/>.</param>
 /// <param name="Noise">SJD2 noise process (steps already overridden); null for the other methods.</param>
 /// <param name="KvMode">SJD2 KV treatment of tokens accepted while noisy.</param>
 /// <param name="AcceptEveryDraft">Test hook: a broken verifier.</param>
-internal sealed record SpeculativeSettings(int Window, bool AutoWindow, DraftInitialization Init, DraftReuse? Reuse, float ReuseThreshold,
+internal sealed record SpeculativeSettings(int Window, bool AutoWindow, DraftInitialization? Init, DraftReuse? Reuse, float ReuseThreshold,
     Sjd2Spec? Noise, Sjd2KvMode KvMode, bool AcceptEveryDraft);

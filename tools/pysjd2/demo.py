@@ -8,7 +8,7 @@ Stages (work files under train/demo/, gitignored):
 1. VQ tokenizer (k-means on 4x4 patches + small conv decoder), cached in train/demo/vq.pt.
 2. Transformer training with caption dropout and SJD2 next-clean-token noise segments,
    checkpointed to train/demo/ckpt.pt every few minutes; --resume continues from it.
-3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (fp16 weights of
+3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (float32 weights of
    transformer, VQ decoder and codebook, with configs) so the PyTorch model can be rebuilt
    without retraining (``load_torch_state``).
 """
@@ -37,8 +37,8 @@ CODEBOOK_SIZE = 512
 GRID = 16
 NUM_IMAGE_TOKENS = GRID * GRID
 
-MODEL = dict(hidden_size=192, num_layers=4, num_heads=6, num_kv_heads=2, head_dim=32,
-             ffn_size=512, max_sequence_length=288, rope_theta=10000.0, noise_conditioning=True)
+MODEL = dict(hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, head_dim=32,
+             ffn_size=384, max_sequence_length=288, rope_theta=10000.0, noise_conditioning=True)
 
 SJD2 = dict(schedule="karras", steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0)
 
@@ -352,9 +352,10 @@ DEFAULT_PROMPTS = [
 # ------------------------------------------------------------------------------------------
 def save_torch_state(path: str, model: Sjd2Transformer, decoder, codebook: np.ndarray,
                      mean: torch.Tensor, std: torch.Tensor, meta: Dict) -> None:
-    half = lambda sd: {k: v.detach().to(torch.float16) for k, v in sd.items()}
-    torch.save({"transformer_config": model.config.to_dict(), "transformer": half(model.state_dict()),
-                "vq_decoder": half(decoder.state_dict()), "codebook": torch.from_numpy(codebook).half(),
+    # float32: the model is small enough, and re-exporting from this file gives the same graphs
+    f32 = lambda sd: {k: v.detach().cpu().to(torch.float32) for k, v in sd.items()}
+    torch.save({"transformer_config": model.config.to_dict(), "transformer": f32(model.state_dict()),
+                "vq_decoder": f32(decoder.state_dict()), "codebook": torch.from_numpy(codebook).float(),
                 "embedding_mean": mean.float(), "embedding_std": std.float(), "meta": meta}, path)
 
 

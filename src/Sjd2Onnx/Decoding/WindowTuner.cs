@@ -1,32 +1,33 @@
 namespace Sjd2Onnx.Decoding;
 
 /// <summary>
-/// Picks the window of <c>--window auto</c> by measuring what it wants to maximise: committed
-/// tokens per second of wall time. For each window on a ladder (1, 2, 3, 4, 5, 6, 8, 10, 12, 16,
-/// …) it keeps moving averages of the slots committed per iteration and of the iteration's wall
-/// time (pass plus host work), both observed on this hardware under the current load and with
-/// this model's acceptance. Every iteration runs the best window so far, except every fourth,
-/// which tries a neighbour on the ladder (alternately smaller and larger): a hill climb that
-/// follows changes in load or acceptance. Window 1 is plain AR (no drafts) and is on the ladder,
-/// so where drafts do not pay for their cost the tuner settles there — never slower than AR by
-/// more than the occasional probe. A simpler model (cost α + β·W, geometric acceptance) was
-/// tried first and misjudged both: Jacobi drafts get better the longer they stay in a large
-/// window, and sub-millisecond timings are too noisy to fit a line to. Shared by the generations
-/// of one pipeline (what it learnt carries over between images), hence the lock.
+/// Picks the window of <c>--window auto</c> by measuring what it maximises: committed tokens per
+/// second of wall time, on this hardware, under the current load, with this model's acceptance.
+/// Windows come from a ladder (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, …). The tuner runs in epochs of
+/// <see cref="EpochLength"/> iterations on one window and keeps, per window, a moving average of
+/// the epoch's rate (slots committed / wall time of its iterations, pass plus host work). Epochs
+/// cycle best, larger neighbour, best, smaller neighbour: a hill climb that follows changes in
+/// load and acceptance, and the best window moves to a neighbour as soon as that one's rate is
+/// higher. Epochs rather than single probes because Jacobi drafts need a few passes in a window to
+/// converge: a one-pass probe of a larger window sees only fresh drafts at its new positions and
+/// undervalues it; the first iterations of each epoch are not counted for the same reason.
+/// Window 1 is plain AR (no drafts), so where drafts do not pay the tuner settles there and pays
+/// only its probes of window 2. Shared by the generations of one pipeline (what it learnt carries
+/// over between images), hence the lock.
 /// </summary>
 internal sealed class WindowTuner
 {
-    private static readonly int[] Ladder = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256];
-    private const double Smoothing = 0.2;  // weight of the newest observation
-    private const int ExploreEvery = 4;
-    private const int StartWindow = 8;     // a middle start: cheap if drafts do not pay, quick to climb if they do
+    private static readonly int[] Ladder = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+    private const int EpochLength = 8;
+    private const int Transition = 2;       // iterations at the start of an epoch left out of its rate
+    private const double Smoothing = 0.5;   // weight of the newest epoch in a window's average
+    private const int StartWindow = 8;      // a middle start: cheap if drafts do not pay, quick to climb if they do
 
     private readonly object _lock = new();
-    private readonly double[] _committed = new double[Ladder.Length];
-    private readonly double[] _seconds = new double[Ladder.Length];
-    private readonly int[] _count = new int[Ladder.Length];
-    private int _best = -1, _iteration;
-    private bool _up;
+    private readonly double[] _rate = new double[Ladder.Length];
+    private readonly int[] _epochs = new int[Ladder.Length];
+    private int _best = -1, _arm, _left, _cycle;
+    private double _committed, _seconds;
 
     /// <summary>The window for the next iteration, at most <paramref name="maxWindow"/>.</summary>
     public int Choose(int maxWindow)
@@ -35,18 +36,18 @@ internal sealed class WindowTuner
         {
             int top = Arm(maxWindow);
             if (_best < 0) _best = Arm(Math.Min(StartWindow, maxWindow));
-            int best = Math.Min(_best, top);
-            for (int i = 0; i <= top; i++)
-                if (_count[i] > 0 && Rate(i) > Rate(best)) best = i;
-            _best = best;
-            if (++_iteration % ExploreEvery == 0)
+            _best = Math.Min(_best, top);
+            if (_left <= 0)
             {
-                _up = !_up;
-                int j = _up ? best + 1 : best - 1;
-                if (j < 0 || j > top) j = _up ? best - 1 : best + 1;
-                if (j >= 0 && j <= top) return Ladder[j];
+                // New epoch: best, larger neighbour, best, smaller neighbour, …
+                int phase = _cycle++ % 4;
+                int arm = phase == 1 ? _best + 1 : phase == 3 ? _best - 1 : _best;
+                if (arm < 0 || arm > top) arm = _best;
+                _arm = arm;
+                _left = EpochLength;
+                _committed = _seconds = 0;
             }
-            return Ladder[best];
+            return Ladder[Math.Min(_arm, top)];
         }
     }
 
@@ -55,21 +56,23 @@ internal sealed class WindowTuner
     {
         lock (_lock)
         {
-            // Near the end of the image the window shrinks: the iteration counts for the window actually fed.
-            int i = Arm(fed);
-            // An arm's first iteration often carries one-time costs (JIT, first touch of buffers):
-            // the second replaces it. Later outliers (a neighbour's burst of load) are clipped.
-            if (_count[i] <= 1) { _committed[i] = committed; _seconds[i] = seconds; }
-            else
+            // Iterations where the window shrank (end of an image) say nothing about this window.
+            if (EpochLength - _left >= Transition && Arm(fed) == _arm)
             {
-                _committed[i] += Smoothing * (committed - _committed[i]);
-                _seconds[i] += Smoothing * (Math.Clamp(seconds, _seconds[i] / 4, _seconds[i] * 4) - _seconds[i]);
+                _committed += committed;
+                _seconds += seconds;
             }
-            _count[i]++;
+            if (--_left > 0 || _seconds <= 0) return;
+            double rate = _committed / _seconds;
+            _rate[_arm] = _epochs[_arm] == 0 ? rate : _rate[_arm] + Smoothing * (rate - _rate[_arm]);
+            _epochs[_arm]++;
+            // The best window is the best measured among itself and its neighbours (their averages may be older).
+            int best = _best < 0 || _epochs[_best] == 0 ? _arm : _best;
+            for (int i = Math.Max(0, best - 1); i <= Math.Min(Ladder.Length - 1, best + 1); i++)
+                if (_epochs[i] > 0 && _rate[i] > _rate[best]) best = i;
+            _best = best;
         }
     }
-
-    private double Rate(int i) => _count[i] == 0 ? double.NegativeInfinity : _committed[i] / Math.Max(1e-9, _seconds[i]);
 
     // The largest ladder window not above w.
     private static int Arm(int w)

@@ -5,10 +5,10 @@ namespace Sjd2Onnx.Decoding;
 /// second of wall time, on this hardware, under the current load, with this model's acceptance.
 /// Windows come from a ladder (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, …). The tuner runs in epochs of
 /// <see cref="EpochLength"/> iterations on one window and keeps, per window, a moving average of
-/// the epoch's rate (slots committed / wall time of its iterations, pass plus host work). Epochs
-/// cycle best, larger neighbour, best, smaller neighbour: a hill climb that follows changes in
-/// load and acceptance, and the best window moves to a neighbour as soon as that one's rate is
-/// higher. Epochs rather than single probes because Jacobi drafts need a few passes in a window to
+/// the epoch's rate (slots committed / wall time of its iterations, pass plus host work). One
+/// epoch in four probes a neighbour of the best window, alternately larger and smaller: a hill
+/// climb that follows changes in load and acceptance; the best window moves to a neighbour as
+/// soon as that one's rate is higher. Epochs rather than single probes because Jacobi drafts need a few passes in a window to
 /// converge: a one-pass probe of a larger window sees only fresh drafts at its new positions and
 /// undervalues it; the first iterations of each epoch are not counted for the same reason.
 /// Window 1 is plain AR (no drafts), so where drafts do not pay the tuner settles there and pays
@@ -39,9 +39,10 @@ internal sealed class WindowTuner
             _best = Math.Min(_best, top);
             if (_left <= 0)
             {
-                // New epoch: best, larger neighbour, best, smaller neighbour, …
-                int phase = _cycle++ % 4;
-                int arm = phase == 1 ? _best + 1 : phase == 3 ? _best - 1 : _best;
+                // New epoch: three on the best window, one on the larger neighbour, three on the
+                // best, one on the smaller neighbour, …
+                int phase = _cycle++ % 8;
+                int arm = phase == 3 ? _best + 1 : phase == 7 ? _best - 1 : _best;
                 if (arm < 0 || arm > top) arm = _best;
                 _arm = arm;
                 _left = EpochLength;

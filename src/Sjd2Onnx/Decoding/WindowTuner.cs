@@ -6,7 +6,7 @@ namespace Sjd2Onnx.Decoding;
 /// Windows come from a ladder (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, …). The tuner runs in epochs of
 /// <see cref="EpochLength"/> iterations on one window and keeps, per window, a moving average of
 /// the epoch's rate (slots committed / wall time of its iterations, pass plus host work). One
-/// epoch in four probes a neighbour of the best window, alternately larger and smaller: a hill
+/// epoch in four (one in two for the first 24) probes a neighbour of the best window, alternately larger and smaller: a hill
 /// climb that follows changes in load and acceptance; the best window moves to a neighbour as
 /// soon as that one's rate is higher. Epochs rather than single probes because Jacobi drafts need a few passes in a window to
 /// converge: a one-pass probe of a larger window sees only fresh drafts at its new positions and
@@ -21,7 +21,8 @@ internal sealed class WindowTuner
     private const int EpochLength = 8;
     private const int Transition = 2;       // iterations at the start of an epoch left out of its rate
     private const double Smoothing = 0.5;   // weight of the newest epoch in a window's average
-    private const int StartWindow = 8;      // a middle start: cheap if drafts do not pay, quick to climb if they do
+    private const int StartWindow = 8;
+    private const int LearningEpochs = 24;      // a middle start: cheap if drafts do not pay, quick to climb if they do
 
     private readonly object _lock = new();
     private readonly double[] _rate = new double[Ladder.Length];
@@ -40,9 +41,10 @@ internal sealed class WindowTuner
             if (_left <= 0)
             {
                 // New epoch: three on the best window, one on the larger neighbour, three on the
-                // best, one on the smaller neighbour, …
-                int phase = _cycle++ % 8;
-                int arm = phase == 3 ? _best + 1 : phase == 7 ? _best - 1 : _best;
+                // best, one on the smaller neighbour, …; twice as many probes while learning.
+                int cycle = _cycle < LearningEpochs ? 4 : 8;
+                int phase = _cycle++ % cycle;
+                int arm = phase == cycle / 2 - 1 ? _best + 1 : phase == cycle - 1 ? _best - 1 : _best;
                 if (arm < 0 || arm > top) arm = _best;
                 _arm = arm;
                 _left = EpochLength;

@@ -76,8 +76,8 @@ internal static class ManifestReader
             var s = Obj(root, "sequence");
             var sequence = new SequenceSpec(LongArray(s, "prompt_prefix_ids"), LongArray(s, "prompt_suffix_ids"),
                 LongArray(s, "begin_of_image_ids"), OptLong(s, "end_of_line_id"), LongArray(s, "end_of_image_ids"));
-            if (sequence.PromptPrefixIds.Count + sequence.BeginOfImageIds.Count == 0)
-                throw Bad("'sequence' needs at least one prompt_prefix_ids or begin_of_image_ids token");
+            if (sequence.PromptPrefixIds.Count + sequence.PromptSuffixIds.Count + sequence.BeginOfImageIds.Count == 0)
+                throw Bad("'sequence' needs at least one prompt_prefix_ids, prompt_suffix_ids or begin_of_image_ids token");
             if (s.TryGetProperty("first_image_position", out var fip) && fip.ValueKind != JsonValueKind.Null)
                 sequence = sequence with { FirstImagePosition = Int(s, "first_image_position", 1, 1 << 24) };
 

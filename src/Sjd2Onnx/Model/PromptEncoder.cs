@@ -115,7 +115,8 @@ internal sealed class PromptEncoder
                 _ => throw new InvalidOperationException("validated by the manifest reader"),
             };
         }
-        catch (Exception e) when (e is not Sjd2Exception and (ArgumentException or InvalidOperationException or IOException or FormatException or System.Text.Json.JsonException))
+        catch (Exception e) when (e is not Sjd2Exception and (ArgumentException or InvalidOperationException or IOException or FormatException
+            or System.Text.Json.JsonException or IndexOutOfRangeException))
         {
             throw new Sjd2Exception($"cannot load the {spec.Type} tokenizer files of the model: {e.Message}; re-export the model.", e);
         }

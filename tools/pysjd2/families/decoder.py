@@ -167,7 +167,11 @@ class ChameleonQKNorm(nn.Module):
         self.head_dim = head_dim
 
     def forward(self, x):                                        # x [B,S,H,Dh]
-        x = F.layer_norm(x, (self.head_dim,), None, None, eps=1e-5)
+        # LayerNorm without affine, written out (torch 1.13 exports F.layer_norm without a weight
+        # as an invalid LayerNormalization node)
+        mean = x.mean(-1, keepdim=True)
+        xc = x - mean
+        x = xc * torch.rsqrt((xc * xc).mean(-1, keepdim=True) + 1e-5)
         w = self.weight.repeat_interleave(self.per_shard, dim=0)
         b = self.bias.repeat_interleave(self.per_shard, dim=0)
         return x * w + b

@@ -188,13 +188,13 @@ def export(args) -> str:
     return args.out
 
 
-def write_tokenizer_cases(out_dir: str, fields: dict, tj: dict,
+def write_tokenizer_cases(out_dir: str, fields: dict, tj: dict, prompt_format: str = PROMPT_FORMAT,
                           prompts=("a red circle", "two big dogs on the left", "Hello, world! 42")) -> None:
     """tokenizer_cases.json: Python reference ids of a few prompts (with the prompt format), which a
     test compares with the engine's tokenizer."""
     tok = ByteLevelBpe(tj["model"]["vocab"], [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]],
                        fields.get("pre_tokenizer", []), fields.get("special_tokens"), fields.get("byte_level", False))
-    cases = [{"prompt": p, "ids": tok.encode(PROMPT_FORMAT.replace("{prompt}", p))} for p in prompts]
+    cases = [{"prompt": p, "ids": tok.encode(prompt_format.replace("{prompt}", p))} for p in prompts]
     common.write_json(os.path.join(out_dir, "tokenizer_cases.json"), {"cases": cases})
 
 

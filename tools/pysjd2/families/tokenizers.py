@@ -412,6 +412,59 @@ def _messages(buf: bytes):
         yield num, wire, v
 
 
+def _raw_fields(buf: bytes):
+    """(field number, raw bytes of the whole field) for each top-level field of a message."""
+    i = 0
+    while i < len(buf):
+        start = i
+        key, i = _read_varint(buf, i)
+        wire = key & 7
+        if wire == 0:
+            _, i = _read_varint(buf, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 2:
+            ln, i = _read_varint(buf, i)
+            i += ln
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        yield key >> 3, buf[start:i]
+
+
+def sentencepiece_for_engine(data: bytes) -> bytes:
+    """Returns the model with ``trainer_spec.bos_id`` set to the pad (or unk) id when it is -1.
+
+    Microsoft.ML.Tokenizers 2.0.1 fails to load unigram models without a BOS piece (T5's
+    spiece.model has bos_id -1); the engine never adds BOS, so the value is never used."""
+    out = bytearray()
+    for num, raw in _raw_fields(data):
+        if num != 2:
+            out += raw
+            continue
+        _, _, body = next(_messages(raw))
+        fields = dict()
+        for n2, _, v2 in _messages(body):
+            fields[n2] = v2
+        bos = fields.get(41, 1)
+        if bos >= (1 << 63):
+            bos -= 1 << 64
+        if bos >= 0:
+            out += raw
+            continue
+        pad = fields.get(43, (1 << 64) - 1)
+        unk = fields.get(40, 0)
+        new_bos = pad if pad < (1 << 63) else unk
+        new_body = bytearray()
+        for n2, raw2 in _raw_fields(body):
+            if n2 != 41:
+                new_body += raw2
+        new_body += _field(41, 0) + _varint(new_bos)
+        out += _len_field(2, bytes(new_body))
+    return bytes(out)
+
+
 def read_sentencepiece(data: bytes) -> dict:
     """Pieces, model type and normaliser flags of a SentencePiece ModelProto."""
     pieces, model_type, flags = [], 1, {"add_dummy_prefix": True, "remove_extra_whitespaces": True,
@@ -515,11 +568,17 @@ def prefix_chain_merges(words: Iterable[str]) -> List[Tuple[str, str]]:
 
 
 def tiny_byte_level_bpe(words: Sequence[str], specials: Sequence[str], pre_tokenizer: dict,
-                        first_special_id: Optional[int] = None, added_extra: Optional[Dict[str, int]] = None) -> dict:
+                        first_special_id: Optional[int] = None, added_extra: Optional[Dict[str, int]] = None,
+                        leading: Sequence[str] = (), leading_special: Sequence[str] = ()) -> dict:
     """A Hugging Face tokenizer.json (byte-level BPE) with the 256 byte symbols, prefix-chain merges
-    for ``words`` (with and without a leading space) and the given added special tokens."""
+    for ``words`` (with and without a leading space) and the given added special tokens.
+
+    ``leading`` tokens take the first vocabulary ids (Chameleon puts its specials and image tokens
+    there); those also in ``leading_special`` are listed as added special tokens too."""
     b2u = bytes_to_unicode()
     vocab: Dict[str, int] = {}
+    for t in leading:
+        vocab[t] = len(vocab)
     for b in range(256):
         vocab[b2u[b]] = len(vocab)
     forms = []
@@ -531,7 +590,8 @@ def tiny_byte_level_bpe(words: Sequence[str], specials: Sequence[str], pre_token
         if a + b not in vocab:
             vocab[a + b] = len(vocab)
     nid = first_special_id if first_special_id is not None else len(vocab)
-    added = []
+    added = [{"id": vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for t in leading_special]
     for s in specials:
         added.append({"id": nid, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
                       "normalized": False, "special": True})

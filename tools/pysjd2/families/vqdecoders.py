@@ -272,7 +272,8 @@ class TemporalUpsample(nn.Module):
         self.conv = CausalConv3d(c, c, (3, 3, 3))
 
     def forward(self, x):                                         # [B,C,T,H,W] -> [B,C,2T,H,W]
-        x = torch.repeat_interleave(x, 2, dim=2)                  # nearest x2 in time
+        # nearest x2 in time: frames f0 f0 f1 f1 ... (torch.repeat_interleave exports wrongly in 1.13)
+        x = torch.stack([x, x], dim=3).flatten(2, 3)
         return self.conv(x)
 
 

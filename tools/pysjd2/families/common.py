@@ -93,9 +93,11 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
                    help="always put weights into <graph>.onnx.data files (default: only above ~1.5 GB)")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="prompt token limit written to the manifest")
     p.add_argument("--parity-floats", type=int, default=None,
-                   help="size budget of parity.json in floats (default 60000; 20000 for --tiny)")
+                   help="size budget of parity.json in floats (default 60000; 12000 for --tiny)")
     p.add_argument("--no-self-test", action="store_true", help="skip the float64 window self-test")
     p.add_argument("--skip-parity", action="store_true", help="do not run `sjd2 parity` afterwards")
+    p.add_argument("--reference", action="store_true",
+                   help="also write reference.json (teacher-forced CFG logits built the upstream way; default for --tiny)")
 
 
 def manifest_skeleton(name: str, description: str) -> dict:
@@ -111,4 +113,23 @@ def write_json(path: str, obj) -> None:
 
 
 def default_tiny_checkpoint_dir(out_dir: str, family: str) -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(out_dir)), f"{os.path.basename(os.path.normpath(out_dir))}-checkpoint")
+    """A fresh temporary folder for a tiny checkpoint (it is reproducible from the seed, which
+    family.json records, so nothing needs to keep it)."""
+    import atexit
+    import shutil
+    import tempfile
+    path = tempfile.mkdtemp(prefix=f"sjd2-{family}-tiny-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def family_info(args, family: str, **paths) -> dict:
+    """family.json content: how to rebuild the PyTorch model (finetune-sjd2 reads it). Tiny models
+    record their seed instead of the temporary checkpoint paths."""
+    info = {"family": family}
+    if args.tiny:
+        info["tiny_seed"] = args.seed
+        info.update({k: None for k in paths})
+    else:
+        info.update({k: (os.path.abspath(v) if isinstance(v, str) and os.path.exists(v) else v) for k, v in paths.items()})
+    return info

@@ -319,6 +319,17 @@ class FamilyTransformer(nn.Module):
         z = torch.zeros(batch, c.num_kv_heads, 0, c.head_dim)
         return [(z, z) for _ in range(c.num_layers)]
 
+    def hidden_states(self, inputs_embeds, attention_mask, position_ids, noise_levels=None):
+        """Final normalised hidden states [B,S,D] of a full pass without a cache (references)."""
+        x = inputs_embeds
+        if self.noise_embed is not None and noise_levels is not None:
+            x = x + self.noise_embed(noise_levels)
+        cos, sin = self.rope(position_ids)
+        bias = window_attention_bias(attention_mask, position_ids[0])
+        for layer in self.layers:
+            x, _ = layer(x, self.rope, cos, sin, bias, None)
+        return self.norm(x)
+
     def forward(self, inputs_embeds, attention_mask, position_ids, past_key_values: Optional[Sequence[KV]] = None,
                 noise_levels=None):
         x = inputs_embeds

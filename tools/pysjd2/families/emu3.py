@@ -40,6 +40,7 @@ from . import common
 from .checkpoint import Checkpoint, load_into, read_json, write_safetensors
 from .decoder import FamilyConfig, FamilyTransformer, RowSelectEmbedding, RowSelectHead
 from .export import export_family_folder
+from . import reference as ref
 from .tokenizers import TINY_WORDS, Tiktoken, tiny_tiktoken
 from .vqdecoders import MovqDecoder
 
@@ -183,19 +184,51 @@ def export(args) -> str:
     desc = (f"Emu3 ({'tiny random-weight configuration' if args.tiny else os.path.basename(os.path.normpath(ckpt_dir))}), "
             f"{gh}x{gw} codes + end-of-line tokens, MoVQ decoder, negative-prompt CFG")
     manifest = make_manifest(name, model, vq, gh, gw, ranks, ids, args.max_prompt_tokens, desc)
-    info = {"family": "emu3", "checkpoint": os.path.abspath(ckpt_dir), "vq": os.path.abspath(vq_dir),
-            "image_area": area, "ratio": args.ratio}
+    info = common.family_info(args, "emu3", checkpoint=ckpt_dir, vq=vq_dir)
+    info.update({"image_area": area, "ratio": args.ratio})
     with open(os.path.join(ckpt_dir, "emu3.tiktoken"), "rb") as f:
         tik = f.read()
     export_family_folder(args.out, model, vq, manifest, {"emu3.tiktoken": tik}, info, parity_seed=args.seed,
                          self_test=False if args.no_self_test else None, fp16=args.fp16,
                          external_data=args.external_data,
-                         max_parity_floats=args.parity_floats or (20000 if args.tiny else 60000))
+                         max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000))
     tok = Tiktoken(ranks, manifest["tokenizer"]["pre_tokenizer"], manifest["tokenizer"]["special_tokens"])
     cases = [{"prompt": p, "ids": tok.encode(p + POSITIVE_PROMPT)} for p in ("a red circle", "Two big dogs, on the left!")]
     cases.append({"text": NEGATIVE_PROMPT, "ids": tok.encode(NEGATIVE_PROMPT)})
     common.write_json(os.path.join(args.out, "tokenizer_cases.json"), {"cases": cases})
+    if args.tiny or args.reference:
+        write_reference(args.out, model, ckpt_dir, manifest, tok, ids, seed=args.seed)
     return args.out
+
+
+@torch.no_grad()
+def write_reference(out_dir, model, ckpt_dir, manifest, tok, ids, prompt="a red circle", seed=0):
+    """image_generation.py: BOS + prompt + positive suffix + <|image start|> "H*W" <|image token|>,
+    and the negative prompt's own sequence with the same image prefix; visual tokens as vocabulary
+    ids through embed_tokens, logits from lm_head rows of the visual tokens."""
+    seq = manifest["sequence"]
+    gh, gw = manifest["image"]["grid_height"], manifest["image"]["grid_width"]
+    boi = [ids[BOI]] + tok.encode(f"{gh}*{gw}") + [ids[IMG]]
+    cond = [ids[BOS]] + tok.encode(prompt + POSITIVE_PROMPT) + boi
+    uncond = [ids[BOS]] + tok.encode(NEGATIVE_PROMPT) + boi
+    ck = Checkpoint(ckpt_dir)
+    table = ck.get("model.embed_tokens.weight")
+    lm_head = ck.get("lm_head.weight")
+    v0 = ids[visual(0)]
+    K = model.config.codebook_size
+    codes = ref.random_codes(gh * gw, K, seed)
+    slots = ref.image_slots(codes, gh, gw, True)
+    fed = torch.tensor([v0 + v if k == "code" else ids[EOL] for k, v in slots[:-1]], dtype=torch.long)
+
+    def head(hs):
+        return torch.nn.functional.linear(hs, lm_head)[..., v0:v0 + K]
+    rows = []
+    for row in (cond, uncond):
+        n = len(row)
+        rows.append(ref.row_logits(model, table[torch.tensor(row)], range(n), [1] * n, table[fed],
+                                   range(n, n + len(fed)), head))
+    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond, uncond, codes, slots, rows[0], rows[1],
+                        len(cond), len(uncond), "Emu3: negative prompt as its own sequence, visual token ids")
 
 
 def make_tiny(ckpt_dir: str, seed: int = 0, codes: int = 64) -> None:

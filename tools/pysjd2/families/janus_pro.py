@@ -35,6 +35,7 @@ from . import common
 from .checkpoint import Checkpoint, load_into, read_json, write_safetensors
 from .decoder import FamilyConfig, FamilyTransformer
 from .export import export_family_folder
+from . import reference as ref
 from .tokenizers import ByteLevelBpe, convert_hf_tokenizer, hf_token_id, tiny_byte_level_bpe, TINY_WORDS
 from .vqdecoders import Vq16Decoder
 
@@ -179,13 +180,40 @@ def export(args) -> str:
     desc = (f"Janus-Pro ({'tiny random-weight configuration' if args.tiny else os.path.basename(os.path.normpath(ckpt_dir))}), "
             f"{grid}x{grid} codes, VQ-16, CFG with pad-token unconditional prompt")
     manifest = make_manifest(name, model, vq, grid, fields, ids, add_bos, args.max_prompt_tokens, desc)
-    info = {"family": "janus-pro", "checkpoint": os.path.abspath(ckpt_dir), "image_size": image_size}
+    info = common.family_info(args, "janus-pro", checkpoint=ckpt_dir)
+    info["image_size"] = image_size
     export_family_folder(args.out, model, vq, manifest, files, info, parity_seed=args.seed,
                          self_test=False if args.no_self_test else None, fp16=args.fp16,
                          external_data=args.external_data,
-                         max_parity_floats=args.parity_floats or (20000 if args.tiny else 60000))
+                         max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000))
     write_tokenizer_cases(args.out, fields, tj)
+    if args.tiny or args.reference:
+        write_reference(args.out, model, ckpt_dir, manifest, tj, fields, ids, seed=args.seed)
     return args.out
+
+
+@torch.no_grad()
+def write_reference(out_dir, model, ckpt_dir, manifest, tj, fields, ids, prompt="a red circle", seed=0):
+    """generation_inference.py's rows: BOS + tokens of the formatted prompt + <begin_of_image>, and
+    the same with every token between the first and the last replaced by the pad id."""
+    tok = ByteLevelBpe(tj["model"]["vocab"], [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]],
+                       fields.get("pre_tokenizer", []), fields.get("special_tokens"), fields.get("byte_level", False))
+    cond = [ids["bos"]] + tok.encode(PROMPT_FORMAT.replace("{prompt}", prompt)) + [ids["boi"]]
+    uncond = list(cond)
+    uncond[1:-1] = [ids["pad"]] * (len(cond) - 2)
+    table = Checkpoint(ckpt_dir).get("language_model.model.embed_tokens.weight")
+    h, w = manifest["image"]["grid_height"], manifest["image"]["grid_width"]
+    codes = ref.random_codes(h * w, model.config.codebook_size, seed)
+    slots = ref.image_slots(codes, h, w, False)
+    fed = torch.tensor([v for _, v in slots[:-1]], dtype=torch.long)
+    slot_embeds = model.image_embed(fed)
+    rows = []
+    for row in (cond, uncond):
+        n = len(row)
+        rows.append(ref.row_logits(model, table[torch.tensor(row)], range(n), [1] * n, slot_embeds,
+                                   range(n, n + len(fed)), model.head))
+    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond, uncond, codes, slots, rows[0], rows[1],
+                        len(cond), len(uncond), "Janus-Pro: pad-token unconditional row, positions from 0")
 
 
 def write_tokenizer_cases(out_dir: str, fields: dict, tj: dict, prompt_format: str = PROMPT_FORMAT,

@@ -45,6 +45,7 @@ from . import common
 from .checkpoint import Checkpoint, load_into, read_json, write_safetensors
 from .decoder import FamilyConfig, FamilyTransformer
 from .export import export_family_folder, transformer_case, text_case
+from . import reference as ref
 from .t5 import T5Config, T5Encoder
 from .tokenizers import (TINY_WORDS, UnigramSentencePiece, sentencepiece_for_engine, sentencepiece_model_bytes,
                          tiny_unigram_pieces)
@@ -227,19 +228,51 @@ def export(args) -> str:
             f"{latent}x{latent} codes, 2-D RoPE, T5 text encoder in the text graph")
     manifest = make_manifest(name, model, vq, latent, t5cfg, args.max_prompt_tokens, desc)
     spm = os.path.join(t5_dir, "spiece.model")
-    info = {"family": "llamagen", "gpt_checkpoint": os.path.abspath(gpt_path), "vq_checkpoint": os.path.abspath(vq_path),
-            "t5": os.path.abspath(t5_dir), "gpt": gpt, "vq": vq_args, "image_size": image_size}
+    info = common.family_info(args, "llamagen", gpt_checkpoint=gpt_path, vq_checkpoint=vq_path, t5=t5_dir)
+    info.update({"gpt": gpt, "vq": vq_args, "image_size": image_size})
     with open(spm, "rb") as f:
         spm_bytes = f.read()
     export_family_folder(args.out, model, vq, manifest, {"spiece.model": sentencepiece_for_engine(spm_bytes)}, info,
                          parity_seed=args.seed, self_test=False if args.no_self_test else None, fp16=args.fp16,
                          external_data=args.external_data,
-                         max_parity_floats=args.parity_floats or (20000 if args.tiny else 60000),
+                         max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000),
                          extra_cases=extra_cases)
     tok = UnigramSentencePiece(spm_bytes)
     cases = [{"prompt": p, "ids": tok.encode(p.lower())} for p in ("a red circle", "Two big dogs on the left")]
     common.write_json(os.path.join(args.out, "tokenizer_cases.json"), {"cases": cases})
+    if args.tiny or args.reference:
+        write_reference(args.out, model, manifest, tok, seed=args.seed)
     return args.out
+
+
+@torch.no_grad()
+def write_reference(out_dir, model, manifest, tok, prompt="a red circle", seed=0):
+    """sample_t2i.py + generate(): cls_token_num caption slots, T5 features of the prompt (+ </s>)
+    left-padded into the last n slots (mask 0 before), the learned null caption (all slots, same
+    mask) for the unconditional row, absolute positions 0.., image token i at cls + i."""
+    cfg = model.config
+    cls = cfg.first_image_position
+    text = model.text_embed
+    ids = tok.encode(prompt.lower()) + [1]
+    n = len(ids)
+    feats = text.t5(torch.tensor([ids]), torch.ones(1, n, dtype=torch.long))[0]          # [n, C]
+    cond_cap = torch.cat([torch.zeros(cls - n, feats.shape[1]), feats], 0)
+    uncond_cap = text.uncond_embedding
+    mask = [0] * (cls - n) + [1] * n
+
+    def proj(c):
+        return text.cap_proj.fc2(torch.nn.functional.gelu(text.cap_proj.fc1(c), approximate="tanh"))
+    h, w = manifest["image"]["grid_height"], manifest["image"]["grid_width"]
+    codes = ref.random_codes(h * w, cfg.codebook_size, seed)
+    slots = ref.image_slots(codes, h, w, False)
+    fed = torch.tensor([v for _, v in slots[:-1]], dtype=torch.long)
+    slot_embeds = model.image_embed(fed)
+    rows = [ref.row_logits(model, proj(cap), range(cls), mask, slot_embeds, range(cls, cls + len(fed)), model.head)
+            for cap in (cond_cap, uncond_cap)]
+    null = text.null_id
+    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], ids, [null] * (n - 1) + [1], codes, slots,
+                        rows[0], rows[1], cls, cls,
+                        "LlamaGen: 120-slot (here cls_token_num) caption layout with masks, absolute positions")
 
 
 def make_tiny(ckpt_dir: str, seed: int = 0) -> None:

@@ -42,6 +42,8 @@ from . import common
 from .checkpoint import Checkpoint, load_into, read_json
 from .decoder import FamilyConfig, FamilyTransformer, RowSelectEmbedding, RowSelectHead
 from .export import export_family_folder
+from . import reference as ref
+from .tokenizers import ByteLevelBpe
 from .janus_pro import write_tokenizer_cases
 from .tokenizers import TINY_WORDS, convert_hf_tokenizer, hf_token_id, tiny_byte_level_bpe
 from .vqdecoders import ChameleonVqganDecoder
@@ -191,14 +193,50 @@ def export(args) -> str:
     desc = (f"Lumina-mGPT ({'tiny random-weight configuration' if args.tiny else os.path.basename(os.path.normpath(ckpt_dir))}), "
             f"{latent}x{latent} codes + end-of-line tokens, Chameleon VQGAN")
     manifest = make_manifest(name, model, vq, latent, tj, fields, args.max_prompt_tokens, desc)
-    info = {"family": "lumina-mgpt", "checkpoint": os.path.abspath(ckpt_dir), "vqgan": os.path.abspath(vq_dir),
-            "image_size": image_size}
+    info = common.family_info(args, "lumina-mgpt", checkpoint=ckpt_dir, vqgan=vq_dir)
+    info["image_size"] = image_size
     export_family_folder(args.out, model, vq, manifest, files, info, parity_seed=args.seed,
                          self_test=False if args.no_self_test else None, fp16=args.fp16,
                          external_data=args.external_data,
-                         max_parity_floats=args.parity_floats or (20000 if args.tiny else 60000))
+                         max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000))
     write_tokenizer_cases(args.out, fields, tj, prompt_format=manifest["tokenizer"]["prompt_format"])
+    if args.tiny or args.reference:
+        write_reference(args.out, model, ckpt_dir, vq_dir, manifest, tj, fields, seed=args.seed)
     return args.out
+
+
+@torch.no_grad()
+def write_reference(out_dir, model, ckpt_dir, vq_dir, manifest, tj, fields, prompt="a red circle", seed=0):
+    """inference_solver.py: the conditional sequence is <s> + the conversation text + <reserved08706>
+    + <racm3:break> h w + image tokens as BPE ids (embedded by embed_tokens, logits from the full
+    lm_head restricted to the image ids); the unconditional one starts at <racm3:break>."""
+    tok = ByteLevelBpe(tj["model"]["vocab"], [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]],
+                       fields.get("pre_tokenizer", []), fields.get("special_tokens"), fields.get("byte_level", False))
+    seq = manifest["sequence"]
+    fmt = manifest["tokenizer"]["prompt_format"]
+    start = [hf_token_id(tj, IMAGE_START)] + [hf_token_id(tj, grid_token(manifest["image"]["grid_height"] // 2))] * 2
+    cond = [hf_token_id(tj, "<s>")] + tok.encode(fmt.replace("{prompt}", prompt)) + [hf_token_id(tj, END_OF_TURN)] + start
+    uncond = list(start)
+    ck = Checkpoint(ckpt_dir)
+    table = ck.get("model.embed_tokens.weight")
+    lm_head = ck.get("lm_head.weight")
+    img2bpe = image_token_ids(vocabulary(ckpt_dir, vq_dir))
+    eol = hf_token_id(tj, NEW_LINE)
+    h, w = manifest["image"]["grid_height"], manifest["image"]["grid_width"]
+    codes = ref.random_codes(h * w, model.config.codebook_size, seed)
+    slots = ref.image_slots(codes, h, w, True)
+    fed = torch.tensor([int(img2bpe[v]) if k == "code" else eol for k, v in slots[:-1]], dtype=torch.long)
+
+    def head(hs):
+        return torch.nn.functional.linear(hs, lm_head)[..., img2bpe]
+    rows = []
+    for row in (cond, uncond):
+        n = len(row)
+        rows.append(ref.row_logits(model, table[torch.tensor(row)], range(n), [1] * n, table[fed],
+                                   range(n, n + len(fed)), head))
+    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond, uncond, codes, slots, rows[0], rows[1],
+                        len(cond), len(uncond), "Lumina-mGPT: BPE ids through embed_tokens / lm_head, unconditional "
+                        "row from the image start token")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ namespace Sjd2Onnx.Tests;
 /// </summary>
 public sealed class FamiliesTests
 {
-    public static TheoryData<string> Families => ["janus-pro", "llamagen", "lumina-mgpt", "emu3"];
+    // janus-pro-fp16: the same tiny Janus-Pro exported with --fp16 --external-data (float16 weights in
+    // <graph>.onnx.data files next to the graphs, computation in float32)
+    public static TheoryData<string> Families => ["janus-pro", "llamagen", "lumina-mgpt", "emu3", "janus-pro-fp16"];
 
     [Theory, MemberData(nameof(Families))]
     public void ManifestAndGraphsLoad(string family)
@@ -139,6 +141,22 @@ public sealed class FamiliesTests
         Assert.Equal(m.Manifest.Image.Height, a.Image.Height);
         var layout = new ImageLayout(m.Manifest.Image, m.Manifest.Sequence.EndOfLineId);
         Assert.Equal(1 + layout.LastCodeSlot, a.Statistics.Passes);      // prefill + one pass per fed slot
+    }
+
+    [Fact]
+    public void Fp16ExportKeepsWeightsInExternalFloat16Data()
+    {
+        string dir = FamilyModels.Locate("janus-pro-fp16");
+        foreach (var graph in new[] { "text_embedding", "image_embedding", "transformer", "vq_decoder" })
+        {
+            var onnx = new FileInfo(Path.Combine(dir, graph + ".onnx"));
+            var data = new FileInfo(Path.Combine(dir, graph + ".onnx.data"));
+            Assert.True(data.Exists, $"{graph}.onnx.data missing");
+            Assert.True(data.Length > onnx.Length / 2, $"{graph}: the weights should live in the data file");
+        }
+        long fp32 = new FileInfo(Path.Combine(FamilyModels.Locate("janus-pro"), "transformer.onnx")).Length;
+        long fp16 = new FileInfo(Path.Combine(dir, "transformer.onnx")).Length + new FileInfo(Path.Combine(dir, "transformer.onnx.data")).Length;
+        Assert.True(fp16 < 0.7 * fp32, $"float16 transformer {fp16} bytes vs float32 {fp32}");
     }
 
     [Fact]

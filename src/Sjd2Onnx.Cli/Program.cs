@@ -21,6 +21,7 @@ try
         "generate" => await GenerateCommand.RunAsync(cl, cancel.Token),
         "info" => InfoCommand.Run(cl),
         "parity" => ParityCommand.Run(cl),
+        "eval" => await EvalCommand.RunAsync(cl, cancel.Token),
         _ => throw new UsageException($"unknown command '{args[0]}'; see 'sjd2 help'."),
     };
 }

@@ -17,9 +17,28 @@ internal static class ParityCheck
         string path = Path.Combine(modelDir, "parity.json");
         if (!File.Exists(path))
             throw new Sjd2Exception($"'{modelDir}' has no parity.json; export the model with export_models.py to get reference cases.");
+        using var sessions = ModelSessions.Open(modelDir, manifest, provider, 0);
+        try
+        {
+            return Compare(path, sessions);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
+                                  or ArgumentException or IndexOutOfRangeException or OnnxRuntimeException)
+        {
+            throw new Sjd2Exception($"parity.json in '{modelDir}' is not a usable reference ({FirstLine(e.Message)}); re-export the model.", e);
+        }
+    }
+
+    private static string FirstLine(string s)
+    {
+        int i = s.IndexOfAny(['\r', '\n']);
+        return i < 0 ? s : s[..i];
+    }
+
+    private static (IReadOnlyList<Result> Results, double Tolerance) Compare(string path, ModelSessions sessions)
+    {
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         double tolerance = doc.RootElement.TryGetProperty("tolerance", out var tol) ? tol.GetDouble() : 1e-4;
-        using var sessions = ModelSessions.Open(modelDir, manifest, provider, 0);
         var results = new List<Result>();
         int caseIndex = 0;
         foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())

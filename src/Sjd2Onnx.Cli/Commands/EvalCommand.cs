@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sjd2Onnx.Evaluation;
+using Sjd2Onnx.Imaging;
+
+namespace Sjd2Onnx.Cli.Commands;
+
+/// <summary>
+/// <c>sjd2 eval --prompts N|FILE</c>: generates one image per prompt with the shapes demo model and
+/// scores it against its prompt (per attribute and overall), for prompts drawn from the training
+/// grammar and, separately, for held-out colour+shape combinations.
+/// <c>sjd2 eval --validate DIR</c>: the evaluator on rendered ground truth.
+/// </summary>
+internal static class EvalCommand
+{
+    private const string NoWorld = "this model has no shapes_world.json; sjd2 eval works with the shapes demo model";
+
+    public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
+    {
+        if (cl.Positionals.Count != 0)
+            throw new UsageException($"eval takes no positional arguments (got '{cl.Positionals[0]}'); pass prompts with --prompts N or --prompts FILE.");
+        string? json = cl.String("json");
+        if (json is not null) CheckJsonPath(json);
+        bool quiet = cl.Has("quiet");
+        string? validate = cl.String("validate");
+        return validate is not null ? Validate(cl, validate, json, quiet) : await EvaluateAsync(cl, json, quiet, ct);
+    }
+
+    private static async Task<int> EvaluateAsync(CommandLine cl, string? json, bool quiet, CancellationToken ct)
+    {
+        string promptsArg = cl.String("prompts")
+            ?? throw new UsageException("eval needs --prompts N (draw N prompts from the shapes grammar, and N held-out ones) or --prompts FILE (one prompt a line).");
+        string modelDir = ModelLocator.Resolve(cl.String("model"));
+        if (!Directory.Exists(modelDir))
+            throw new UsageException($"model folder '{modelDir}' does not exist; pass --model with a folder made by export_models.py.");
+        var evaluator = LoadEvaluator(cl.String("world"), modelDir);
+        ulong seed = cl.ULong("seed") ?? 0;
+        string? imagesDir = cl.String("images");
+        if (imagesDir is not null && !Directory.Exists(imagesDir))
+            throw new UsageException($"the --images folder '{imagesDir}' does not exist; create it first.");
+
+        var sets = new List<(string Name, IReadOnlyList<string> Prompts)>();
+        if (int.TryParse(promptsArg, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n))
+        {
+            if (n < 1 || n > 100000) throw new UsageException($"--prompts must be between 1 and 100000, got {n}.");
+            sets.Add(("training", evaluator.DrawPrompts(n, seed, heldOut: false)));
+            sets.Add(("held_out", evaluator.DrawPrompts(n, seed, heldOut: true)));
+        }
+        else sets.Add(("prompts", ReadPromptFile(promptsArg, evaluator)));
+
+        string method = (cl.String("method") ?? "ar").Trim().ToLowerInvariant();
+        using var pipeline = CommonOptions.OpenModel(cl);
+        var options = CommonOptions.ReadGeneration(cl, pipeline);
+        cl.RejectUnknown("eval");
+        foreach (var (_, prompts) in sets)
+            foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+
+        bool showProgress = !quiet && !Console.IsErrorRedirected;
+        var results = new List<SetResult>();
+        var samples = new JsonArray();
+        var clock = Stopwatch.StartNew();
+        foreach (var (name, prompts) in sets)
+        {
+            var scores = new List<ShapesScore>();
+            long passes = 0;
+            double ms = 0;
+            for (int i = 0; i < prompts.Count; i++)
+            {
+                if (showProgress) Console.Error.Write($"\r{name} {i + 1}/{prompts.Count}   ");
+                ulong s = seed + (ulong)i;
+                var result = await pipeline.GenerateAsync(prompts[i], options with { Seed = s }, null, ct);
+                var score = evaluator.Score(prompts[i], result.Image);
+                scores.Add(score);
+                passes += result.Statistics.Passes;
+                ms += result.Statistics.TotalTime.TotalMilliseconds;
+                string? file = null;
+                if (imagesDir is not null)
+                {
+                    file = Path.Combine(imagesDir, $"{name}-{i:D4}.png");
+                    PngFile.Save(result.Image, file);
+                }
+                var attrs = new JsonObject();
+                foreach (var (k, v) in score.Attributes) attrs[k] = v;
+                samples.Add(new JsonObject
+                {
+                    ["set"] = name, ["prompt"] = prompts[i], ["seed"] = s, ["overall"] = score.Overall, ["attributes"] = attrs,
+                    ["found"] = ShapesGroundTruth.Describe(score.Detected), ["passes"] = result.Statistics.Passes,
+                    ["ms"] = Math.Round(result.Statistics.TotalTime.TotalMilliseconds, 1), ["image"] = file,
+                });
+            }
+            if (showProgress) Console.Error.WriteLine();
+            results.Add(new SetResult(name, scores, prompts.Count == 0 ? 0 : (double)passes / prompts.Count, prompts.Count == 0 ? 0 : ms / prompts.Count));
+        }
+
+        PrintTable(results, method, seed, pipeline.Manifest.Name);
+        if (json is not null)
+        {
+            var root = Fields(results[0]);
+            root["model"] = Path.GetFullPath(pipeline.ModelDirectory);
+            root["method"] = method;
+            root["seed"] = seed;
+            root["prompts"] = sets.Count == 2 ? (JsonNode)JsonValue.Create(sets[0].Prompts.Count) : Path.GetFullPath(promptsArg);
+            if (results.Count == 2) root["held_out"] = Fields(results[1]);
+            root["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2);
+            root["samples"] = samples;
+            WriteJson(json, root);
+        }
+        return 0;
+    }
+
+    private static int Validate(CommandLine cl, string dir, string? json, bool quiet)
+    {
+        string? world = cl.String("world");
+        string? model = cl.String("model");
+        cl.RejectUnknown("eval --validate");
+        var evaluator = LoadEvaluator(world, world is null ? ModelLocator.Resolve(model) : null);
+        if (!Directory.Exists(dir)) throw new UsageException($"the ground-truth folder '{dir}' does not exist.");
+        var report = ShapesGroundTruth.Load(dir).Validate(evaluator);
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv, $"ground truth '{dir}': {report.Images} images"));
+        Console.WriteLine(string.Create(inv, $"agreement with their own captions: {report.Agreed}/{report.Images} = {Pct(report.Agreement)} (with full labels: {report.AgreedFullLabels}/{report.Images})"));
+        int rejected = report.Mismatches.Values.Sum(m => m.Rejected), total = report.Mismatches.Values.Sum(m => m.Total);
+        Console.WriteLine(string.Create(inv, $"wrong captions rejected: {rejected}/{total} = {Pct(report.RejectionRate)} (") +
+            string.Join(", ", report.Mismatches.Select(m => $"{m.Key} {m.Value.Rejected}/{m.Value.Total}")) + ")");
+        if (!quiet)
+        {
+            foreach (var (file, prompt, failures) in report.Disagreements) Console.WriteLine($"  disagrees: {file} \"{prompt}\": {failures}");
+            foreach (var (file, kind, prompt) in report.Accepted) Console.WriteLine($"  accepted wrong {kind}: {file} \"{prompt}\"");
+        }
+        bool ok = report.Agreement >= 0.98;
+        Console.WriteLine(ok ? "validate ok (agreement >= 98%)" : "validate FAILED (agreement < 98%)");
+        if (json is not null)
+        {
+            var mism = new JsonObject();
+            foreach (var (k, (r, t)) in report.Mismatches) mism[k] = new JsonObject { ["rejected"] = r, ["total"] = t };
+            WriteJson(json, new JsonObject
+            {
+                ["images"] = report.Images, ["agreement"] = Math.Round(report.Agreement, 4),
+                ["agreement_full_labels"] = Math.Round((double)report.AgreedFullLabels / report.Images, 4),
+                ["rejection"] = Math.Round(report.RejectionRate, 4), ["mismatches"] = mism,
+            });
+        }
+        return ok ? 0 : 1;
+    }
+
+    private static ShapesEvaluator LoadEvaluator(string? worldFile, string? modelDir)
+    {
+        if (worldFile is not null)
+        {
+            if (!File.Exists(worldFile)) throw new UsageException($"the shapes world file '{worldFile}' does not exist.");
+            return ShapesEvaluator.Load(worldFile);
+        }
+        string path = Path.Combine(modelDir!, ShapesWorld.FileName);
+        if (!File.Exists(path)) throw new UsageException(NoWorld);
+        return ShapesEvaluator.Load(path);
+    }
+
+    private static List<string> ReadPromptFile(string path, ShapesEvaluator evaluator)
+    {
+        if (!File.Exists(path))
+            throw new UsageException($"--prompts takes a count or a file with one prompt a line; '{path}' is neither.");
+        string[] lines;
+        try { lines = File.ReadAllLines(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot read '{path}': {e.Message}");
+        }
+        var prompts = new List<string>();
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string p = lines[i].Trim();
+            if (p.Length == 0 || p.StartsWith('#')) continue;
+            if (evaluator.Parse(p) is null)
+                throw new UsageException($"{path}:{i + 1}: \"{p}\" is not in the shapes world's grammar (e.g. \"a red circle on the left\", \"a big blue square above a small green triangle\").");
+            prompts.Add(p);
+        }
+        if (prompts.Count == 0) throw new UsageException($"'{path}' has no prompts (one a line; blank lines and # comments are skipped).");
+        return prompts;
+    }
+
+    private static void CheckJsonPath(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--json needs a file path.");
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full) ?? ".";
+        if (!Directory.Exists(dir)) throw new UsageException($"the --json folder '{dir}' does not exist; create it or choose another path.");
+        if (Directory.Exists(full)) throw new UsageException($"--json '{path}' is a folder; give a file name such as {Path.Combine(path, "eval.json")}.");
+    }
+
+    private static void WriteJson(string path, JsonObject root)
+    {
+        string full = Path.GetFullPath(path);
+        string temp = full + ".tmp";
+        try
+        {
+            File.WriteAllText(temp, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(temp);
+            throw new UsageException($"cannot write '{path}': {e.Message}");
+        }
+    }
+
+    private sealed record SetResult(string Name, IReadOnlyList<ShapesScore> Scores, double MeanPasses, double MeanMs)
+    {
+        /// <summary>Share of prompts stating the attribute that satisfy it; null when none states it.</summary>
+        public double? Accuracy(string attribute)
+        {
+            if (attribute == "overall") return Scores.Count == 0 ? null : Scores.Count(s => s.Overall) / (double)Scores.Count;
+            var stated = Scores.Where(s => s.Attributes.ContainsKey(attribute)).ToList();
+            return stated.Count == 0 ? null : stated.Count(s => s.Attributes[attribute]) / (double)stated.Count;
+        }
+    }
+
+    private static JsonObject Fields(SetResult r)
+    {
+        var o = new JsonObject { ["overall"] = Round(r.Accuracy("overall")) };
+        foreach (var a in ShapesEvaluator.AttributeNames) o[a] = Round(r.Accuracy(a));
+        o["n"] = r.Scores.Count;
+        o["mean_passes"] = Math.Round(r.MeanPasses, 2);
+        o["mean_ms"] = Math.Round(r.MeanMs, 1);
+        return o;
+    }
+
+    private static string Pct(double v) => (100 * v).ToString("F1", CultureInfo.InvariantCulture) + "%";
+
+    private static double? Round(double? v) => v is null ? null : Math.Round(v.Value, 4);
+
+    private static void PrintTable(IReadOnlyList<SetResult> results, string method, ulong seed, string model)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine($"sjd2 eval: model {model}, method {method}, seed {seed}");
+        string Head(SetResult r) => $"{(r.Name == "held_out" ? "held-out" : r.Name)} (n={r.Scores.Count})";
+        Console.WriteLine("attribute  " + string.Concat(results.Select(r => Head(r).PadLeft(20))));
+        foreach (var a in ShapesEvaluator.AttributeNames.Append("overall"))
+            Console.WriteLine(a.PadRight(11) + string.Concat(results.Select(r =>
+                (r.Accuracy(a) is double v ? Pct(v) : "-").PadLeft(20))));
+        Console.WriteLine("passes/img " + string.Concat(results.Select(r => r.MeanPasses.ToString("F1", inv).PadLeft(20))));
+        Console.WriteLine("ms/img     " + string.Concat(results.Select(r => r.MeanMs.ToString("F0", inv).PadLeft(20))));
+    }
+}

@@ -1,0 +1,272 @@
+using System.Text.Json.Nodes;
+using Sjd2Onnx.Tests.Support;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary>
+/// Everything a user can get wrong ends in one line on stderr starting with "sjd2: error:", a
+/// non-zero exit code, no stack trace and no output file; the library throws a one-line
+/// <see cref="Sjd2Exception"/> for the same problems.
+/// </summary>
+public class BadInputTests
+{
+    private const string Prompt = "a red circle";
+
+    /// <summary>A broken model folder: name → (build it in a temp dir, a word the message must contain).</summary>
+    private static readonly Dictionary<string, (Func<TempDir, string> Build, string Expect)> BrokenModels = new()
+    {
+        ["missing folder"] = (t => t.File("no-such-model"), "does not exist"),
+        ["folder without model.json"] = (t => { var d = t.File("empty"); Directory.CreateDirectory(d); return d; }, "model.json"),
+        ["unreadable model.json"] = (Unreadable, "model.json"),
+        ["malformed json"] = (t => WithManifestText(t, "{ \"format\": \"sjd2onnx-model\", format_version: 1 }"), "not valid JSON"),
+        ["truncated json"] = (t => WithManifestText(t, TinyManifestText()[..(TinyManifestText().Length * 3 / 5)]), "not valid JSON"),
+        ["empty model.json"] = (t => WithManifestText(t, ""), "not valid JSON"),
+        ["json array"] = (t => WithManifestText(t, "[1, 2]"), "object"),
+        ["wrong format"] = (t => WithManifest(t, j => j["format"] = "some-other-format"), "format"),
+        ["wrong format_version"] = (t => WithManifest(t, j => j["format_version"] = 2), "format_version"),
+        ["format_version as string"] = (t => WithManifest(t, j => j["format_version"] = "1"), "format_version"),
+        ["missing transformer section"] = (t => WithManifest(t, j => j.AsObject().Remove("transformer")), "transformer"),
+        ["missing codebook_size"] = (t => WithManifest(t, j => j["image"]!.AsObject().Remove("codebook_size")), "codebook_size"),
+        ["missing graphs.vq_decoder"] = (t => WithManifest(t, j => j["graphs"]!.AsObject().Remove("vq_decoder")), "vq_decoder"),
+        ["hidden_size zero"] = (t => WithManifest(t, j => j["transformer"]!["hidden_size"] = 0), "hidden_size"),
+        ["hidden_size not matching graphs"] = (t => WithManifest(t, j => j["transformer"]!["hidden_size"] = 32, "micro"), "graph"),
+        ["num_layers not matching the transformer"] = (t => WithManifest(t, j => j["transformer"]!["num_layers"] = 3, "micro"), "transformer"),
+        ["unknown tokenizer type"] = (t => WithManifest(t, j => j["tokenizer"]!["type"] = "magic"), "tokenizer.type"),
+        ["graph path outside the folder"] = (OutsidePath, "outside"),
+        ["absolute graph path"] = (t => WithManifest(t, j => j["graphs"]!["transformer"] = Path.Combine(TestPaths.Model("tiny"), "transformer.onnx")), "absolute"),
+        ["tokenizer path outside the folder"] = (t => WithManifest(t, j => j["tokenizer"]!["vocab"] = "../../vocab.txt"), "outside"),
+        ["graph file missing"] = (t => WithManifest(t, j => j["graphs"]!["vq_decoder"] = "nothing-here.onnx"), "nothing-here.onnx"),
+        ["graph file not onnx"] = (t => { var d = t.CopyModel("tiny"); File.WriteAllText(Path.Combine(d, "vq_decoder.onnx"), "not a model"); return d; }, "vq_decoder"),
+        ["transformer swapped for the vq decoder"] = (t => { var d = t.CopyModel("tiny"); File.Copy(Path.Combine(d, "vq_decoder.onnx"), Path.Combine(d, "transformer.onnx"), true); return d; }, "transformer"),
+        ["graphs.transformer names another graph"] = (t => WithManifest(t, j => j["graphs"]!["transformer"] = "image_embedding.onnx"), "transformer"),
+        ["sjd2 section but no noise_levels input"] = (t => { var d = t.CopyModel("tiny"); File.Copy(Path.Combine(TestPaths.Model("micro"), "transformer.onnx"), Path.Combine(d, "transformer.onnx"), true); return d; }, "noise_levels"),
+        ["noise_levels input but no sjd2 section"] = (t => WithManifest(t, j => j["sjd2"] = null), "noise_levels"),
+        ["codebook size not matching the transformer"] = (t => WithManifest(t, j => j["image"]!["codebook_size"] = 65), "logits"),
+        ["grid not matching the vq decoder"] = (t => WithManifest(t, j => j["image"]!["grid_width"] = 5), "vq_decoder"),
+        ["sjd2 statistics of the wrong length"] = (t => WithManifest(t, j => j["sjd2"]!["embedding_std"] = new JsonArray(1, 2, 3)), "embedding_std"),
+    };
+
+    public static TheoryData<string> BrokenModelNames() => new(BrokenModels.Keys);
+
+    [Theory]
+    [MemberData(nameof(BrokenModelNames))]
+    public void CliRefusesBrokenModel(string name)
+    {
+        using var temp = new TempDir();
+        var (build, expect) = BrokenModels[name];
+        string model = build(temp);
+        string outDir = NewOutDir(temp);
+        var r = Sjd2Cli.Run("generate", Prompt, "--out", Path.Combine(outDir, "a.png"), "--model", model);
+        AssertOneLineError(r, expect, outDir);
+    }
+
+    [Theory]
+    [MemberData(nameof(BrokenModelNames))]
+    public void LibraryRefusesBrokenModel(string name)
+    {
+        using var temp = new TempDir();
+        var (build, expect) = BrokenModels[name];
+        string model = build(temp);
+        var e = Assert.Throws<Sjd2Exception>(() => { using var p = Sjd2Pipeline.Load(model); });
+        AssertOneLine(e.Message, expect);
+    }
+
+    [Theory]
+    [InlineData("info")]
+    [InlineData("parity")]
+    public void OtherCommandsRefuseBrokenModelsToo(string command)
+    {
+        using var temp = new TempDir();
+        foreach (var name in new[] { "missing folder", "truncated json", "transformer swapped for the vq decoder" })
+        {
+            var (build, expect) = BrokenModels[name];
+            var r = Sjd2Cli.Run(command, "--model", build(temp));
+            AssertOneLineError(r, expect, null, $"{command}, {name}");
+        }
+    }
+
+    [Theory]
+    [InlineData("missing parity.json", "parity.json")]
+    [InlineData("malformed parity.json", "parity.json")]
+    [InlineData("parity.json without cases", "parity.json")]
+    [InlineData("parity case naming an unknown input", "parity.json")]
+    public void ParityRefusesBrokenReferences(string name, string expect)
+    {
+        using var temp = new TempDir();
+        string dir = temp.CopyModel("tiny");
+        string path = Path.Combine(dir, "parity.json");
+        switch (name)
+        {
+            case "missing parity.json": File.Delete(path); break;
+            case "malformed parity.json": File.WriteAllText(path, File.ReadAllText(path)[..500]); break;
+            case "parity.json without cases": File.WriteAllText(path, "{\"tolerance\": 0.0001}"); break;
+            case "parity case naming an unknown input":
+                var root = JsonNode.Parse(File.ReadAllText(path))!;
+                var inputs = root["cases"]![0]!["inputs"]!.AsObject();
+                var first = inputs.First();
+                inputs.Remove(first.Key);
+                inputs["no_such_input"] = first.Value!.DeepClone();
+                File.WriteAllText(path, root.ToJsonString());
+                break;
+        }
+        var r = Sjd2Cli.Run("parity", "--model", dir);
+        AssertOneLineError(r, expect, null, name);
+    }
+
+    public static TheoryData<string, string[], string> BadOptions() => new()
+    {
+        { "empty prompt", ["generate", "", "--out", "{out}", "--model", "{tiny}"], "prompt" },
+        { "blank prompt", ["generate", "   ", "--out", "{out}", "--model", "{tiny}"], "prompt" },
+        { "prompt too long", ["generate", string.Join(' ', Enumerable.Repeat("red", 25)), "--out", "{out}", "--model", "{tiny}"], "24" },
+        { "no prompt", ["generate", "--out", "{out}", "--model", "{tiny}"], "prompt" },
+        { "two prompts", ["generate", "a", "b", "--out", "{out}", "--model", "{tiny}"], "prompt" },
+        { "no --out", ["generate", Prompt, "--model", "{tiny}"], "--out" },
+        { "top-k 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "0"], "top-k" },
+        { "top-k negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "-3"], "top-k" },
+        { "top-p 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "0"], "top-p" },
+        { "top-p 1.5", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "1.5"], "top-p" },
+        { "top-p NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "NaN"], "top-p" },
+        { "cfg NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "NaN"], "cfg" },
+        { "cfg infinity", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "Infinity"], "cfg" },
+        { "cfg not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "three"], "cfg" },
+        { "temperature 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "0"], "temperature" },
+        { "temperature -1", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "-1"], "temperature" },
+        { "count 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--count", "0"], "count" },
+        { "seed negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "-1"], "seed" },
+        { "unknown ep", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "tpu"], "tpu" },
+        { "cuda on the CPU package", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "cuda"], "Microsoft.ML.OnnxRuntime.Gpu" },
+        { "directml on the CPU package", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "dml"], "Microsoft.ML.OnnxRuntime.DirectML" },
+        { "info with cuda", ["info", "--model", "{tiny}", "--ep", "cuda"], "Microsoft.ML.OnnxRuntime.Gpu" },
+        { "output folder missing", ["generate", Prompt, "--out", "{outdir}/no/such/folder/a.png", "--model", "{tiny}"], "does not exist" },
+        { "output is a folder", ["generate", Prompt, "--out", "{outdir}", "--model", "{tiny}"], "folder" },
+        { "unknown option", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--colour", "red"], "--colour" },
+        { "unknown flag on info", ["info", "--model", "{tiny}", "--verbose"], "--verbose" },
+        { "option given twice", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "1", "--seed", "2"], "--seed" },
+        { "option without value", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed"], "--seed" },
+        { "unknown method", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--method", "telepathy"], "telepathy" },
+        { "unknown command", ["paint", Prompt], "paint" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public void CliRefusesBadOptions(string name, string[] args, string expect)
+    {
+        using var temp = new TempDir();
+        string outDir = NewOutDir(temp);
+        var resolved = args.Select(a => a
+            .Replace("{out}", Path.Combine(outDir, "a.png"))
+            .Replace("{outdir}", outDir)
+            .Replace("{tiny}", TestPaths.Model("tiny"))).ToArray();
+        var r = Sjd2Cli.Run(resolved);
+        AssertOneLineError(r, expect, outDir, name);
+    }
+
+    [Fact]
+    public async Task LibraryRefusesBadGenerationInputs()
+    {
+        using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
+        async Task Refuses(string prompt, GenerationOptions options, string expect)
+        {
+            var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(prompt, options));
+            AssertOneLine(e.Message, expect);
+        }
+        await Refuses("", new(), "prompt");
+        await Refuses(" \t ", new(), "prompt");
+        await Refuses(string.Join(' ', Enumerable.Repeat("blue", 25)), new(), "24");
+        await Refuses(Prompt, new() { Temperature = 0 }, "temperature");
+        await Refuses(Prompt, new() { Temperature = -1 }, "temperature");
+        await Refuses(Prompt, new() { Temperature = float.NaN }, "temperature");
+        await Refuses(Prompt, new() { TopP = 0 }, "top-p");
+        await Refuses(Prompt, new() { TopP = 1.5f }, "top-p");
+        await Refuses(Prompt, new() { TopK = -1 }, "top-k");
+        await Refuses(Prompt, new() { CfgScale = float.NaN }, "cfg");
+        await Refuses(Prompt, new() { Method = (DecodingMethod)99 }, "method");
+        // Sanity: the same pipeline still works afterwards.
+        var ok = await pipeline.GenerateAsync(Prompt, new() { Seed = 1 });
+        Assert.Equal(16, ok.Codes.Length);
+    }
+
+    [Theory]
+    [InlineData(ExecutionProvider.Cuda, "Microsoft.ML.OnnxRuntime.Gpu")]
+    [InlineData(ExecutionProvider.DirectML, "Microsoft.ML.OnnxRuntime.DirectML")]
+    public void LibraryNamesTheMissingNativePackage(ExecutionProvider provider, string package)
+    {
+        var e = Assert.Throws<Sjd2Exception>(() => { using var p = Sjd2Pipeline.Load(TestPaths.Model("tiny"), new PipelineOptions { Provider = provider }); });
+        AssertOneLine(e.Message, package);
+    }
+
+    // ---- helpers --------------------------------------------------------------------------
+
+    private static string NewOutDir(TempDir temp)
+    {
+        string outDir = temp.File("out");
+        Directory.CreateDirectory(outDir);
+        return outDir;
+    }
+
+    private static void AssertOneLineError(Sjd2Cli.Result r, string expect, string? outDir, string? what = null)
+    {
+        string context = $"{what}\n{r}";
+        Assert.True(r.ExitCode != 0, $"exit code 0: {context}");
+        var lines = r.StderrLines;
+        Assert.True(lines.Length == 1, $"expected exactly one stderr line, got {lines.Length}: {context}");
+        Assert.StartsWith("sjd2: error:", lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stdout);
+        Assert.DoesNotContain("Exception", r.Stderr);
+        Assert.True(lines[0].Contains(expect, StringComparison.OrdinalIgnoreCase), $"message should mention '{expect}': {context}");
+        if (outDir is not null)
+        {
+            var left = Directory.Exists(outDir) ? Directory.GetFileSystemEntries(outDir, "*", SearchOption.AllDirectories) : [];
+            Assert.True(left.Length == 0, $"left behind: {string.Join(", ", left)}; {context}");
+        }
+    }
+
+    private static void AssertOneLine(string message, string expect)
+    {
+        Assert.DoesNotContain('\n', message);
+        Assert.DoesNotContain('\r', message);
+        Assert.True(message.Contains(expect, StringComparison.OrdinalIgnoreCase), $"message should mention '{expect}': {message}");
+    }
+
+    private static string TinyManifestText() => ManifestText("tiny");
+
+    private static string ManifestText(string model) => File.ReadAllText(Path.Combine(TestPaths.Model(model), "model.json"));
+
+    private static string WithManifestText(TempDir t, string text, string model = "tiny")
+    {
+        string dir = t.CopyModel(model);
+        File.WriteAllText(Path.Combine(dir, "model.json"), text);
+        return dir;
+    }
+
+    private static string WithManifest(TempDir t, Action<JsonNode> edit, string model = "tiny")
+    {
+        var json = JsonNode.Parse(ManifestText(model))!;
+        edit(json);
+        return WithManifestText(t, json.ToJsonString(), model);
+    }
+
+    private static string OutsidePath(TempDir t)
+    {
+        // The file exists (beside the model folder): only the path rule can refuse it.
+        File.Copy(Path.Combine(TestPaths.Model("tiny"), "transformer.onnx"), t.File("x.onnx"));
+        return WithManifest(t, j => j["graphs"]!["transformer"] = "../x.onnx");
+    }
+
+    private static string Unreadable(TempDir t)
+    {
+        string dir = t.CopyModel("tiny");
+        string path = Path.Combine(dir, "model.json");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.None);
+            try { File.ReadAllText(path); }
+            catch (UnauthorizedAccessException) { return dir; } // really unreadable
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        // Running as root (or on Windows) the file stays readable: stand in with unreadable content.
+        File.WriteAllBytes(path, [0xFF, 0xFE, 0x00, 0x7B, 0xC3]);
+        return dir;
+    }
+}

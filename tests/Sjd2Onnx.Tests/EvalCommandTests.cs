@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Sjd2Onnx.Evaluation;
+using Sjd2Onnx.Tests.Support;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary><c>sjd2 eval</c> end to end: the tiny random-weight model with the shapes world beside it, and the error lines.</summary>
+public sealed class EvalCommandTests : IDisposable
+{
+    private static readonly string[] Fields = ["overall", "count", "color", "shape", "size", "position", "relation", "n"];
+    private readonly string _temp = Directory.CreateTempSubdirectory("sjd2-eval-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Fact]
+    public void DrawnPromptsGiveTrainingAndHeldOutAccuracies()
+    {
+        string model = ShapesModel();
+        string json = Path.Combine(_temp, "eval.json");
+        var (rc, stdout, stderr) = Sjd2("eval", "--prompts", "3", "--model", model, "--json", json, "--seed", "5", "--quiet");
+        Assert.True(rc == 0, stderr);
+        Assert.Contains("held-out (n=3)", stdout);
+        Assert.Contains("overall", stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        foreach (var f in Fields) Assert.True(root.TryGetProperty(f, out _), $"no '{f}' in the JSON");
+        Assert.True(root.TryGetProperty("held_out", out var held));
+        foreach (var f in Fields) Assert.True(held.TryGetProperty(f, out _), $"no 'held_out.{f}' in the JSON");
+        Assert.Equal(3, root.GetProperty("n").GetInt32());
+        Assert.InRange(root.GetProperty("overall").GetDouble(), 0, 1);
+        Assert.Equal(6, root.GetProperty("samples").GetArrayLength());
+        Assert.Equal("ar", root.GetProperty("method").GetString());
+    }
+
+    [Fact]
+    public void PromptFileGivesOneSet()
+    {
+        string model = ShapesModel();
+        string prompts = Path.Combine(_temp, "prompts.txt");
+        File.WriteAllLines(prompts, ["# comment", "a red circle on the left", "", "a big blue square above a small green triangle"]);
+        string json = Path.Combine(_temp, "eval.json");
+        var (rc, stdout, stderr) = Sjd2("eval", "--prompts", prompts, "--model", model, "--json", json, "--quiet");
+        Assert.True(rc == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(2, doc.RootElement.GetProperty("n").GetInt32());
+        Assert.False(doc.RootElement.TryGetProperty("held_out", out _));
+        Assert.DoesNotContain("held-out", stdout);
+    }
+
+    [Fact]
+    public void ErrorsAreOneLine()
+    {
+        string tiny = Path.Combine(ShapesTestData.RepoRoot, "tests", "models", "tiny");
+        AssertError(["eval", "--prompts", "2", "--model", tiny],
+            "this model has no shapes_world.json; sjd2 eval works with the shapes demo model");
+        string model = ShapesModel();
+        AssertError(["eval", "--prompts", "2", "--model", model, "--json", Path.Combine(_temp, "missing", "e.json")], "--json folder");
+        AssertError(["eval", "--model", model], "eval needs --prompts");
+        AssertError(["eval", "--prompts", Path.Combine(_temp, "nothing.txt"), "--model", model], "is neither");
+        string bad = Path.Combine(_temp, "bad.txt");
+        File.WriteAllLines(bad, ["a red circle on the left", "a pink hexagon"]);
+        AssertError(["eval", "--prompts", bad, "--model", model], "bad.txt:2:");
+        AssertError(["eval", "--prompts", "2", "--model", model, "--bogus", "1"], "no option --bogus");
+    }
+
+    [Fact]
+    public void ValidatePrintsTheGroundTruthAgreement()
+    {
+        string json = Path.Combine(_temp, "validate.json");
+        var (rc, stdout, stderr) = Sjd2("eval", "--validate", ShapesTestData.DataDir, "--world", ShapesTestData.WorldPath, "--json", json, "--quiet");
+        Assert.True(rc == 0, stdout + stderr);
+        Assert.Contains("agreement with their own captions", stdout);
+        Assert.Contains("validate ok", stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.True(doc.RootElement.GetProperty("agreement").GetDouble() >= 0.98);
+    }
+
+    /// <summary>A copy of the tiny test model with the shapes world beside it (16×16 images, scored at scale).</summary>
+    private string ShapesModel()
+    {
+        string dir = Path.Combine(_temp, "model");
+        if (Directory.Exists(dir)) return dir;
+        Directory.CreateDirectory(dir);
+        foreach (var f in Directory.GetFiles(Path.Combine(ShapesTestData.RepoRoot, "tests", "models", "tiny")))
+            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        File.Copy(ShapesTestData.WorldPath, Path.Combine(dir, ShapesWorld.FileName));
+        return dir;
+    }
+
+    private static void AssertError(string[] args, string expected)
+    {
+        var (rc, _, stderr) = Sjd2(args);
+        Assert.Equal(2, rc);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private static (int Code, string Stdout, string Stderr) Sjd2(params string[] args)
+    {
+        var r = Sjd2Cli.Run(args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
+    }
+}

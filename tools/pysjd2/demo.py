@@ -1,0 +1,498 @@
+"""The default model: a small text-to-image AR model trained on the procedural shapes world.
+
+    python3 export_models.py demo --out onnx [--steps N] [--resume] [--minutes M] [--device cpu|cuda]
+    python3 export_models.py demo sample --out onnx [--prompts "a big red circle on the left" ...]
+    python3 export_models.py demo export --out onnx        (re-export from onnx/torch_state.pt)
+
+Stages (work files under train/demo/, gitignored):
+1. VQ tokenizer (k-means on 4x4 patches + small conv decoder), cached in train/demo/vq.pt.
+2. Transformer training with caption dropout and SJD2 next-clean-token noise segments,
+   checkpointed to train/demo/ckpt.pt every few minutes; --resume continues from it.
+3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (fp16 weights of
+   transformer, VQ decoder and codebook, with configs) so the PyTorch model can be rebuilt
+   without retraining (``load_torch_state``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import shapes, vq
+from .transformer import Sjd2Transformer, TransformerConfig
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WORK = os.path.join(REPO, "train", "demo")
+
+MAX_PROMPT_TOKENS = 24
+CODEBOOK_SIZE = 512
+GRID = 16
+NUM_IMAGE_TOKENS = GRID * GRID
+
+MODEL = dict(hidden_size=192, num_layers=4, num_heads=6, num_kv_heads=2, head_dim=32,
+             ffn_size=512, max_sequence_length=288, rope_theta=10000.0, noise_conditioning=True)
+
+SJD2 = dict(schedule="karras", steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0)
+
+TRAIN = dict(batch_size=24, lr=2e-3, min_lr_ratio=0.05, warmup=50, weight_decay=0.05,
+             betas=(0.9, 0.95), grad_clip=1.0, caption_dropout=0.1, noise_row_prob=0.5,
+             seg_min=16, seg_max=96, slope_min=0.3, slope_max=2.0, stats_every=25,
+             checkpoint_seconds=180)
+
+SAMPLING = dict(cfg_scale=3.0, temperature=1.0, top_k=8, top_p=1.0)
+
+
+def karras_sigmas(steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0) -> np.ndarray:
+    i = np.arange(steps, dtype=np.float64)
+    a, b = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
+    return ((a + i / (steps - 1) * (b - a)) ** rho).astype(np.float32)
+
+
+def log_line(path: str, text: str) -> None:
+    print(text, flush=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+# ------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------
+def make_batch(rng: np.random.Generator, codebook: np.ndarray, tok: shapes.WordTokenizer,
+               batch: int, caption_dropout: float):
+    """Left-padded rows [PAD..][BOS] prompt [BOI] codes; returns ids tensors."""
+    imgs, caps, _ = shapes.sample_batch(rng, batch, "train")
+    codes = vq.encode(imgs, codebook).reshape(batch, -1)
+    prompts = []
+    for c in caps:
+        ids = [] if rng.random() < caption_dropout else tok.encode(c)
+        assert len(ids) <= MAX_PROMPT_TOKENS
+        prompts.append([shapes.BOS_ID] + ids + [shapes.BOI_ID])
+    tlen = max(len(p) for p in prompts)
+    text = np.full((batch, tlen), shapes.PAD_ID, dtype=np.int64)
+    tmask = np.zeros((batch, tlen), dtype=np.int64)
+    for i, p in enumerate(prompts):
+        text[i, tlen - len(p):] = p
+        tmask[i, tlen - len(p):] = 1
+    return torch.from_numpy(text), torch.from_numpy(tmask), torch.from_numpy(codes.astype(np.int64))
+
+
+def embedding_stats(model: Sjd2Transformer) -> Tuple[torch.Tensor, torch.Tensor]:
+    w = model.image_embed.weight.detach().float()
+    return w.mean(0), w.std(0).clamp(min=1e-4)
+
+
+def noise_segments(rng: np.random.Generator, batch: int, sigmas: np.ndarray, t: Dict) -> np.ndarray:
+    """noise levels [B,256] for the image inputs (0 = clean)."""
+    steps = len(sigmas)
+    lv = np.zeros((batch, NUM_IMAGE_TOKENS), dtype=np.float32)
+    for b in range(batch):
+        if rng.random() >= t["noise_row_prob"]:
+            continue
+        length = int(rng.integers(t["seg_min"], t["seg_max"] + 1))
+        start = int(rng.integers(0, NUM_IMAGE_TOKENS - length + 1))
+        slope = float(rng.uniform(t["slope_min"], t["slope_max"]))
+        offset = float(rng.uniform(0.0, steps * 0.75))
+        depth = np.floor(offset + slope * np.arange(length)).astype(np.int64)   # grid steps from the clean end
+        idx = np.clip(steps - 1 - depth, 0, steps - 1)                         # 0 = sigma_max = pure noise
+        lv[b, start:start + length] = sigmas[idx]
+    return lv
+
+
+def forward_batch(model, text, tmask, codes, levels, mean, std, gen: torch.Generator):
+    b = text.shape[0]
+    te = model.text_embed(text)
+    ie = model.image_embed(codes)
+    lv = torch.from_numpy(levels)
+    if (lv > 0).any():
+        n = (ie - mean) / std
+        eps = torch.randn(n.shape, generator=gen)
+        s = lv.unsqueeze(-1)
+        noisy = (torch.sqrt(1.0 - s * s) * n + s * eps) * std + mean
+        ie = torch.where(s > 0, noisy, ie)
+    x = torch.cat([te, ie], 1)
+    mask = torch.cat([tmask, torch.ones(b, NUM_IMAGE_TOKENS, dtype=torch.long)], 1)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    nl = torch.cat([torch.zeros(b, text.shape[1]), lv], 1)
+    logits, _ = model(x, mask, pos, None, nl)
+    # the logits row of input j predicts input j+1: BOI predicts code 0, code 254 predicts code 255
+    pred = logits[:, text.shape[1] - 1:-1]                    # [B,256,K]
+    ce = F.cross_entropy(pred.reshape(-1, pred.shape[-1]), codes.reshape(-1), reduction="none")
+    return ce.view(b, NUM_IMAGE_TOKENS)
+
+
+# ------------------------------------------------------------------------------------------
+# stages
+# ------------------------------------------------------------------------------------------
+def get_vq(log_path: str, device_minutes: float = 3.0):
+    path = os.path.join(WORK, "vq.pt")
+    if os.path.exists(path):
+        d = torch.load(path)
+        dec = vq.VqDecoder(CODEBOOK_SIZE)
+        dec.load_state_dict(d["decoder"])
+        return d["codebook"].numpy(), dec.eval(), d["stats"]
+    cb, dec, stats = vq.build_vq(CODEBOOK_SIZE, 6000, 25, device_minutes, 0,
+                                 lambda s: log_line(log_path, s))
+    torch.save({"codebook": torch.from_numpy(cb), "decoder": dec.state_dict(), "stats": stats}, path)
+    return cb, dec.eval(), stats
+
+
+def new_model(vocab_size: int) -> Sjd2Transformer:
+    cfg = TransformerConfig(text_vocab_size=vocab_size, codebook_size=CODEBOOK_SIZE, **MODEL)
+    return Sjd2Transformer(cfg)
+
+
+def progress(state: Dict) -> float:
+    """Training progress in [0,1]: by steps (--steps) or by training seconds (--minutes), the
+    larger of the two, so a time budget adapts the cosine schedule to the machine's speed."""
+    p = state["step"] / max(1, state["total_steps"])
+    if state.get("budget_seconds"):
+        p = max(p, state["seconds"] / state["budget_seconds"])
+    return min(1.0, p)
+
+
+def lr_at(step: int, p: float, t: Dict) -> float:
+    if step < t["warmup"]:
+        return t["lr"] * (step + 1) / t["warmup"]
+    return t["lr"] * (t["min_lr_ratio"] + (1 - t["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train(args) -> Tuple[Sjd2Transformer, Dict]:
+    os.makedirs(WORK, exist_ok=True)
+    log_path = os.path.join(WORK, "train_log.txt")
+    device = torch.device(args.device)
+    codebook, _, _ = get_vq(log_path)
+    tok = shapes.WordTokenizer()
+    model = new_model(len(tok.tokens)).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed." not in n.replace("_embed.", "embed.")]
+    no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": TRAIN["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=TRAIN["lr"], betas=TRAIN["betas"])
+    ckpt_path = os.path.join(WORK, "ckpt.pt")
+    state = {"step": 0, "seconds": 0.0, "history": [], "total_steps": args.steps,
+             "budget_seconds": args.minutes * 60 if args.minutes else None}
+    if args.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        if args.steps_given:
+            state["total_steps"] = args.steps
+        if args.minutes:
+            state["budget_seconds"] = args.minutes * 60
+        log_line(log_path, "resumed at step %d (%.0fs trained)" % (state["step"], state["seconds"]))
+    sigmas = karras_sigmas(**{k: v for k, v in SJD2.items() if k != "schedule"})
+    rng = np.random.default_rng(1000 + state["step"])
+    gen = torch.Generator().manual_seed(2000 + state["step"])
+    mean, std = embedding_stats(model)
+    if "emb_mean" in state:
+        mean, std = state["emb_mean"], state["emb_std"]
+
+    def save():
+        state["emb_mean"], state["emb_std"] = mean, std
+        tmp = ckpt_path + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, tmp)
+        os.replace(tmp, ckpt_path)
+
+    t_start = time.time()
+    t_last_ck = time.time()
+    acc = {"ar": [], "noisy": [], "clean_in_noisy_rows": []}
+    model.train()
+    while progress(state) < 1.0:
+        t0 = time.time()
+        step = state["step"]
+        if step % TRAIN["stats_every"] == 0:
+            mean, std = embedding_stats(model)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, progress(state), TRAIN)
+        text, tmask, codes = make_batch(rng, codebook, tok, TRAIN["batch_size"], TRAIN["caption_dropout"])
+        levels = noise_segments(rng, TRAIN["batch_size"], sigmas, TRAIN)
+        ce = forward_batch(model, text.to(device), tmask.to(device), codes.to(device), levels,
+                           mean.to(device), std.to(device), gen)
+        loss = ce.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), TRAIN["grad_clip"])
+        opt.step()
+        lvt = torch.from_numpy(levels)
+        noisy_rows = (lvt > 0).any(1)
+        # noisy-segment loss: targets predicted from noisy inputs (input j noisy -> logits j)
+        in_seg = lvt > 0
+        if (~noisy_rows).any():
+            acc["ar"].append(float(ce[~noisy_rows].mean()))
+        if in_seg.any():
+            acc["noisy"].append(float(ce[in_seg].mean()))
+        state["step"] += 1
+        state["seconds"] += time.time() - t0
+        if state["step"] % 25 == 0 or progress(state) >= 1.0:
+            rec = {"step": state["step"], "seconds": round(state["seconds"], 1),
+                   "lr": round(lr_at(step, progress(state), TRAIN), 6),
+                   "ar_loss": round(float(np.mean(acc["ar"])), 4) if acc["ar"] else None,
+                   "noisy_loss": round(float(np.mean(acc["noisy"])), 4) if acc["noisy"] else None,
+                   "grad_norm": round(float(gn), 3), "sec_per_step": round(time.time() - t0, 2)}
+            state["history"].append(rec)
+            log_line(log_path, json.dumps(rec))
+            acc = {"ar": [], "noisy": [], "clean_in_noisy_rows": []}
+        if time.time() - t_last_ck > TRAIN["checkpoint_seconds"]:
+            save()
+            t_last_ck = time.time()
+    save()
+    state["emb_mean"], state["emb_std"] = mean, std
+    model.eval()
+    return model, state
+
+
+# ------------------------------------------------------------------------------------------
+# sampling (PyTorch reference AR sampler with CFG)
+# ------------------------------------------------------------------------------------------
+@torch.no_grad()
+def sample(model: Sjd2Transformer, prompts: List[str], cfg_scale: float = 3.0,
+           temperature: float = 1.0, top_k: int = 0, seed: int = 0) -> torch.Tensor:
+    """Codes [N,16,16]; CFG with the empty prompt as the unconditional row."""
+    tok = shapes.WordTokenizer()
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for p in prompts:
+        rows = [[shapes.BOS_ID] + tok.encode(p) + [shapes.BOI_ID], [shapes.BOS_ID, shapes.BOI_ID]]
+        use_cfg = cfg_scale != 1.0
+        if not use_cfg:
+            rows = rows[:1]
+        tlen = max(len(r) for r in rows)
+        ids = torch.zeros(len(rows), tlen, dtype=torch.long)
+        mask = torch.zeros(len(rows), tlen, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, tlen - len(r):] = torch.tensor(r)
+            mask[i, tlen - len(r):] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits, past = model(model.text_embed(ids), mask, pos, model.empty_past(len(rows)))
+        codes = []
+        for t in range(NUM_IMAGE_TOKENS):
+            lg = logits[:, -1].float()
+            if use_cfg:
+                lg = lg[1] + cfg_scale * (lg[0] - lg[1])
+            else:
+                lg = lg[0]
+            lg = lg / max(temperature, 1e-5)
+            if top_k:
+                kth = torch.topk(lg, top_k).values[-1]
+                lg = torch.where(lg < kth, torch.full_like(lg, -1e9), lg)
+            c = int(torch.multinomial(torch.softmax(lg, -1), 1, generator=gen))
+            codes.append(c)
+            if t == NUM_IMAGE_TOKENS - 1:
+                break
+            x = model.image_embed(torch.full((len(rows), 1), c, dtype=torch.long))
+            mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], 1)
+            pos = pos[:, -1:] + 1
+            logits, past = model(x, mask, pos, past)
+        out.append(torch.tensor(codes).view(GRID, GRID))
+    return torch.stack(out)
+
+
+def decode_to_uint8(decoder, codes: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        img = decoder(codes)
+    return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def sample_grid(model, decoder, prompts: List[str], path: str, per_prompt: int = 4,
+                seed: int = 0, **kw) -> None:
+    from PIL import Image, ImageDraw
+    rows = []
+    for i, p in enumerate(prompts):
+        codes = sample(model, [p] * per_prompt, seed=seed + 100 * i, **kw)
+        rows.append(decode_to_uint8(decoder, codes))
+    scale = 2
+    cell = 64 * scale
+    label_w = 300
+    W = label_w + per_prompt * (cell + 4)
+    H = len(prompts) * (cell + 4)
+    canvas = Image.new("RGB", (W, H), (255, 255, 255))
+    d = ImageDraw.Draw(canvas)
+    for r, imgs in enumerate(rows):
+        y = r * (cell + 4)
+        words = prompts[r].split()
+        lines, cur = [], ""
+        for w in words:
+            if len(cur) + len(w) + 1 > 40:
+                lines.append(cur)
+                cur = w
+            else:
+                cur = (cur + " " + w).strip()
+        lines.append(cur)
+        for k, ln in enumerate(lines):
+            d.text((6, y + 8 + 14 * k), ln, fill=(0, 0, 0))
+        for c, im in enumerate(imgs):
+            canvas.paste(Image.fromarray(im).resize((cell, cell), Image.NEAREST),
+                         (label_w + c * (cell + 4), y))
+    canvas.save(path, optimize=True)
+
+
+DEFAULT_PROMPTS = [
+    "a big red circle on the left",
+    "a small blue square at the top",
+    "there is a big yellow triangle in the center",
+    "a big green circle above a small red square",
+    "a blue triangle to the left of a yellow circle",
+    "a big purple triangle on the right",          # held out pair
+    "a small orange circle below a big blue square",  # held out pair
+    "",
+]
+
+
+# ------------------------------------------------------------------------------------------
+# export / torch state
+# ------------------------------------------------------------------------------------------
+def save_torch_state(path: str, model: Sjd2Transformer, decoder, codebook: np.ndarray,
+                     mean: torch.Tensor, std: torch.Tensor, meta: Dict) -> None:
+    half = lambda sd: {k: v.detach().to(torch.float16) for k, v in sd.items()}
+    torch.save({"transformer_config": model.config.to_dict(), "transformer": half(model.state_dict()),
+                "vq_decoder": half(decoder.state_dict()), "codebook": torch.from_numpy(codebook).half(),
+                "embedding_mean": mean.float(), "embedding_std": std.float(), "meta": meta}, path)
+
+
+def load_torch_state(path: str):
+    """Rebuild (transformer, vq decoder, codebook, mean, std, meta) from torch_state.pt."""
+    d = torch.load(path, map_location="cpu")
+    model = Sjd2Transformer(TransformerConfig.from_dict(d["transformer_config"]))
+    model.load_state_dict({k: v.float() for k, v in d["transformer"].items()})
+    dec = vq.VqDecoder(d["codebook"].shape[0])
+    dec.load_state_dict({k: v.float() for k, v in d["vq_decoder"].items()})
+    return (model.eval(), dec.eval(), d["codebook"].float().numpy(), d["embedding_mean"],
+            d["embedding_std"], d["meta"])
+
+
+def manifest(model: Sjd2Transformer, mean: torch.Tensor, std: torch.Tensor, meta: Dict) -> Dict:
+    c = model.config
+    return {
+        "format": "sjd2onnx-model",
+        "format_version": 1,
+        "name": "shapes-demo",
+        "description": "default demo model: text-to-image AR transformer (%d layers, d=%d) trained "
+                       "on the procedural shapes world (docs/default-model.md)" % (c.num_layers, c.hidden_size),
+        "transformer": {"hidden_size": c.hidden_size, "num_layers": c.num_layers,
+                        "num_kv_heads": c.num_kv_heads, "head_dim": c.head_dim,
+                        "max_sequence_length": c.max_sequence_length},
+        "image": {"grid_height": GRID, "grid_width": GRID, "codebook_size": c.codebook_size,
+                  "height": 64, "width": 64, "pixel_range": [-1.0, 1.0]},
+        "tokenizer": {"type": "wordpiece", "vocab": "vocab.txt", "lowercase": True,
+                      "max_prompt_tokens": MAX_PROMPT_TOKENS},
+        "sequence": {"prompt_prefix_ids": [shapes.BOS_ID], "prompt_suffix_ids": [],
+                     "begin_of_image_ids": [shapes.BOI_ID], "end_of_line_id": None,
+                     "end_of_image_ids": [shapes.EOI_ID]},
+        "cfg": {"unconditional": "empty_prompt", "pad_id": shapes.PAD_ID, "negative_prompt": None},
+        "sampling": dict(SAMPLING),
+        "graphs": {"text_embedding": "text_embedding.onnx", "image_embedding": "image_embedding.onnx",
+                   "transformer": "transformer.onnx", "vq_decoder": "vq_decoder.onnx"},
+        "sjd2": dict(SJD2, embedding_mean=[float(v) for v in mean],
+                     embedding_std=[float(v) for v in std]),
+    }
+
+
+def export(out_dir: str, model, decoder, codebook, mean, std, meta: Dict) -> None:
+    from .onnx_export import export_model_folder
+    os.makedirs(out_dir, exist_ok=True)
+    tok = shapes.WordTokenizer()
+    vocab_text = "".join(t + "\n" for t in tok.tokens)
+    man = manifest(model, mean, std, meta)
+    export_model_folder(out_dir, model, decoder, man, {"vocab.txt": vocab_text}, parity_seed=0)
+    shapes.write_world(os.path.join(out_dir, "shapes_world.json"))
+    save_torch_state(os.path.join(out_dir, "torch_state.pt"), model, decoder, codebook, mean, std, meta)
+    with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8", newline="\n") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = "train"
+    if argv and argv[0] in ("train", "sample", "export", "testdata"):
+        cmd = argv.pop(0)
+    ap = argparse.ArgumentParser(prog="export_models.py demo")
+    ap.add_argument("--out", default=os.path.join(REPO, "onnx"))
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="training-time budget; the cosine schedule follows it")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--prompts", nargs="*", default=None)
+    ap.add_argument("--grid", default=None, help="sample: output PNG path")
+    ap.add_argument("--cfg-scale", type=float, default=SAMPLING["cfg_scale"])
+    ap.add_argument("--top-k", type=int, default=SAMPLING["top_k"])
+    ap.add_argument("--temperature", type=float, default=SAMPLING["temperature"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--state", default=None, help="sample/export: torch_state.pt or a train checkpoint")
+    args = ap.parse_args(argv)
+    args.steps_given = args.steps is not None
+    if args.steps is None:
+        args.steps = 100000 if args.minutes else 3000
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
+    torch.manual_seed(0)
+
+    if cmd == "testdata":
+        shapes.write_test_data(os.path.join(REPO, "tests", "data", "shapes"))
+        os.makedirs(args.out, exist_ok=True)
+        shapes.WordTokenizer().write_vocab(os.path.join(args.out, "vocab.txt"))
+        shapes.write_world(os.path.join(args.out, "shapes_world.json"))
+        return 0
+
+    if cmd in ("sample", "export"):
+        model, dec, cb, mean, std, meta = load_state(args)
+        if cmd == "export":
+            export(args.out, model, dec, cb, mean, std, meta)
+            return 0
+        prompts = args.prompts if args.prompts else DEFAULT_PROMPTS
+        path = args.grid or os.path.join(REPO, "docs", "samples-ar.png")
+        sample_grid(model, dec, prompts, path, cfg_scale=args.cfg_scale, top_k=args.top_k,
+                    temperature=args.temperature, seed=args.seed)
+        print("wrote", path)
+        return 0
+
+    model, state = train(args)
+    model = model.cpu()
+    codebook, dec, vq_stats = get_vq(os.path.join(WORK, "train_log.txt"))
+    meta = training_meta(state, vq_stats)
+    if not args.no_export:
+        export(args.out, model, dec, codebook, state["emb_mean"], state["emb_std"], meta)
+    return 0
+
+
+def training_meta(state: Dict, vq_stats: Dict) -> Dict:
+    hist = state["history"]
+    return {"steps": state["step"], "total_steps_planned": state["total_steps"],
+            "budget_seconds": state.get("budget_seconds"),
+            "train_seconds": round(state["seconds"]), "batch_size": TRAIN["batch_size"],
+            "train": {k: v for k, v in TRAIN.items()}, "model": MODEL, "vq": vq_stats,
+            "sampling": SAMPLING, "first_log": hist[0] if hist else None,
+            "last_log": hist[-1] if hist else None, "history": hist}
+
+
+def load_state(args):
+    path = args.state or os.path.join(args.out, "torch_state.pt")
+    if path.endswith("ckpt.pt"):
+        ck = torch.load(path, map_location="cpu")
+        tok = shapes.WordTokenizer()
+        model = new_model(len(tok.tokens))
+        model.load_state_dict(ck["model"])
+        cb, dec, vq_stats = get_vq(os.path.join(WORK, "train_log.txt"))
+        st = ck["state"]
+        return model.eval(), dec, cb, st["emb_mean"], st["emb_std"], training_meta(st, vq_stats)
+    return load_torch_state(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

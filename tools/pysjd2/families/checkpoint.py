@@ -39,6 +39,13 @@ class _SafetensorsFile:
         self._base = 8 + n
         self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
 
+    def __del__(self):
+        try:
+            self._map.close()
+            self._fh.close()
+        except Exception:
+            pass
+
     def get(self, name: str) -> torch.Tensor:
         e = self.entries[name]
         dtype, width = _ST_DTYPES[e["dtype"]]

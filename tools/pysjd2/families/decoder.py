@@ -59,7 +59,8 @@ class FamilyConfig:
     layer_style: str = "hf"            # "hf" (Llama/Chameleon/Emu3 names) or "llamagen"
     rms_eps: float = 1e-6
     qk_norm: bool = False              # Chameleon qk-LayerNorm
-    qk_norm_shards: int = 1            # Chameleon model_parallel_size (rows of q_norm.weight)
+    qk_norm_shards: int = 1            # rows of q_norm.weight: model_parallel_size (Lumina's copy) or num_heads (HF)
+    k_norm_shards: int = 0             # rows of k_norm.weight (0: qk_norm_shards, capped at num_kv_heads)
     swin_norm: bool = False            # Chameleon 30B ordering (norm after attention / MLP)
     rope: str = "1d"                   # "1d" (rotate-half) or "llamagen2d"
     rope_scaling_factor: float = 1.0   # linear RoPE scaling
@@ -188,7 +189,7 @@ class HfAttention(nn.Module):
         self.o_proj = nn.Linear(h * dh, d, bias=False)
         if cfg.qk_norm:
             self.q_norm = ChameleonQKNorm(cfg.qk_norm_shards, h, dh)
-            self.k_norm = ChameleonQKNorm(cfg.qk_norm_shards, hk, dh)
+            self.k_norm = ChameleonQKNorm(cfg.k_norm_shards or min(cfg.qk_norm_shards, hk), hk, dh)
         else:
             self.q_norm = self.k_norm = None
 

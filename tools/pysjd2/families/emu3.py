@@ -282,3 +282,13 @@ def make_tiny(ckpt_dir: str, seed: int = 0, codes: int = 64) -> None:
     vqt.update({n: b.detach() for n, b in vq.named_buffers() if "running_" in n})
     write_safetensors(os.path.join(ckpt_dir, "vision_tokenizer", "model.safetensors"), vqt, {"format": "pt"})
     common.write_json(os.path.join(ckpt_dir, "vision_tokenizer", "config.json"), vq_cfg)
+
+
+def from_family_info(info: dict, workdir: str):
+    ckpt, vqd = info.get("checkpoint"), info.get("vq")
+    if not ckpt:
+        ckpt = os.path.join(workdir, "emu3-tiny")
+        make_tiny(ckpt, seed=info["tiny_seed"])
+        vqd = os.path.join(ckpt, "vision_tokenizer")
+    model, vq, _, _, _ = load(ckpt, vqd)
+    return model, vq

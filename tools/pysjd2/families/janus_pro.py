@@ -290,3 +290,13 @@ def make_tiny(ckpt_dir: str, seed: int = 0) -> None:
     common.write_json(os.path.join(ckpt_dir, "tokenizer_config.json"),
                       {"add_bos_token": True, "add_eos_token": False, "bos_token": specials[0], "eos_token": specials[1],
                        "pad_token": None, "tokenizer_class": "LlamaTokenizerFast", "model_max_length": 16384})
+
+
+def from_family_info(info: dict, workdir: str):
+    """(model, vq) rebuilt from a model folder's family.json (tiny models: from their seed)."""
+    ckpt = info.get("checkpoint")
+    if not ckpt:
+        ckpt = os.path.join(workdir, "janus-pro-tiny")
+        make_tiny(ckpt, seed=info["tiny_seed"])
+    model, vq, _, _ = load(ckpt, info["image_size"])
+    return model, vq

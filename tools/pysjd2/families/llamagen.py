@@ -314,3 +314,14 @@ def make_tiny(ckpt_dir: str, seed: int = 0) -> None:
     common.write_json(os.path.join(ckpt_dir, "llamagen.json"), {
         "gpt_checkpoint": "gpt.pt", "vq_checkpoint": "vq.pt", "t5": "t5", "gpt": gpt, "vq": vq_args, "image_size": 8,
         "note": "tiny random-weight LlamaGen written by export_models.py llamagen --tiny"})
+
+
+def from_family_info(info: dict, workdir: str):
+    if not info.get("gpt_checkpoint"):
+        ck = os.path.join(workdir, "llamagen-tiny")
+        make_tiny(ck, seed=info["tiny_seed"])
+        info = dict(info, gpt_checkpoint=os.path.join(ck, "gpt.pt"), vq_checkpoint=os.path.join(ck, "vq.pt"),
+                    t5=os.path.join(ck, "t5"))
+    model, vq, _, _ = load(info["gpt_checkpoint"], info["vq_checkpoint"], info["t5"], info["gpt"], info["vq"],
+                           info["image_size"])
+    return model, vq

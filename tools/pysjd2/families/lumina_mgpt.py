@@ -83,7 +83,8 @@ def build(config: dict, codebook_size: int) -> FamilyTransformer:
         max_sequence_length=int(config.get("max_position_embeddings", 4096)),
         rope_theta=float(config.get("rope_theta", 10000.0)), family="lumina-mgpt", layer_style="hf",
         rms_eps=float(config.get("rms_norm_eps", 1e-5)), qk_norm=True,
-        qk_norm_shards=int(config.get("model_parallel_size", 1)), swin_norm=bool(config.get("swin_norm", False)))
+        qk_norm_shards=int(config.get("model_parallel_size", 1)), k_norm_shards=int(config.get("sjd2_k_norm_rows", 0)),
+        swin_norm=bool(config.get("swin_norm", False)))
     rs = config.get("rope_scaling")
     if rs:
         if rs.get("type", rs.get("rope_type")) != "linear":
@@ -135,8 +136,13 @@ def load(ckpt_dir: str, vq_dir: str):
     K = vq.quantize.embedding.weight.shape[0]
     if len(img2bpe) != K:
         raise ValueError(f"the vocabulary has {len(img2bpe)} image tokens, the VQGAN {K} codes")
-    model = build(config, K)
     ckpt = Checkpoint(ckpt_dir)
+    # q_norm / k_norm rows: [model_parallel_size, head_dim] in Lumina-mGPT's own modeling code,
+    # [num_heads, head_dim] in Hugging Face transformers' Chameleon conversion; both load
+    if ckpt.has("model.layers.0.self_attn.q_norm.weight"):
+        config = dict(config, model_parallel_size=int(ckpt.get("model.layers.0.self_attn.q_norm.weight").shape[0]),
+                      sjd2_k_norm_rows=int(ckpt.get("model.layers.0.self_attn.k_norm.weight").shape[0]))
+    model = build(config, K)
     load_into(model, ckpt, names=[n for n, _ in model.named_parameters() if _rename(n)], rename=_rename)
     with torch.no_grad():
         model.image_embed.weight.copy_(model.text_embed.weight[img2bpe])
@@ -307,3 +313,13 @@ def make_tiny(ckpt_dir: str, seed: int = 0, codes: int = 64) -> None:
         yaml.safe_dump({"model": {"target": "taming.models.vqgan.VQModel", "params": vq_params}}, f)
     torch.save({"state_dict": {n: p.detach().clone() for n, p in vq.named_parameters()}},
                os.path.join(ckpt_dir, "chameleon_tokenizer", "vqgan.ckpt"))
+
+
+def from_family_info(info: dict, workdir: str):
+    ckpt, vqgan = info.get("checkpoint"), info.get("vqgan")
+    if not ckpt:
+        ckpt = os.path.join(workdir, "lumina-mgpt-tiny")
+        make_tiny(ckpt, seed=info["tiny_seed"])
+        vqgan = os.path.join(ckpt, "chameleon_tokenizer")
+    model, vq, _ = load(ckpt, vqgan)
+    return model, vq

@@ -212,15 +212,10 @@ internal sealed class FamilyModels
 
     public static string Locate(string family)
     {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            string candidate = Path.Combine(d.FullName, "tests", "models", "families", family);
-            if (File.Exists(Path.Combine(d.FullName, "Sjd2Onnx.sln")))
-                return File.Exists(Path.Combine(candidate, "model.json"))
-                    ? candidate
-                    : throw new InvalidOperationException($"family test model '{family}' not found at {candidate}");
-        }
-        throw new InvalidOperationException($"no Sjd2Onnx.sln above {AppContext.BaseDirectory}");
+        string dir = Path.Combine(Support.TestPaths.RepoRoot, "tests", "models", "families", family);
+        return File.Exists(Path.Combine(dir, "model.json"))
+            ? dir
+            : throw new InvalidOperationException($"family test model '{family}' not found at {dir}");
     }
 
     public string Dir { get; }

@@ -103,6 +103,11 @@ def convert_hf_tokenizer(tokenizer_json: dict, keep_special: Optional[Iterable[s
     model = tokenizer_json["model"]
     if model.get("type") != "BPE":
         raise ValueError(f"tokenizer.json model type {model.get('type')!r}: only BPE is supported")
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+        raise ValueError("BPE with continuing_subword_prefix / end_of_word_suffix is not supported")
+    if model.get("ignore_merges"):
+        print("  warning: tokenizer.json has ignore_merges (whole pre-tokens looked up first); the engine's BPE "
+              "applies merges only, which can differ for words in the vocabulary that merges do not reach")
     norm = tokenizer_json.get("normalizer")
     normalization = None
     if norm is not None:

@@ -159,6 +159,21 @@ public sealed class FamiliesTests
         Assert.True(fp16 < 0.7 * fp32, $"float16 transformer {fp16} bytes vs float32 {fp32}");
     }
 
+    // llamagen-sjd2: the tiny LlamaGen after `export_models.py finetune-sjd2 --steps 30` (LoRA + noise MLP)
+    [Fact]
+    public async Task FineTunedFamilyModelHasTheSjd2InputAndRuns()
+    {
+        var m = FamilyModels.Get("llamagen-sjd2");
+        Assert.NotNull(m.Manifest.Sjd2);
+        Assert.True(m.Sessions.HasNoiseInput);
+        Assert.Equal(m.Manifest.Transformer.HiddenSize, m.Manifest.Sjd2!.EmbeddingMean.Length);
+        var (results, tolerance) = ParityCheck.Run(m.Dir);
+        Assert.All(results, r => Assert.True(r.MaxAbsDiff <= tolerance, $"{r.Graph}.{r.Output}: {r.MaxAbsDiff:E3}"));
+        using var pipeline = Sjd2Pipeline.Load(m.Dir);
+        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 1 });
+        Assert.Equal(m.Manifest.Image.CodeCount, result.Codes.Length);
+    }
+
     [Fact]
     public void LlamaGenPositionsAreAbsolute()
     {
@@ -196,8 +211,11 @@ internal sealed class FamilyModels
         Manifest = ManifestReader.Load(Dir);
         Sessions = ModelSessions.Open(Dir, Manifest, ExecutionProvider.Cpu, 0);
         Prompts = new PromptEncoder(Dir, Manifest);
-        Reference = FamilyReference.Load(Path.Combine(Dir, "reference.json"));
+        string reference = Path.Combine(Dir, "reference.json");
+        _reference = new Lazy<FamilyReference>(() => FamilyReference.Load(reference));
     }
+
+    private readonly Lazy<FamilyReference> _reference;
 
     public static FamilyModels Get(string family)
     {
@@ -222,7 +240,7 @@ internal sealed class FamilyModels
     public ModelManifest Manifest { get; }
     public ModelSessions Sessions { get; }
     public PromptEncoder Prompts { get; }
-    public FamilyReference Reference { get; }
+    public FamilyReference Reference => _reference.Value;
     public int Codebook => Manifest.Image.CodebookSize;
 }
 

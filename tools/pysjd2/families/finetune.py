@@ -296,7 +296,7 @@ def run(args) -> str:
             import pathlib
             files[fname] = pathlib.Path(os.path.join(args.model_dir, fname))
     out_info = dict(info, finetune={"train": args.train, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-                                    "history": history, "base_model": os.path.abspath(args.model_dir)})
+                                    "history": history, "base_model": args.model_dir})
     export_family_folder(args.out, model, vq, out_manifest, files, out_info, parity_seed=args.seed, fp16=args.fp16,
                          extra_cases=getattr(fam, "extra_cases", None))
     return args.out

@@ -8,7 +8,7 @@ Stages (work files under train/demo/, gitignored):
 1. VQ tokenizer (k-means on 4x4 patches + small conv decoder), cached in train/demo/vq.pt.
 2. Transformer training with caption dropout and SJD2 next-clean-token noise segments,
    checkpointed to train/demo/ckpt.pt every few minutes; --resume continues from it.
-3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (fp16 weights of
+3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (float32 weights of
    transformer, VQ decoder and codebook, with configs) so the PyTorch model can be rebuilt
    without retraining (``load_torch_state``).
 """
@@ -37,8 +37,8 @@ CODEBOOK_SIZE = 512
 GRID = 16
 NUM_IMAGE_TOKENS = GRID * GRID
 
-MODEL = dict(hidden_size=192, num_layers=4, num_heads=6, num_kv_heads=2, head_dim=32,
-             ffn_size=512, max_sequence_length=288, rope_theta=10000.0, noise_conditioning=True)
+MODEL = dict(hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, head_dim=32,
+             ffn_size=384, max_sequence_length=288, rope_theta=10000.0, noise_conditioning=True)
 
 SJD2 = dict(schedule="karras", steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0)
 
@@ -347,14 +347,108 @@ DEFAULT_PROMPTS = [
 ]
 
 
+def _components(mask: np.ndarray) -> List[np.ndarray]:
+    """4-connected components of a boolean [H,W] mask, as arrays of (y, x)."""
+    seen = np.zeros_like(mask, dtype=bool)
+    out = []
+    H, W = mask.shape
+    for y0, x0 in zip(*np.nonzero(mask)):
+        if seen[y0, x0]:
+            continue
+        stack = [(y0, x0)]
+        seen[y0, x0] = True
+        pts = []
+        while stack:
+            y, x = stack.pop()
+            pts.append((y, x))
+            for yy, xx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= yy < H and 0 <= xx < W and mask[yy, xx] and not seen[yy, xx]:
+                    seen[yy, xx] = True
+                    stack.append((yy, xx))
+        out.append(np.array(pts))
+    return out
+
+
+def analyse_image(img: np.ndarray) -> List[Dict]:
+    """Crude attribute reader for a rendered/generated uint8 [64,64,3] image: connected blobs of
+    one shape colour with at least 20 pixels -> colour, centre, size guess (big/small from the
+    bounding box) and kind guess (fill ratio of the bounding box: square ~1, circle ~0.79,
+    triangle ~0.5)."""
+    px = img.astype(np.float32)
+    found = []
+    cols = np.array(list(shapes.COLORS.values()), dtype=np.float32)
+    d = ((px[:, :, None, :] - cols[None, None]) ** 2).sum(-1)       # [64,64,6]
+    nearest = d.argmin(-1)
+    close = d.min(-1) < 70.0 ** 2
+    for ci, name in enumerate(shapes.COLORS):
+        for pts in _components(close & (nearest == ci)):
+            n = len(pts)
+            if n < 20:
+                continue
+            ys, xs = pts[:, 0], pts[:, 1]
+            h = ys.max() - ys.min() + 1
+            w = xs.max() - xs.min() + 1
+            fill = n / float(h * w)
+            kind = "square" if fill > 0.9 else ("circle" if fill > 0.65 else "triangle")
+            size = "big" if max(h, w) >= 18 else "small"
+            found.append({"color": name, "kind": kind, "size": size, "pixels": n,
+                          "center": [float(xs.mean()), float(ys.mean())]})
+    return found
+
+
+def check_prompt(prompt: str, img: np.ndarray) -> Dict[str, bool]:
+    """Which stated attributes the image shows: colours present, shape count, kinds, sizes,
+    position / relation. Objects are matched to blobs greedily by colour (then kind)."""
+    want = shapes.parse_caption(prompt)
+    blobs = analyse_image(img)
+    match = []
+    free = list(blobs)
+    for o in want["objects"]:
+        cands = [b for b in free if b["color"] == o["color"]]
+        cands.sort(key=lambda b: (b["kind"] != o["kind"], -b["pixels"]))
+        match.append(cands[0] if cands else None)
+        if cands:
+            free.remove(cands[0])
+    ok = all(m is not None for m in match)
+    objs = want["objects"]
+    res = {"colors": ok, "count": len(blobs) == len(objs)}
+    res["kinds"] = ok and all(m["kind"] == o["kind"] for m, o in zip(match, objs))
+    res["sizes"] = ok and all(o["size"] is None or m["size"] == o["size"] for m, o in zip(match, objs))
+    if not ok:
+        res["layout"] = False
+    elif want["relation"] is None:
+        cx, cy = match[0]["center"]
+        near = min(shapes.POSITIONS, key=lambda k: (shapes.POSITIONS[k][0] - cx) ** 2 + (shapes.POSITIONS[k][1] - cy) ** 2)
+        res["layout"] = near == want["position"]
+    else:
+        (ax, ay), (bx, by) = match[0]["center"], match[1]["center"]
+        res["layout"] = {"above": ay < by - 8, "below": ay > by + 8, "left of": ax < bx - 8,
+                         "right of": ax > bx + 8}[want["relation"]]
+    res["all"] = all(res.values())
+    return res
+
+
+def evaluate(model, decoder, n: int, seed: int, held_out: bool = False, **kw) -> Dict:
+    rng = np.random.default_rng(seed)
+    tot: Dict[str, float] = {}
+    for i in range(n):
+        sc = shapes.sample_scene(rng, "heldout" if held_out else "train")
+        p = shapes.caption(sc, rng)
+        img = decode_to_uint8(decoder, sample(model, [p], seed=seed * 1000 + i, **kw))[0]
+        for k, v in check_prompt(p, img).items():
+            tot[k] = tot.get(k, 0.0) + float(v) / n
+    return {k: round(v, 3) for k, v in tot.items()}
+
+
 # ------------------------------------------------------------------------------------------
 # export / torch state
 # ------------------------------------------------------------------------------------------
 def save_torch_state(path: str, model: Sjd2Transformer, decoder, codebook: np.ndarray,
                      mean: torch.Tensor, std: torch.Tensor, meta: Dict) -> None:
-    half = lambda sd: {k: v.detach().to(torch.float16) for k, v in sd.items()}
-    torch.save({"transformer_config": model.config.to_dict(), "transformer": half(model.state_dict()),
-                "vq_decoder": half(decoder.state_dict()), "codebook": torch.from_numpy(codebook).half(),
+    # float32: the model is small enough, and re-exporting from this file gives the same graphs
+    f32 = lambda sd: {k: v.detach().cpu().to(torch.float32) for k, v in sd.items()}
+    torch.save({"transformer_config": model.config.to_dict(), "transformer": f32(model.state_dict()),
+                "vq_decoder": f32(decoder.state_dict()), "codebook": torch.from_numpy(codebook).float(),
                 "embedding_mean": mean.float(), "embedding_std": std.float(), "meta": meta}, path)
 
 
@@ -416,7 +510,7 @@ def export(out_dir: str, model, decoder, codebook, mean, std, meta: Dict) -> Non
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cmd = "train"
-    if argv and argv[0] in ("train", "sample", "export", "testdata"):
+    if argv and argv[0] in ("train", "sample", "export", "testdata", "evaluate"):
         cmd = argv.pop(0)
     ap = argparse.ArgumentParser(prog="export_models.py demo")
     ap.add_argument("--out", default=os.path.join(REPO, "onnx"))
@@ -433,6 +527,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--top-k", type=int, default=SAMPLING["top_k"])
     ap.add_argument("--temperature", type=float, default=SAMPLING["temperature"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n", type=int, default=40, help="evaluate: prompts per split")
     ap.add_argument("--state", default=None, help="sample/export: torch_state.pt or a train checkpoint")
     args = ap.parse_args(argv)
     args.steps_given = args.steps is not None
@@ -450,8 +545,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         shapes.write_world(os.path.join(args.out, "shapes_world.json"))
         return 0
 
-    if cmd in ("sample", "export"):
+    if cmd in ("sample", "export", "evaluate"):
         model, dec, cb, mean, std, meta = load_state(args)
+        if cmd == "evaluate":
+            for held in (False, True):
+                r = evaluate(model, dec, args.n, args.seed, held, cfg_scale=args.cfg_scale,
+                             top_k=args.top_k, temperature=args.temperature)
+                print(json.dumps({"held_out": held, "n": args.n, "cfg_scale": args.cfg_scale,
+                                  "top_k": args.top_k, "temperature": args.temperature, **r}))
+            return 0
         if cmd == "export":
             export(args.out, model, dec, cb, mean, std, meta)
             return 0

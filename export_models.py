@@ -7,6 +7,14 @@ Run with Debian's system Python, which has torch and onnx:
     /usr/bin/python3 export_models.py tiny --out tests/models/tiny-eol --grid 3x3 --codebook 16 --end-of-line
     /usr/bin/python3 export_models.py tiny --out tests/models/micro --grid 2x2 --codebook 5 --no-sjd2
     /usr/bin/python3 export_models.py demo ...      (tools/pysjd2/demo.py, when present)
+
+Real model families (docs/models.md):
+
+    /usr/bin/python3 export_models.py janus-pro   --checkpoint DIR --out DIR [--fp16] [--tiny]
+    /usr/bin/python3 export_models.py llamagen    --checkpoint GPT.pt --vq-checkpoint VQ.pt --t5 DIR --out DIR
+    /usr/bin/python3 export_models.py lumina-mgpt --checkpoint DIR --vqgan DIR --out DIR
+    /usr/bin/python3 export_models.py emu3        --checkpoint DIR --vq DIR --out DIR
+    /usr/bin/python3 export_models.py finetune-sjd2 --model-dir DIR --out DIR [--steps N]
 """
 import argparse
 import os
@@ -70,6 +78,22 @@ def cmd_tiny(args):
     return run_parity(args.out)
 
 
+def cmd_family(args):
+    from pysjd2.families import family_module
+    out = family_module(args.family).export(args)
+    if args.skip_parity:
+        return 0
+    return run_parity(out)
+
+
+def cmd_finetune(args):
+    from pysjd2.families import finetune
+    out = finetune.run(args)
+    if getattr(args, "skip_parity", False):
+        return 0
+    return run_parity(out)
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
@@ -96,6 +120,18 @@ def main(argv=None):
     t.add_argument("--max-prompt-tokens", type=int, default=24, help="default 24")
     t.add_argument("--skip-parity", action="store_true", help="do not run `sjd2 parity` afterwards")
     t.set_defaults(func=cmd_tiny)
+
+    from pysjd2.families import FAMILIES, family_module
+    for fam in FAMILIES:
+        fp = sub.add_parser(fam, help=f"export a {fam} checkpoint (or --tiny) to a model folder")
+        if argv and argv[0] == fam:      # import (and describe) only the family asked for
+            family_module(fam).add_arguments(fp)
+        fp.set_defaults(func=cmd_family, family=fam)
+    ft = sub.add_parser("finetune-sjd2", help="low-cost next-clean-token (SJD2) fine-tuning of a family model")
+    if argv and argv[0] == "finetune-sjd2":
+        from pysjd2.families import finetune as _ft
+        _ft.add_arguments(ft)
+    ft.set_defaults(func=cmd_finetune)
 
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -53,10 +53,21 @@ internal sealed class DecodingContext : IDisposable
         MaxWindow = Math.Max(1, Math.Min(maxWindow, Layout.SlotCount));
         int runnerWindow = Math.Max(MaxWindow, _prefixLength);
         int capacity = _prefixLength + Layout.SlotCount + MaxWindow;
-        if (_prefixLength + Layout.SlotCount > manifest.Transformer.MaxSequenceLength)
-            throw new Sjd2Exception($"prompt and image need {_prefixLength + Layout.SlotCount} positions, the model allows {manifest.Transformer.MaxSequenceLength}; shorten the prompt.");
+        int? firstImage = manifest.Sequence.FirstImagePosition;
+        if (firstImage is int f && _prefixLength > f)
+            throw new Sjd2Exception($"the prompt with its template takes {_prefixLength} tokens, this model fits at most {f} before the image; shorten the prompt.");
+        int positionsNeeded = (firstImage ?? _prefixLength) + Layout.SlotCount;
+        if (positionsNeeded > manifest.Transformer.MaxSequenceLength)
+            throw new Sjd2Exception($"prompt and image need {positionsNeeded} positions, the model allows {manifest.Transformer.MaxSequenceLength}; shorten the prompt.");
         Runner = new TransformerRunner(sessions.Transformer, manifest, Batch, capacity, runnerWindow);
         Runner.SetPadding(_padding);
+        if (firstImage is int first)
+        {
+            // every row's first image slot (cache index PrefixLength) gets position `first`
+            var shift = new int[Batch];
+            for (int b = 0; b < Batch; b++) shift[b] = first - (_prefixLength - _padding[b]);
+            Runner.SetPositionShift(shift);
+        }
         _windowEmbeds = new float[Batch * runnerWindow * Hidden];
         _codeIds = new long[runnerWindow];
         _codeEmbeds = new float[runnerWindow * Hidden];

@@ -67,21 +67,26 @@ internal static class ManifestReader
                 "wordpiece" => ["vocab"],
                 "bpe" => ["vocab", "merges"],
                 "sentencepiece" => ["model"],
-                _ => throw Bad($"'tokenizer.type' is '{tokType}'; supported: wordpiece, bpe, sentencepiece"),
+                "tiktoken" => ["vocab"],
+                _ => throw Bad($"'tokenizer.type' is '{tokType}'; supported: wordpiece, bpe, sentencepiece, tiktoken"),
             };
             foreach (var key in needed) files[key] = Str(tok, key);
-            var tokenizer = new TokenizerSpec(tokType, files, OptBool(tok, "lowercase", false), Int(tok, "max_prompt_tokens", 1, 1 << 20));
+            var tokenizer = ReadTokenizerExtras(tok, new TokenizerSpec(tokType, files, OptBool(tok, "lowercase", false), Int(tok, "max_prompt_tokens", 1, 1 << 20)));
 
             var s = Obj(root, "sequence");
             var sequence = new SequenceSpec(LongArray(s, "prompt_prefix_ids"), LongArray(s, "prompt_suffix_ids"),
                 LongArray(s, "begin_of_image_ids"), OptLong(s, "end_of_line_id"), LongArray(s, "end_of_image_ids"));
-            if (sequence.PromptPrefixIds.Count + sequence.BeginOfImageIds.Count == 0)
-                throw Bad("'sequence' needs at least one prompt_prefix_ids or begin_of_image_ids token");
+            if (sequence.PromptPrefixIds.Count + sequence.PromptSuffixIds.Count + sequence.BeginOfImageIds.Count == 0)
+                throw Bad("'sequence' needs at least one prompt_prefix_ids, prompt_suffix_ids or begin_of_image_ids token");
+            if (s.TryGetProperty("first_image_position", out var fip) && fip.ValueKind != JsonValueKind.Null)
+                sequence = sequence with { FirstImagePosition = Int(s, "first_image_position", 1, 1 << 24) };
 
             var c = Obj(root, "cfg");
             string uncond = Str(c, "unconditional");
-            if (uncond is not ("empty_prompt" or "pad_prompt" or "negative_prompt"))
-                throw Bad($"'cfg.unconditional' is '{uncond}'; supported: empty_prompt, pad_prompt, negative_prompt");
+            if (uncond is not ("empty_prompt" or "pad_prompt" or "negative_prompt" or "begin_of_image"))
+                throw Bad($"'cfg.unconditional' is '{uncond}'; supported: empty_prompt, pad_prompt, negative_prompt, begin_of_image");
+            if (uncond == "begin_of_image" && sequence.BeginOfImageIds.Count == 0)
+                throw Bad("'cfg.unconditional' begin_of_image needs at least one begin_of_image_ids token");
             var cfg = new CfgSpec(uncond, OptLong(c, "pad_id") ?? 0, OptStr(c, "negative_prompt"));
             if (uncond == "negative_prompt" && cfg.NegativePrompt is null)
                 throw Bad("'cfg.negative_prompt' is required when cfg.unconditional is negative_prompt");
@@ -124,6 +129,67 @@ internal static class ManifestReader
                 Sjd2 = sjd2,
             };
         }
+    }
+
+    private static readonly string[] SplitBehaviors = ["isolated", "removed", "merged_with_previous", "merged_with_next", "contiguous"];
+
+    // Optional tokenizer fields (all absent in older manifests): prompt_format, normalization,
+    // byte_level, pre_tokenizer, special_tokens.
+    private static TokenizerSpec ReadTokenizerExtras(JsonElement tok, TokenizerSpec spec)
+    {
+        string format = OptStr(tok, "prompt_format") ?? "{prompt}";
+        int at = format.IndexOf("{prompt}", StringComparison.Ordinal);
+        if (at < 0 || format.IndexOf("{prompt}", at + 1, StringComparison.Ordinal) >= 0)
+            throw Bad("'tokenizer.prompt_format' must contain '{prompt}' exactly once");
+        string? normalization = OptStr(tok, "normalization");
+        if (normalization is not (null or "nfc" or "nfkc"))
+            throw Bad($"'tokenizer.normalization' is '{normalization}'; supported: nfc, nfkc (or null)");
+        bool byteLevel = OptBool(tok, "byte_level", false);
+        if (byteLevel && spec.Type != "bpe")
+            throw Bad("'tokenizer.byte_level' applies to the bpe type only");
+
+        List<PreTokenizerSplit>? splits = null;
+        if (tok.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind != JsonValueKind.Null)
+        {
+            if (spec.Type is not ("bpe" or "tiktoken"))
+                throw Bad("'tokenizer.pre_tokenizer' applies to the bpe and tiktoken types only");
+            if (pre.ValueKind != JsonValueKind.Array || pre.GetArrayLength() == 0)
+                throw Bad("'tokenizer.pre_tokenizer' must be a non-empty array of {pattern, behavior, invert}");
+            splits = [];
+            foreach (var e in pre.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Object) throw Bad("'tokenizer.pre_tokenizer' entries must be objects");
+                string pattern = Str(e, "pattern");
+                string behavior = OptStr(e, "behavior") ?? "isolated";
+                if (!SplitBehaviors.Contains(behavior))
+                    throw Bad($"'tokenizer.pre_tokenizer' behavior '{behavior}' is unknown; supported: {string.Join(", ", SplitBehaviors)}");
+                try { _ = new System.Text.RegularExpressions.Regex(pattern); }
+                catch (ArgumentException) { throw Bad($"'tokenizer.pre_tokenizer' pattern '{pattern}' is not a valid regular expression"); }
+                splits.Add(new PreTokenizerSplit(pattern, behavior, OptBool(e, "invert", false)));
+            }
+        }
+        else if (spec.Type == "tiktoken")
+            throw Bad("'tokenizer.pre_tokenizer' is required for the tiktoken type");
+
+        Dictionary<string, int>? special = null;
+        if (tok.TryGetProperty("special_tokens", out var sp) && sp.ValueKind != JsonValueKind.Null)
+        {
+            if (spec.Type is not ("bpe" or "tiktoken"))
+                throw Bad("'tokenizer.special_tokens' applies to the bpe and tiktoken types only");
+            if (sp.ValueKind != JsonValueKind.Object) throw Bad("'tokenizer.special_tokens' must be an object of text: id");
+            special = [];
+            foreach (var p in sp.EnumerateObject())
+            {
+                if (p.Name.Length == 0 || p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id < 0)
+                    throw Bad("'tokenizer.special_tokens' must map non-empty texts to non-negative ids");
+                special[p.Name] = id;
+            }
+        }
+        return spec with
+        {
+            PromptFormat = format, Normalization = normalization, ByteLevel = byteLevel,
+            PreTokenizer = splits, SpecialTokens = special,
+        };
     }
 
     /// <summary>Resolves a manifest file reference, refusing paths that leave the folder.</summary>

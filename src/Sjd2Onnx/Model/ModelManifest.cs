@@ -39,7 +39,25 @@ public sealed record ImageSpec(int GridHeight, int GridWidth, int CodebookSize, 
 }
 
 /// <summary>Text tokenizer description.</summary>
-public sealed record TokenizerSpec(string Type, IReadOnlyDictionary<string, string> Files, bool Lowercase, int MaxPromptTokens);
+public sealed record TokenizerSpec(string Type, IReadOnlyDictionary<string, string> Files, bool Lowercase, int MaxPromptTokens)
+{
+    /// <summary>Text around the user's prompt, with one <c>{prompt}</c> placeholder; tokenized together with it.</summary>
+    public string PromptFormat { get; init; } = "{prompt}";
+    /// <summary>Unicode normalisation applied before tokenizing: null, "nfc" or "nfkc".</summary>
+    public string? Normalization { get; init; }
+    /// <summary>bpe only: GPT-2 style byte-level BPE (bytes mapped to printable characters).</summary>
+    public bool ByteLevel { get; init; }
+    /// <summary>bpe / tiktoken: Hugging Face style sequence of regex splits; null = the library default.</summary>
+    public IReadOnlyList<PreTokenizerSplit>? PreTokenizer { get; init; }
+    /// <summary>bpe / tiktoken: special tokens matched literally in the text before pre-tokenization.</summary>
+    public IReadOnlyDictionary<string, int>? SpecialTokens { get; init; }
+}
+
+/// <summary>One regex split of a pre-tokenizer sequence (Hugging Face <c>Split</c> semantics).</summary>
+/// <param name="Pattern">.NET regular expression.</param>
+/// <param name="Behavior">isolated, removed, merged_with_previous, merged_with_next or contiguous.</param>
+/// <param name="Invert">Whether the pattern marks the pieces to keep instead of the delimiters.</param>
+public sealed record PreTokenizerSplit(string Pattern, string Behavior, bool Invert);
 
 /// <summary>Prompt template and forced tokens (text-vocabulary ids).</summary>
 public sealed record SequenceSpec(
@@ -47,7 +65,14 @@ public sealed record SequenceSpec(
     IReadOnlyList<long> PromptSuffixIds,
     IReadOnlyList<long> BeginOfImageIds,
     long? EndOfLineId,
-    IReadOnlyList<long> EndOfImageIds);
+    IReadOnlyList<long> EndOfImageIds)
+{
+    /// <summary>
+    /// When set, position ids are aligned so that the first image slot of every row has this
+    /// position (prefix tokens take the positions just below it); null counts each row's real tokens from 0.
+    /// </summary>
+    public int? FirstImagePosition { get; init; }
+}
 
 /// <summary>How the unconditional (CFG) row's prompt is built.</summary>
 public sealed record CfgSpec(string Unconditional, long PadId, string? NegativePrompt);

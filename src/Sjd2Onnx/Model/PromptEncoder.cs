@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.ML.Tokenizers;
 
 namespace Sjd2Onnx.Model;
@@ -7,26 +8,71 @@ internal sealed class PromptEncoder
 {
     private readonly Tokenizer _tokenizer;
     private readonly ModelManifest _manifest;
+    private readonly Dictionary<char, (string Text, int Id)[]> _special;   // by first character, longest first
 
     public PromptEncoder(string modelDir, ModelManifest manifest)
     {
         _manifest = manifest;
         _tokenizer = Create(modelDir, manifest.Tokenizer);
+        _special = (manifest.Tokenizer.SpecialTokens ?? new Dictionary<string, int>())
+            .GroupBy(kv => kv.Key[0])
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => (kv.Key, kv.Value)).ToArray());
     }
 
     /// <summary>The tokenizer, for callers that need raw ids.</summary>
     public Tokenizer Tokenizer => _tokenizer;
 
-    /// <summary>Prompt token ids (template excluded); throws for empty or too long prompts.</summary>
+    /// <summary>
+    /// Prompt token ids (template ids excluded, <c>tokenizer.prompt_format</c> applied); throws for
+    /// empty or too long prompts.
+    /// </summary>
     public IReadOnlyList<int> Tokenize(string prompt)
     {
         if (string.IsNullOrWhiteSpace(prompt))
             throw new Sjd2Exception("the prompt is empty; describe the image, e.g. \"a red circle above a blue square\".");
-        string text = _manifest.Tokenizer.Lowercase ? prompt.ToLowerInvariant() : prompt;
-        var ids = _tokenizer.EncodeToIds(text);
-        int max = _manifest.Tokenizer.MaxPromptTokens;
+        var spec = _manifest.Tokenizer;
+        string text = spec.Lowercase ? prompt.ToLowerInvariant() : prompt;
+        var ids = EncodeText(spec.PromptFormat.Replace("{prompt}", text, StringComparison.Ordinal));
+        int max = spec.MaxPromptTokens;
         if (ids.Count > max)
             throw new Sjd2Exception($"the prompt has {ids.Count} tokens, this model takes at most {max}; shorten it.");
+        return ids;
+    }
+
+    /// <summary>
+    /// Token ids of a text as it stands (no prompt format, no lowercasing): normalisation, then
+    /// special tokens matched literally, then the tokenizer on the text between them.
+    /// </summary>
+    public IReadOnlyList<int> EncodeText(string text)
+    {
+        var spec = _manifest.Tokenizer;
+        text = spec.Normalization switch
+        {
+            "nfc" => text.Normalize(NormalizationForm.FormC),
+            "nfkc" => text.Normalize(NormalizationForm.FormKC),
+            _ => text,
+        };
+        var ids = new List<int>();
+        int start = 0;
+        while (start < text.Length)
+        {
+            int at = -1, id = 0, len = 0;
+            if (_special.Count > 0)
+            {
+                for (int i = start; i < text.Length && at < 0; i++)
+                {
+                    if (!_special.TryGetValue(text[i], out var candidates)) continue;
+                    foreach (var (t, tid) in candidates)
+                        if (string.CompareOrdinal(text, i, t, 0, t.Length) == 0) { at = i; id = tid; len = t.Length; break; }
+                }
+            }
+            int end = at < 0 ? text.Length : at;
+            if (end > start) ids.AddRange(_tokenizer.EncodeToIds(text[start..end]));
+            if (at < 0) break;
+            ids.Add(id);
+            start = at + len;
+        }
         return ids;
     }
 
@@ -38,7 +84,8 @@ internal sealed class PromptEncoder
     {
         "empty_prompt" => Template([]),
         "pad_prompt" => Template(Enumerable.Repeat(_manifest.Cfg.PadId, Tokenize(prompt).Count)),
-        "negative_prompt" => Template(Tokenize(_manifest.Cfg.NegativePrompt!).Select(i => (long)i)),
+        "negative_prompt" => Template(EncodeText(_manifest.Cfg.NegativePrompt!).Select(i => (long)i)),
+        "begin_of_image" => [.. _manifest.Sequence.BeginOfImageIds],
         _ => throw new InvalidOperationException("validated by the manifest reader"),
     };
 
@@ -51,6 +98,7 @@ internal sealed class PromptEncoder
     private static Tokenizer Create(string modelDir, TokenizerSpec spec)
     {
         string File(string key) => ManifestReader.ResolveInside(modelDir, spec.Files[key], $"tokenizer.{key}");
+        PreTokenizer? pre = spec.PreTokenizer is null ? null : new SplitSequencePreTokenizer(spec.PreTokenizer);
         try
         {
             return spec.Type switch
@@ -60,20 +108,31 @@ internal sealed class PromptEncoder
                     PreTokenizer = PreTokenizer.CreateWordOrPunctuation(),
                     UnknownToken = "[UNK]",
                 }),
-                "bpe" => BpeTokenizer.Create(File("vocab"), File("merges")),
+                "bpe" when pre is null && !spec.ByteLevel => BpeTokenizer.Create(File("vocab"), File("merges")),
+                "bpe" => CreateBpe(File("vocab"), File("merges"), pre, spec.ByteLevel),
                 "sentencepiece" => LoadSentencePiece(File("model")),
+                "tiktoken" => TiktokenTokenizer.Create(File("vocab"), pre, normalizer: null),
                 _ => throw new InvalidOperationException("validated by the manifest reader"),
             };
         }
-        catch (Exception e) when (e is not Sjd2Exception and (ArgumentException or InvalidOperationException or IOException or FormatException))
+        catch (Exception e) when (e is not Sjd2Exception and (ArgumentException or InvalidOperationException or IOException or FormatException
+            or System.Text.Json.JsonException or IndexOutOfRangeException))
         {
             throw new Sjd2Exception($"cannot load the {spec.Type} tokenizer files of the model: {e.Message}; re-export the model.", e);
         }
     }
 
+    private static Tokenizer CreateBpe(string vocab, string merges, PreTokenizer? pre, bool byteLevel)
+    {
+        var options = new BpeOptions(vocab, merges) { ByteLevel = byteLevel };
+        if (pre is not null) options.PreTokenizer = pre;
+        return BpeTokenizer.Create(options);
+    }
+
+    // SentencePieceTokenizer reads both BPE (Llama) and Unigram (T5) models.
     private static Tokenizer LoadSentencePiece(string path)
     {
         using var stream = System.IO.File.OpenRead(path);
-        return LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+        return SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
     }
 }

@@ -19,6 +19,7 @@ internal sealed class TransformerRunner : IDisposable
     private readonly long[] _positions;           // [B, maxWindow]
     private readonly float[] _noiseLevels;        // [B, maxWindow]
     private readonly int[] _padding;              // left padding of each row
+    private readonly int[] _positionShift;        // added to each row's position ids (sequence.first_image_position)
     private readonly string[] _inputNames, _outputNames;
     private int _pending;                         // tokens of the last Run not yet committed
     private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
@@ -37,6 +38,7 @@ internal sealed class TransformerRunner : IDisposable
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
         _padding = new int[batch];
+        _positionShift = new int[batch];
 
         var inputs = new List<string> { "inputs_embeds", "attention_mask", "position_ids" };
         var outputs = new List<string> { "logits" };
@@ -67,6 +69,16 @@ internal sealed class TransformerRunner : IDisposable
     }
 
     /// <summary>
+    /// Shifts each row's position ids (default 0: a row's first real token has position 0). Used by
+    /// models whose positions are fixed relative to the image (manifest <c>sequence.first_image_position</c>).
+    /// </summary>
+    public void SetPositionShift(ReadOnlySpan<int> shift)
+    {
+        if (Length != 0) throw new InvalidOperationException("position shifts are set before the first pass");
+        shift.CopyTo(_positionShift);
+    }
+
+    /// <summary>
     /// Feeds S new tokens per row: <paramref name="embeds"/> is [B,S,D], <paramref name="noise"/> is
     /// [B,S] or empty (all clean). Afterwards <see cref="Logits"/> holds [B,S,K]; call
     /// <see cref="Commit"/> to keep a prefix of the window in the cache.
@@ -81,7 +93,7 @@ internal sealed class TransformerRunner : IDisposable
         {
             var mask = _mask.AsSpan(b * total, total);
             for (int t = 0; t < total; t++) mask[t] = t >= _padding[b] ? 1 : 0;
-            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + j - _padding[b]);
+            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + j - _padding[b] + _positionShift[b]);
         }
         if (_noise)
         {

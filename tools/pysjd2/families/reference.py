@@ -1,0 +1,60 @@
+"""Teacher-forced reference runs written by the exporters for the tiny models (reference.json):
+the upstream way of building the two CFG rows (each family's own prefix, positions, padding and
+token ids, computed here independently of the exported graphs and the engine's template logic) and
+the CFG-mixed logits over the image codes for every code slot of a fixed code sequence. The engine's
+tests rebuild the rows from the manifest, run the ONNX graphs token by token and in one window, and
+must reproduce these logits."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, List, Optional, Sequence
+
+import torch
+
+from .. import onnx_export as ox
+
+
+def image_slots(codes: Sequence[int], h: int, w: int, eol: bool):
+    """(kind, value) per slot: ('code', c) or ('eol', None), rows of w codes each followed by an
+    end-of-line slot when the model has one."""
+    out = []
+    for r in range(h):
+        for c in range(w):
+            out.append(("code", int(codes[r * w + c])))
+        if eol:
+            out.append(("eol", None))
+    return out
+
+
+@torch.no_grad()
+def row_logits(model, prefix_embeds: torch.Tensor, prefix_positions: Sequence[int], prefix_mask: Sequence[int],
+               slot_embeds: torch.Tensor, slot_positions: Sequence[int], head: Callable[[torch.Tensor], torch.Tensor]):
+    """Logits (via ``head`` on the final hidden states) at every prefix and slot position of one row."""
+    x = torch.cat([prefix_embeds, slot_embeds], 0).unsqueeze(0)
+    pos = torch.tensor(list(prefix_positions) + list(slot_positions), dtype=torch.long).unsqueeze(0)
+    mask = torch.tensor(list(prefix_mask) + [1] * slot_embeds.shape[0], dtype=torch.long).unsqueeze(0)
+    return head(model.hidden_states(x, mask, pos))[0]            # [P+S, K]
+
+
+def write_reference(out_dir: str, prompt: str, cfg_scale: float, cond_ids: List[int], uncond_ids: List[int],
+                    codes: Sequence[int], slots, cond_logits: torch.Tensor, uncond_logits: torch.Tensor,
+                    cond_prefix_len: int, uncond_prefix_len: int, note: str) -> None:
+    """Stores, for each code slot k, u + s·(c − u) of the logits that predict it."""
+    mixed = []
+    for k, (kind, _) in enumerate(slots):
+        if kind != "code":
+            continue
+        c = cond_logits[cond_prefix_len - 1 + k]
+        u = uncond_logits[uncond_prefix_len - 1 + k]
+        mixed.append(u + cfg_scale * (c - u))
+    data = {"note": note, "prompt": prompt, "cfg_scale": cfg_scale, "cond_ids": cond_ids, "uncond_ids": uncond_ids,
+            "codes": [int(c) for c in codes], "tolerance": 2e-3,
+            "mixed_logits": ox._tensor(torch.stack(mixed))}
+    with open(os.path.join(out_dir, "reference.json"), "w", encoding="utf-8") as f:
+        f.write(ox._dumps(data) + "\n")
+
+
+def random_codes(n: int, k: int, seed: int) -> List[int]:
+    g = torch.Generator().manual_seed(seed + 4242)
+    return torch.randint(0, k, (n,), generator=g).tolist()

@@ -585,8 +585,8 @@ def training_meta(state: Dict, vq_stats: Dict) -> Dict:
 
 def load_state(args):
     path = args.state or os.path.join(args.out, "torch_state.pt")
-    if path.endswith("ckpt.pt"):
-        ck = torch.load(path, map_location="cpu")
+    ck = torch.load(path, map_location="cpu")
+    if "opt" in ck:   # a training checkpoint
         tok = shapes.WordTokenizer()
         model = new_model(len(tok.tokens))
         model.load_state_dict(ck["model"])

@@ -318,7 +318,7 @@ def sample_grid(model, decoder, prompts: List[str], path: str, per_prompt: int =
     d = ImageDraw.Draw(canvas)
     for r, imgs in enumerate(rows):
         y = r * (cell + 4)
-        words = prompts[r].split()
+        words = (prompts[r] or "(empty prompt, unconditional)").split()
         lines, cur = [], ""
         for w in words:
             if len(cur) + len(w) + 1 > 40:

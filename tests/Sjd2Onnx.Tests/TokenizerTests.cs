@@ -45,6 +45,14 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void SymbolsAreTokensOfTheirOwnLikeThePythonSplit()
+    {
+        // The training side splits on \w+|[^\w\s]: a symbol is one (unknown) token, not dropped.
+        var ids = Tiny.Prompts.Tokenize("red+circle $ blue");
+        Assert.Equal(Ids("red", "[UNK]", "circle", "[UNK]", "blue"), ids);
+    }
+
+    [Fact]
     public void ConditionalAndUnconditionalRowsFollowTheTemplate()
     {
         var seq = Tiny.Manifest.Sequence;

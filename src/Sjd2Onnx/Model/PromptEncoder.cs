@@ -6,6 +6,7 @@ namespace Sjd2Onnx.Model;
 /// <summary>Turns a prompt into the text-token ids of the conditional and unconditional rows.</summary>
 internal sealed class PromptEncoder
 {
+    private static readonly System.Text.RegularExpressions.Regex WordOrSymbol = new(@"\w+|[^\w\s]", System.Text.RegularExpressions.RegexOptions.Compiled);
     private readonly Tokenizer _tokenizer;
     private readonly ModelManifest _manifest;
     private readonly Dictionary<char, (string Text, int Id)[]> _special;   // by first character, longest first
@@ -105,7 +106,9 @@ internal sealed class PromptEncoder
             {
                 "wordpiece" => WordPieceTokenizer.Create(File("vocab"), new WordPieceOptions
                 {
-                    PreTokenizer = PreTokenizer.CreateWordOrPunctuation(),
+                    // Words, or any single other non-space character: the split the Python side trains
+                    // with (\w+|[^\w\s]); the stock word-or-punctuation split drops symbols such as '+'.
+                    PreTokenizer = new RegexPreTokenizer(WordOrSymbol, null),
                     UnknownToken = "[UNK]",
                 }),
                 "bpe" when pre is null && !spec.ByteLevel => BpeTokenizer.Create(File("vocab"), File("merges")),

@@ -22,7 +22,8 @@ internal sealed class WindowTuner
     private const int Transition = 2;       // iterations at the start of an epoch left out of its rate
     private const double Smoothing = 0.5;   // weight of the newest epoch in a window's average
     private const int StartWindow = 8;
-    private const int LearningEpochs = 24;      // a middle start: cheap if drafts do not pay, quick to climb if they do
+    private const int LearningEpochs = 24;
+    private const double Margin = 1.05;     // a neighbour must be 5 % faster to take over      // a middle start: cheap if drafts do not pay, quick to climb if they do
 
     private readonly object _lock = new();
     private readonly double[] _rate = new double[Ladder.Length];
@@ -69,10 +70,12 @@ internal sealed class WindowTuner
             double rate = _committed / _seconds;
             _rate[_arm] = _epochs[_arm] == 0 ? rate : _rate[_arm] + Smoothing * (rate - _rate[_arm]);
             _epochs[_arm]++;
-            // The best window is the best measured among itself and its neighbours (their averages may be older).
-            int best = _best < 0 || _epochs[_best] == 0 ? _arm : _best;
-            for (int i = Math.Max(0, best - 1); i <= Math.Min(Ladder.Length - 1, best + 1); i++)
-                if (_epochs[i] > 0 && _rate[i] > _rate[best]) best = i;
+            // The best window is the best measured among itself and its neighbours (their averages
+            // may be older); a neighbour must beat it by a margin, so epoch-to-epoch noise does not
+            // walk the window away from a flat optimum (or from AR where drafts do not pay).
+            int best = _best < 0 || _epochs[_best] == 0 ? _arm : _best, current = best;
+            for (int i = Math.Max(0, current - 1); i <= Math.Min(Ladder.Length - 1, current + 1); i++)
+                if (i != current && _epochs[i] > 0 && _rate[i] > _rate[current] * Margin && _rate[i] > _rate[best]) best = i;
             _best = best;
         }
     }

@@ -187,8 +187,11 @@ internal static class ManifestReader
         }
         return spec with
         {
-            PromptFormat = format, Normalization = normalization, ByteLevel = byteLevel,
-            PreTokenizer = splits, SpecialTokens = special,
+            PromptFormat = format,
+            Normalization = normalization,
+            ByteLevel = byteLevel,
+            PreTokenizer = splits,
+            SpecialTokens = special,
         };
     }
 

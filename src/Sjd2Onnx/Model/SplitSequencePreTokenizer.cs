@@ -62,46 +62,46 @@ internal sealed class SplitSequencePreTokenizer : PreTokenizer
                 foreach (var s in spans) if (!s.Delim) output.Add((s.Start, s.End - s.Start));
                 break;
             case "merged_with_previous":
-            {
-                int? open = null;
-                foreach (var s in spans)
                 {
-                    if (s.Delim && open is int o) { output[^1] = (o, s.End - o); open = null; continue; }
-                    output.Add((s.Start, s.End - s.Start));
-                    open = s.Delim ? null : s.Start;
-                }
-                break;
-            }
-            case "merged_with_next":
-            {
-                int? pending = null;
-                foreach (var s in spans)
-                {
-                    if (s.Delim)
+                    int? open = null;
+                    foreach (var s in spans)
                     {
-                        if (pending is int prev) output.Add((prev, s.Start - prev));   // delimiter after delimiter
-                        pending = s.Start;
-                        continue;
+                        if (s.Delim && open is int o) { output[^1] = (o, s.End - o); open = null; continue; }
+                        output.Add((s.Start, s.End - s.Start));
+                        open = s.Delim ? null : s.Start;
                     }
-                    int from = pending ?? s.Start;
-                    output.Add((from, s.End - from));
-                    pending = null;
+                    break;
                 }
-                if (pending is int p) output.Add((p, end - p));
-                break;
-            }
-            case "contiguous":
-            {
-                int i = 0;
-                while (i < spans.Count)
+            case "merged_with_next":
                 {
-                    int j = i;
-                    if (spans[i].Delim) while (j + 1 < spans.Count && spans[j + 1].Delim) j++;
-                    output.Add((spans[i].Start, spans[j].End - spans[i].Start));
-                    i = j + 1;
+                    int? pending = null;
+                    foreach (var s in spans)
+                    {
+                        if (s.Delim)
+                        {
+                            if (pending is int prev) output.Add((prev, s.Start - prev));   // delimiter after delimiter
+                            pending = s.Start;
+                            continue;
+                        }
+                        int from = pending ?? s.Start;
+                        output.Add((from, s.End - from));
+                        pending = null;
+                    }
+                    if (pending is int p) output.Add((p, end - p));
+                    break;
                 }
-                break;
-            }
+            case "contiguous":
+                {
+                    int i = 0;
+                    while (i < spans.Count)
+                    {
+                        int j = i;
+                        if (spans[i].Delim) while (j + 1 < spans.Count && spans[j + 1].Delim) j++;
+                        output.Add((spans[i].Start, spans[j].End - spans[i].Start));
+                        i = j + 1;
+                    }
+                    break;
+                }
             default:
                 throw new InvalidOperationException("validated by the manifest reader");
         }

@@ -433,6 +433,19 @@ def _check_manifest(manifest: dict, cfg, vq_decoder: nn.Module) -> dict:
     return m
 
 
+def write_tokenizer_files(out_dir, tokenizer_files):
+    """Writes {file name: text | bytes | pathlib.Path} into the model folder."""
+    for name, content in tokenizer_files.items():
+        if isinstance(content, pathlib.Path):
+            data = content.read_bytes()
+        elif isinstance(content, str):
+            data = content.encode("utf-8")
+        else:
+            data = bytes(content)
+        with open(os.path.join(out_dir, name), "wb") as f:
+            f.write(data)
+
+
 def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Module,
                         manifest: dict, tokenizer_files: Dict[str, Union[str, bytes, pathlib.Path]],
                         parity_seed: int = 0, tolerance: float = 1e-4,
@@ -453,16 +466,7 @@ def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: 
     print(f"exporting to {out_dir}")
     window_consistency_check(transformer, seed=parity_seed, tol=self_test_tol)
 
-    for name, content in tokenizer_files.items():
-        dst = os.path.join(out_dir, name)
-        if isinstance(content, pathlib.Path):
-            data = content.read_bytes()
-        elif isinstance(content, str):
-            data = content.encode("utf-8")
-        else:
-            data = bytes(content)
-        with open(dst, "wb") as f:
-            f.write(data)
+    write_tokenizer_files(out_dir, tokenizer_files)
 
     export_graphs(out_dir, transformer, vq_decoder, grid)
     for key in ("text_embedding", "image_embedding", "transformer", "vq_decoder"):

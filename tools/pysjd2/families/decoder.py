@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..transformer import NoiseConditioning, window_attention_bias
+from ..transformer import NoiseConditioning, SwiGLU, window_attention_bias
 
 KV = Tuple[torch.Tensor, torch.Tensor]
 
@@ -207,22 +207,11 @@ class HfAttention(nn.Module):
         return self.o_proj(out), present
 
 
-class HfMlp(nn.Module):
-    def __init__(self, d: int, ffn: int):
-        super().__init__()
-        self.gate_proj = nn.Linear(d, ffn, bias=False)
-        self.up_proj = nn.Linear(d, ffn, bias=False)
-        self.down_proj = nn.Linear(ffn, d, bias=False)
-
-    def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
-
-
 class HfLlamaLayer(nn.Module):
     def __init__(self, cfg: FamilyConfig):
         super().__init__()
         self.self_attn = HfAttention(cfg)
-        self.mlp = HfMlp(cfg.hidden_size, cfg.ffn_size)
+        self.mlp = SwiGLU(cfg.hidden_size, cfg.ffn_size)  # gate/up/down_proj: the Hugging Face names
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
         self.swin = cfg.swin_norm

@@ -144,16 +144,7 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
     else:
         print("  self-test (float64 copy of the model) skipped for a large model")
 
-    for name, content in tokenizer_files.items():
-        dst = os.path.join(out_dir, name)
-        if isinstance(content, pathlib.Path):
-            data = content.read_bytes()
-        elif isinstance(content, str):
-            data = content.encode("utf-8")
-        else:
-            data = bytes(content)
-        with open(dst, "wb") as f:
-            f.write(data)
+    ox.write_tokenizer_files(out_dir, tokenizer_files)
 
     if fp16:
         # export from weights already rounded to float16, so that the reference outputs below use

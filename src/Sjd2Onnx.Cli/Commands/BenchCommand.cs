@@ -201,7 +201,7 @@ internal static class BenchCommand
         return new JsonObject
         {
             ["model"] = m.Name,
-            ["model_dir"] = Path.GetFullPath(pipeline.ModelDirectory),
+            ["model_dir"] = ReportPath(pipeline.ModelDirectory),
             ["grid"] = $"{m.Image.GridHeight}x{m.Image.GridWidth}",
             ["codebook_size"] = m.Image.CodebookSize,
             ["provider"] = provider,
@@ -210,7 +210,7 @@ internal static class BenchCommand
             ["seeds"] = seeds,
             ["base_seed"] = baseSeed,
             ["warmup_rounds"] = warmup,
-            ["evaluator"] = scorer.CanScore ? scorer.WorldPath : null,
+            ["evaluator"] = scorer.CanScore && scorer.WorldPath is { } world ? ReportPath(world) : null,
             ["held_out_prompts"] = scorer.CanScore && heldOut,
             ["methods"] = summary,
             ["skipped"] = skipped,
@@ -231,4 +231,8 @@ internal static class BenchCommand
         ["top_k"] = o.TopK,
         ["top_p"] = o.TopP,
     };
+
+    /// <summary>Paths in reports are relative to the working folder, so a committed report names no machine.</summary>
+    internal static string ReportPath(string path) =>
+        Path.GetRelativePath(Environment.CurrentDirectory, Path.GetFullPath(path)).Replace('\\', '/');
 }

@@ -104,7 +104,7 @@ internal static class EvalCommand
         if (json is not null)
         {
             var root = Fields(results[0]);
-            root["model"] = Path.GetFullPath(pipeline.ModelDirectory);
+            root["model"] = BenchCommand.ReportPath(pipeline.ModelDirectory);
             root["method"] = method;
             root["seed"] = seed;
             root["prompts"] = sets.Count == 2 ? (JsonNode)JsonValue.Create(sets[0].Prompts.Count) : Path.GetFullPath(promptsArg);

@@ -110,7 +110,7 @@ internal sealed class DecodingContext : IDisposable
         for (int j = 0; j < s; j++)
             if (!Layout.IsForced(firstSlot + j)) _codeIds[n++] = codes[j];
         var row0 = WindowRow(0, s);
-        if (n > 0) RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), n, _codeEmbeds);
+        if (n > 0) RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n, _codeEmbeds);
         int k = 0;
         for (int j = 0; j < s; j++)
         {
@@ -118,14 +118,6 @@ internal sealed class DecodingContext : IDisposable
             if (Layout.IsForced(firstSlot + j)) _endOfLine.CopyTo(dst);
             else _codeEmbeds.AsSpan(k++ * Hidden, Hidden).CopyTo(dst);
         }
-    }
-
-    /// <summary>Raw (clean) image embeddings of codes, [n, D]; used by SJD2 for its denoising targets.</summary>
-    public float[] EmbedCodes(ReadOnlySpan<int> codes)
-    {
-        var result = new float[codes.Length * Hidden];
-        EmbedCodes(codes, result);
-        return result;
     }
 
     /// <summary>
@@ -138,7 +130,7 @@ internal sealed class DecodingContext : IDisposable
         {
             int n = Math.Min(_codeIds.Length, codes.Length - start);
             for (int i = 0; i < n; i++) _codeIds[i] = codes[start + i];
-            RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), n, _codeEmbeds);
+            RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n, _codeEmbeds);
             _codeEmbeds.AsSpan(0, n * Hidden).CopyTo(destination.Slice(start * Hidden, n * Hidden));
         }
     }
@@ -189,14 +181,14 @@ internal sealed class DecodingContext : IDisposable
         Statistics.Passes++;
     }
 
-    // One batch row of codes into a preallocated output: the speculative decoders embed every pass.
-    private void RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int length, float[] destination)
+    // Into a preallocated output: the speculative decoders embed every pass.
+    private void RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int batch, int length, float[] destination)
     {
         _onnxClock.Start();
         try
         {
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, [1, length]);
-            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, destination.AsMemory(0, length * Hidden), [1, length, Hidden]);
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, [batch, length]);
+            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, destination.AsMemory(0, batch * length * Hidden), [batch, length, Hidden]);
             session.Run(_runOptions, [inputName], [input], ["inputs_embeds"], [output]);
         }
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
@@ -205,15 +197,9 @@ internal sealed class DecodingContext : IDisposable
 
     private float[] RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int batch, int length)
     {
-        _onnxClock.Start();
-        try
-        {
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, [batch, length]);
-            using var outputs = session.Run(_runOptions, [inputName], [input], ["inputs_embeds"]);
-            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        }
-        catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
-        finally { _onnxClock.Stop(); }
+        var result = new float[batch * length * Hidden];
+        RunEmbedding(session, inputName, ids, batch, length, result);
+        return result;
     }
 
     public void Dispose() => Runner.Dispose();

@@ -5,15 +5,6 @@ namespace Sjd2Onnx.Model;
 /// <summary>Creates ONNX Runtime sessions on the chosen execution provider.</summary>
 internal static class SessionFactory
 {
-    /// <summary>Parses cpu | cuda | dml (also directml), case-insensitive.</summary>
-    public static ExecutionProvider Parse(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "cpu" => ExecutionProvider.Cpu,
-        "cuda" => ExecutionProvider.Cuda,
-        "dml" or "directml" => ExecutionProvider.DirectML,
-        _ => throw new Sjd2Exception($"unknown execution provider '{name}'; use cpu, cuda or dml."),
-    };
-
     /// <summary>Provider names the loaded native ONNX Runtime library offers.</summary>
     public static string[] AvailableProviders()
     {

@@ -80,6 +80,16 @@ def calibrate_head(model: FamilyTransformer, weight: torch.Tensor, seed: int, ta
     return scale
 
 
+def renamed_parameters(model: nn.Module, rename) -> Dict[str, torch.Tensor]:
+    """{upstream name: tensor} for the parameters rename() maps (it returns a falsy name to skip one)."""
+    tensors = {}
+    for n, p in model.named_parameters():
+        r = rename(n)
+        if r:
+            tensors[r] = p.detach()
+    return tensors
+
+
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="the family's checkpoint (folder or file, see docs/models.md)")
     p.add_argument("--out", required=True, help="output model folder")

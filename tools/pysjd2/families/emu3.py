@@ -267,10 +267,7 @@ def make_tiny(ckpt_dir: str, seed: int = 0, codes: int = 64) -> None:
         lm_head *= common.calibrate_head(model, model.head.weight, seed)
     model.eval()
     tensors = {"model.embed_tokens.weight": emb, "lm_head.weight": lm_head}
-    for n, p in model.named_parameters():
-        r = _rename(n)
-        if r:
-            tensors[r] = p.detach()
+    tensors.update(common.renamed_parameters(model, _rename))
     os.makedirs(os.path.join(ckpt_dir, "vision_tokenizer"), exist_ok=True)
     write_safetensors(os.path.join(ckpt_dir, "model.safetensors"), tensors, {"format": "pt"})
     common.write_json(os.path.join(ckpt_dir, "config.json"), config)

@@ -300,10 +300,7 @@ def make_tiny(ckpt_dir: str, seed: int = 0, codes: int = 64) -> None:
         lm_head *= scale
     model.eval()
     tensors = {"lm_head.weight": lm_head}
-    for n, p in model.named_parameters():
-        r = _rename(n)
-        if r:
-            tensors[r] = p.detach()
+    tensors.update(common.renamed_parameters(model, _rename))
     os.makedirs(os.path.join(ckpt_dir, "chameleon_tokenizer"), exist_ok=True)
     write_safetensors(os.path.join(ckpt_dir, "model.safetensors"), tensors, {"format": "pt"})
     common.write_json(os.path.join(ckpt_dir, "config.json"), config)

@@ -271,6 +271,20 @@ def _split_special(text: str, special: Dict[str, int]):
         yield text[start:], None
 
 
+def _merge_by_rank(parts: list, rank_of) -> list:
+    """BPE: repeatedly merge the adjacent pair with the lowest rank (rank_of(a, b) or None)."""
+    while len(parts) > 1:
+        best, at = None, -1
+        for j in range(len(parts) - 1):
+            r = rank_of(parts[j], parts[j + 1])
+            if r is not None and (best is None or r < best):
+                best, at = r, j
+        if best is None:
+            break
+        parts[at:at + 2] = [parts[at] + parts[at + 1]]
+    return parts
+
+
 class ByteLevelBpe:
     def __init__(self, vocab: Dict[str, int], merges: Sequence[str], splits: Sequence[dict],
                  special: Optional[Dict[str, int]] = None, byte_level: bool = True):
@@ -282,17 +296,7 @@ class ByteLevelBpe:
         self.b2u = bytes_to_unicode()
 
     def _bpe(self, word: str) -> List[str]:
-        parts = list(word)
-        while len(parts) > 1:
-            best, at = None, -1
-            for j in range(len(parts) - 1):
-                r = self.ranks.get((parts[j], parts[j + 1]))
-                if r is not None and (best is None or r < best):
-                    best, at = r, j
-            if best is None:
-                break
-            parts[at:at + 2] = [parts[at] + parts[at + 1]]
-        return parts
+        return _merge_by_rank(list(word), lambda a, b: self.ranks.get((a, b)))
 
     def encode(self, text: str) -> List[int]:
         ids: List[int] = []
@@ -323,16 +327,7 @@ class Tiktoken:
         return ranks
 
     def _bpe(self, piece: bytes) -> List[int]:
-        parts = [piece[i:i + 1] for i in range(len(piece))]
-        while len(parts) > 1:
-            best, at = None, -1
-            for j in range(len(parts) - 1):
-                r = self.ranks.get(parts[j] + parts[j + 1])
-                if r is not None and (best is None or r < best):
-                    best, at = r, j
-            if best is None:
-                break
-            parts[at:at + 2] = [parts[at] + parts[at + 1]]
+        parts = _merge_by_rank([piece[i:i + 1] for i in range(len(piece))], lambda a, b: self.ranks.get(a + b))
         return [self.ranks[p] for p in parts]
 
     def encode(self, text: str) -> List[int]:

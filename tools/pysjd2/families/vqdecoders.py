@@ -319,15 +319,6 @@ class MovqAttn(nn.Module):
         return x + self.proj_out(spatial_attention(x, self.q(h), self.k(h), self.v(h), self.channels))
 
 
-class _MovqUpsample(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, 1, 1)
-
-    def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
 class MovqInner(nn.Module):
     def __init__(self, z_channels: int, embed_dim: int, ch: int, ch_mult: Sequence[int], num_res_blocks: int,
                  attn_resolutions: Sequence[int], temporal_downsample_factor: int, out_channels: int = 3):
@@ -357,7 +348,7 @@ class MovqInner(nn.Module):
                 if i_level in attn_resolutions:    # upstream compares the level index
                     up.attn.append(MovqAttn(block_in, zq))
             if i_level != 0:
-                up.upsample = _MovqUpsample(block_in)
+                up.upsample = _Upsample(block_in)
             ups.insert(0, up)
         self.up = nn.ModuleList(ups)
         self.norm_out = SpatialNorm(block_in, zq)

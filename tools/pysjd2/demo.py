@@ -1,13 +1,16 @@
 """The default model: a small text-to-image AR model trained on the procedural shapes world.
 
     python3 export_models.py demo --out onnx [--steps N] [--resume] [--minutes M] [--device cpu|cuda]
+                                  [--init-weights weights.pt] [--work DIR] [--no-export]
     python3 export_models.py demo sample --out onnx [--prompts "a big red circle on the left" ...]
     python3 export_models.py demo export --out onnx        (re-export from onnx/torch_state.pt)
 
 Stages (work files under train/demo/, gitignored):
 1. VQ tokenizer (k-means on 4x4 patches + small conv decoder), cached in train/demo/vq.pt.
-2. Transformer training with caption dropout and SJD2 next-clean-token noise segments,
-   checkpointed to train/demo/ckpt.pt every few minutes; --resume continues from it.
+2. Transformer training with caption dropout and SJD2 next-clean-token noise segments
+   (demo_train.py), checkpointed to train/demo/ckpt.pt (with optimizer) and weights.pt (without)
+   every few minutes; --resume continues the cycle from ckpt.pt, --init-weights starts a new
+   cosine cycle from a weights.pt.
 3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (float32 weights of
    transformer, VQ decoder and codebook, with configs) so the PyTorch model can be rebuilt
    without retraining (``load_torch_state``).
@@ -16,238 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import shapes, vq
 from .transformer import Sjd2Transformer, TransformerConfig
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-WORK = os.path.join(REPO, "train", "demo")
-
-MAX_PROMPT_TOKENS = 24
-CODEBOOK_SIZE = 512
-GRID = 16
-NUM_IMAGE_TOKENS = GRID * GRID
-
-MODEL = dict(hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, head_dim=32,
-             ffn_size=384, max_sequence_length=288, rope_theta=10000.0, noise_conditioning=True)
-
-SJD2 = dict(schedule="karras", steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0)
-
-TRAIN = dict(batch_size=24, lr=2e-3, min_lr_ratio=0.05, warmup=50, weight_decay=0.05,
-             betas=(0.9, 0.95), grad_clip=1.0, caption_dropout=0.1, noise_row_prob=0.5,
-             seg_min=16, seg_max=96, slope_min=0.3, slope_max=2.0, stats_every=25,
-             checkpoint_seconds=180)
+from .demo_train import (CODEBOOK_SIZE, GRID, MAX_PROMPT_TOKENS, MODEL, NUM_IMAGE_TOKENS, REPO, SJD2,
+                         TRAIN, WORK, get_vq, new_model, train)
 
 SAMPLING = dict(cfg_scale=3.0, temperature=1.0, top_k=8, top_p=1.0)
-
-
-def karras_sigmas(steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0) -> np.ndarray:
-    i = np.arange(steps, dtype=np.float64)
-    a, b = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
-    return ((a + i / (steps - 1) * (b - a)) ** rho).astype(np.float32)
-
-
-def log_line(path: str, text: str) -> None:
-    print(text, flush=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text + "\n")
-
-
-# ------------------------------------------------------------------------------------------
-# data
-# ------------------------------------------------------------------------------------------
-def make_batch(rng: np.random.Generator, codebook: np.ndarray, tok: shapes.WordTokenizer,
-               batch: int, caption_dropout: float):
-    """Left-padded rows [PAD..][BOS] prompt [BOI] codes; returns ids tensors."""
-    imgs, caps, _ = shapes.sample_batch(rng, batch, "train")
-    codes = vq.encode(imgs, codebook).reshape(batch, -1)
-    prompts = []
-    for c in caps:
-        ids = [] if rng.random() < caption_dropout else tok.encode(c)
-        assert len(ids) <= MAX_PROMPT_TOKENS
-        prompts.append([shapes.BOS_ID] + ids + [shapes.BOI_ID])
-    tlen = max(len(p) for p in prompts)
-    text = np.full((batch, tlen), shapes.PAD_ID, dtype=np.int64)
-    tmask = np.zeros((batch, tlen), dtype=np.int64)
-    for i, p in enumerate(prompts):
-        text[i, tlen - len(p):] = p
-        tmask[i, tlen - len(p):] = 1
-    return torch.from_numpy(text), torch.from_numpy(tmask), torch.from_numpy(codes.astype(np.int64))
-
-
-def embedding_stats(model: Sjd2Transformer) -> Tuple[torch.Tensor, torch.Tensor]:
-    w = model.image_embed.weight.detach().float()
-    return w.mean(0), w.std(0).clamp(min=1e-4)
-
-
-def noise_segments(rng: np.random.Generator, batch: int, sigmas: np.ndarray, t: Dict) -> np.ndarray:
-    """noise levels [B,256] for the image inputs (0 = clean)."""
-    steps = len(sigmas)
-    lv = np.zeros((batch, NUM_IMAGE_TOKENS), dtype=np.float32)
-    for b in range(batch):
-        if rng.random() >= t["noise_row_prob"]:
-            continue
-        length = int(rng.integers(t["seg_min"], t["seg_max"] + 1))
-        start = int(rng.integers(0, NUM_IMAGE_TOKENS - length + 1))
-        slope = float(rng.uniform(t["slope_min"], t["slope_max"]))
-        offset = float(rng.uniform(0.0, steps * 0.75))
-        depth = np.floor(offset + slope * np.arange(length)).astype(np.int64)   # grid steps from the clean end
-        idx = np.clip(steps - 1 - depth, 0, steps - 1)                         # 0 = sigma_max = pure noise
-        lv[b, start:start + length] = sigmas[idx]
-    return lv
-
-
-def forward_batch(model, text, tmask, codes, levels, mean, std, gen: torch.Generator):
-    b = text.shape[0]
-    te = model.text_embed(text)
-    ie = model.image_embed(codes)
-    lv = torch.from_numpy(levels)
-    if (lv > 0).any():
-        n = (ie - mean) / std
-        eps = torch.randn(n.shape, generator=gen)
-        s = lv.unsqueeze(-1)
-        noisy = (torch.sqrt(1.0 - s * s) * n + s * eps) * std + mean
-        ie = torch.where(s > 0, noisy, ie)
-    x = torch.cat([te, ie], 1)
-    mask = torch.cat([tmask, torch.ones(b, NUM_IMAGE_TOKENS, dtype=torch.long)], 1)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    nl = torch.cat([torch.zeros(b, text.shape[1]), lv], 1)
-    logits, _ = model(x, mask, pos, None, nl)
-    # the logits row of input j predicts input j+1: BOI predicts code 0, code 254 predicts code 255
-    pred = logits[:, text.shape[1] - 1:-1]                    # [B,256,K]
-    ce = F.cross_entropy(pred.reshape(-1, pred.shape[-1]), codes.reshape(-1), reduction="none")
-    return ce.view(b, NUM_IMAGE_TOKENS)
-
-
-# ------------------------------------------------------------------------------------------
-# stages
-# ------------------------------------------------------------------------------------------
-def get_vq(log_path: str, device_minutes: float = 3.0):
-    path = os.path.join(WORK, "vq.pt")
-    if os.path.exists(path):
-        d = torch.load(path)
-        dec = vq.VqDecoder(CODEBOOK_SIZE)
-        dec.load_state_dict(d["decoder"])
-        return d["codebook"].numpy(), dec.eval(), d["stats"]
-    cb, dec, stats = vq.build_vq(CODEBOOK_SIZE, 6000, 25, device_minutes, 0,
-                                 lambda s: log_line(log_path, s))
-    torch.save({"codebook": torch.from_numpy(cb), "decoder": dec.state_dict(), "stats": stats}, path)
-    return cb, dec.eval(), stats
-
-
-def new_model(vocab_size: int) -> Sjd2Transformer:
-    cfg = TransformerConfig(text_vocab_size=vocab_size, codebook_size=CODEBOOK_SIZE, **MODEL)
-    return Sjd2Transformer(cfg)
-
-
-def progress(state: Dict) -> float:
-    """Training progress in [0,1]: by steps (--steps) or by training seconds (--minutes), the
-    larger of the two, so a time budget adapts the cosine schedule to the machine's speed."""
-    p = state["step"] / max(1, state["total_steps"])
-    if state.get("budget_seconds"):
-        p = max(p, state["seconds"] / state["budget_seconds"])
-    return min(1.0, p)
-
-
-def lr_at(step: int, p: float, t: Dict) -> float:
-    if step < t["warmup"]:
-        return t["lr"] * (step + 1) / t["warmup"]
-    return t["lr"] * (t["min_lr_ratio"] + (1 - t["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * p)))
-
-
-def train(args) -> Tuple[Sjd2Transformer, Dict]:
-    os.makedirs(WORK, exist_ok=True)
-    log_path = os.path.join(WORK, "train_log.txt")
-    device = torch.device(args.device)
-    codebook, _, _ = get_vq(log_path)
-    tok = shapes.WordTokenizer()
-    model = new_model(len(tok.tokens)).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed." not in n.replace("_embed.", "embed.")]
-    no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": TRAIN["weight_decay"]},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=TRAIN["lr"], betas=TRAIN["betas"])
-    ckpt_path = os.path.join(WORK, "ckpt.pt")
-    state = {"step": 0, "seconds": 0.0, "history": [], "total_steps": args.steps,
-             "budget_seconds": args.minutes * 60 if args.minutes else None}
-    if args.resume and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location="cpu")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        state = ck["state"]
-        if args.steps_given:
-            state["total_steps"] = args.steps
-        if args.minutes:
-            state["budget_seconds"] = args.minutes * 60
-        log_line(log_path, "resumed at step %d (%.0fs trained)" % (state["step"], state["seconds"]))
-    sigmas = karras_sigmas(**{k: v for k, v in SJD2.items() if k != "schedule"})
-    rng = np.random.default_rng(1000 + state["step"])
-    gen = torch.Generator().manual_seed(2000 + state["step"])
-    mean, std = embedding_stats(model)
-    if "emb_mean" in state:
-        mean, std = state["emb_mean"], state["emb_std"]
-
-    def save():
-        state["emb_mean"], state["emb_std"] = mean, std
-        tmp = ckpt_path + ".tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, tmp)
-        os.replace(tmp, ckpt_path)
-
-    t_start = time.time()
-    t_last_ck = time.time()
-    acc = {"ar": [], "noisy": [], "clean_in_noisy_rows": []}
-    model.train()
-    while progress(state) < 1.0:
-        t0 = time.time()
-        step = state["step"]
-        if step % TRAIN["stats_every"] == 0:
-            mean, std = embedding_stats(model)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, progress(state), TRAIN)
-        text, tmask, codes = make_batch(rng, codebook, tok, TRAIN["batch_size"], TRAIN["caption_dropout"])
-        levels = noise_segments(rng, TRAIN["batch_size"], sigmas, TRAIN)
-        ce = forward_batch(model, text.to(device), tmask.to(device), codes.to(device), levels,
-                           mean.to(device), std.to(device), gen)
-        loss = ce.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), TRAIN["grad_clip"])
-        opt.step()
-        lvt = torch.from_numpy(levels)
-        noisy_rows = (lvt > 0).any(1)
-        # noisy-segment loss: targets predicted from noisy inputs (input j noisy -> logits j)
-        in_seg = lvt > 0
-        if (~noisy_rows).any():
-            acc["ar"].append(float(ce[~noisy_rows].mean()))
-        if in_seg.any():
-            acc["noisy"].append(float(ce[in_seg].mean()))
-        state["step"] += 1
-        state["seconds"] += time.time() - t0
-        if state["step"] % 25 == 0 or progress(state) >= 1.0:
-            rec = {"step": state["step"], "seconds": round(state["seconds"], 1),
-                   "lr": round(lr_at(step, progress(state), TRAIN), 6),
-                   "ar_loss": round(float(np.mean(acc["ar"])), 4) if acc["ar"] else None,
-                   "noisy_loss": round(float(np.mean(acc["noisy"])), 4) if acc["noisy"] else None,
-                   "grad_norm": round(float(gn), 3), "sec_per_step": round(time.time() - t0, 2)}
-            state["history"].append(rec)
-            log_line(log_path, json.dumps(rec))
-            acc = {"ar": [], "noisy": [], "clean_in_noisy_rows": []}
-        if time.time() - t_last_ck > TRAIN["checkpoint_seconds"]:
-            save()
-            t_last_ck = time.time()
-    save()
-    state["emb_mean"], state["emb_std"] = mean, std
-    model.eval()
-    return model, state
 
 
 # ------------------------------------------------------------------------------------------
@@ -521,6 +305,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--work", default=None, help="folder for ckpt.pt, weights.pt and the log (train/demo)")
+    ap.add_argument("--init-weights", default=None, help="start a new cosine cycle from this weights.pt")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--workers", type=int, default=None, help="data worker processes (GPU default: cores - 2)")
     ap.add_argument("--prompts", nargs="*", default=None)
     ap.add_argument("--grid", default=None, help="sample: output PNG path")
     ap.add_argument("--cfg-scale", type=float, default=SAMPLING["cfg_scale"])
@@ -565,8 +354,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
     model, state = train(args)
-    model = model.cpu()
-    codebook, dec, vq_stats = get_vq(os.path.join(WORK, "train_log.txt"))
+    codebook, dec, vq_stats = get_vq(os.path.join(args.work or WORK, "train_log.txt"))
     meta = training_meta(state, vq_stats)
     if not args.no_export:
         export(args.out, model, dec, codebook, state["emb_mean"], state["emb_std"], meta)
@@ -577,8 +365,8 @@ def training_meta(state: Dict, vq_stats: Dict) -> Dict:
     hist = state["history"]
     return {"steps": state["step"], "total_steps_planned": state["total_steps"],
             "budget_seconds": state.get("budget_seconds"),
-            "train_seconds": round(state["seconds"]), "batch_size": TRAIN["batch_size"],
-            "train": {k: v for k, v in TRAIN.items()}, "model": MODEL, "vq": vq_stats,
+            "train_seconds": round(state["seconds"]),
+            "train_by_cycle": state.get("train_by_cycle", [dict(TRAIN)]), "model": state.get("model_config", MODEL), "vq": vq_stats,
             "sampling": SAMPLING, "first_log": hist[0] if hist else None,
             "last_log": hist[-1] if hist else None, "history": hist}
 
@@ -586,9 +374,9 @@ def training_meta(state: Dict, vq_stats: Dict) -> Dict:
 def load_state(args):
     path = args.state or os.path.join(args.out, "torch_state.pt")
     ck = torch.load(path, map_location="cpu")
-    if "opt" in ck:   # a training checkpoint
+    if "model" in ck:   # a training checkpoint (ckpt.pt or weights.pt)
         tok = shapes.WordTokenizer()
-        model = new_model(len(tok.tokens))
+        model = new_model(len(tok.tokens), ck.get("transformer_config"))
         model.load_state_dict(ck["model"])
         cb, dec, vq_stats = get_vq(os.path.join(WORK, "train_log.txt"))
         st = ck["state"]

@@ -235,19 +235,30 @@ def parse_caption(text: str) -> Optional[Dict]:
 # ------------------------------------------------------------------------------------------
 # rendering
 # ------------------------------------------------------------------------------------------
+_CANVAS_CACHE: Dict[Tuple[str, bool], Image.Image] = {}
+
+
+def _canvas(background: str, texture: bool) -> Image.Image:
+    """The supersampled background (plain or checker), built once per kind: rendering it per
+    image dominated the data loader's time."""
+    key = (background, bool(texture))
+    if key not in _CANVAS_CACHE:
+        n = IMAGE_SIZE * SUPERSAMPLE
+        img = np.empty((n, n, 3), dtype=np.int16)
+        img[:] = np.array(BACKGROUNDS[background], dtype=np.int16)
+        if texture:
+            cell = 8 * SUPERSAMPLE
+            yy, xx = np.mgrid[0:n, 0:n]
+            checker = ((yy // cell + xx // cell) % 2) * 2 - 1
+            img += (checker[..., None] * TEXTURE_AMPLITUDE).astype(np.int16)
+        _CANVAS_CACHE[key] = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    return _CANVAS_CACHE[key]
+
+
 def render(scene: Dict) -> np.ndarray:
     """uint8 [64,64,3]."""
     ss = SUPERSAMPLE
-    n = IMAGE_SIZE * ss
-    bg = np.array(BACKGROUNDS[scene["background"]], dtype=np.int16)
-    img = np.empty((n, n, 3), dtype=np.int16)
-    img[:] = bg
-    if scene.get("texture"):
-        cell = 8 * ss
-        yy, xx = np.mgrid[0:n, 0:n]
-        checker = ((yy // cell + xx // cell) % 2) * 2 - 1
-        img += (checker[..., None] * TEXTURE_AMPLITUDE).astype(np.int16)
-    pil = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    pil = _canvas(scene["background"], bool(scene.get("texture"))).copy()
     draw = ImageDraw.Draw(pil)
     for o in scene["objects"]:
         cx, cy = o["center"][0] * ss, o["center"][1] * ss

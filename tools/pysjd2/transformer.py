@@ -78,7 +78,8 @@ class RMSNorm(nn.Module):
 def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float):
     """cos/sin tables [B,1,S,Dh] for integer positions [B,S]."""
     half = head_dim // 2
-    inv_freq = 1.0 / (theta ** (torch.arange(0, half, dtype=torch.float32) * 2.0 / head_dim))
+    inv_freq = 1.0 / (theta ** (torch.arange(0, half, dtype=torch.float32, device=position_ids.device)
+                                * 2.0 / head_dim))
     angles = position_ids.to(torch.float32).unsqueeze(-1) * inv_freq  # [B,S,half]
     angles = torch.cat([angles, angles], dim=-1)                       # [B,S,Dh]
     return angles.cos().unsqueeze(1), angles.sin().unsqueeze(1)
@@ -114,8 +115,8 @@ def window_attention_bias(attention_mask: torch.Tensor, num_new: torch.Tensor) -
     # A real token never sees padding. A padding token (whose output nobody reads) sees only
     # itself, so its output does not depend on the window split either.
     allowed = (causal.unsqueeze(0) & real.unsqueeze(1)) | itself.unsqueeze(0)  # [B,S,T]
-    zero = torch.zeros((), dtype=torch.float32)
-    neg = torch.full((), MASK_BIAS, dtype=torch.float32)
+    zero = torch.zeros((), dtype=torch.float32, device=attention_mask.device)
+    neg = torch.full((), MASK_BIAS, dtype=torch.float32, device=attention_mask.device)
     bias = torch.where(allowed, zero, neg)
     return bias.unsqueeze(1).unsqueeze(1)                     # [B,1,1,S,T]
 
@@ -144,6 +145,13 @@ class Attention(nn.Module):
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
         present = (k, v)
+        if self.training and x.is_cuda and past is None and hasattr(F, "scaled_dot_product_attention"):
+            # GPU training: the fused kernel computes the same function as the explicit path
+            # below (query head h uses KV head h // groups), in the autocast dtype.
+            kr = k.repeat_interleave(self.groups, dim=1).to(v.dtype)
+            vr = v.repeat_interleave(self.groups, dim=1)
+            out = F.scaled_dot_product_attention(q.to(v.dtype), kr, vr, attn_mask=bias[:, 0].to(v.dtype))
+            return self.o_proj(out.transpose(1, 2).reshape(b, s, self.num_heads * self.head_dim)), present
         # grouped-query attention by broadcasting: q [B,Hkv,G,S,Dh] against k/v [B,Hkv,1,T,Dh]
         qg = q.reshape(b, self.num_kv_heads, self.groups, s, self.head_dim)
         scores = torch.matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))

@@ -235,10 +235,10 @@ def parse_caption(text: str) -> Optional[Dict]:
 # ------------------------------------------------------------------------------------------
 # rendering
 # ------------------------------------------------------------------------------------------
-_CANVAS_CACHE: Dict[Tuple[str, bool], Image.Image] = {}
+_CANVAS_CACHE: Dict[Tuple[int, bool], Image.Image] = {}
 
 
-def _canvas(background: str, texture: bool) -> Image.Image:
+def _canvas(background: int, texture: bool) -> Image.Image:
     """The supersampled background (plain or checker), built once per kind: rendering it per
     image dominated the data loader's time."""
     key = (background, bool(texture))

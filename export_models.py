@@ -6,6 +6,7 @@ Run with Debian's system Python, which has torch and onnx:
     /usr/bin/python3 export_models.py tiny --out tests/models/tiny
     /usr/bin/python3 export_models.py tiny --out tests/models/tiny-eol --grid 3x3 --codebook 16 --end-of-line
     /usr/bin/python3 export_models.py tiny --out tests/models/micro --grid 2x2 --codebook 5 --no-sjd2
+    /usr/bin/python3 export_models.py tiny --out tests/models/micro-sjd2 --grid 2x2 --codebook 5
     /usr/bin/python3 export_models.py demo ...      (tools/pysjd2/demo.py, when present)
 
 Real model families (docs/models.md):

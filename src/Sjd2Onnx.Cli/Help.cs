@@ -11,7 +11,7 @@ internal static class Help
                         [--cfg S] [--temperature T] [--top-k K] [--top-p P]
                         [--window N|auto] [--init random|horizontal|vertical|noise]
                         [--reuse coupled|threshold] [--reuse-threshold T]
-                        [--denoise-steps N] [--kv exact|approx]
+                        [--denoise-steps N] [--kv exact|approx] [--accept-noise S]
                         [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
           sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--held-out] [--seeds S]
                        [--seed BASE] [--warmup N] [--json PATH] [--model DIR] [--ep ...]
@@ -34,7 +34,9 @@ internal static class Help
         methods: ar one token per pass; sjd speculative Jacobi decoding (lossless); sjd++ sjd with
         draft reuse (lossless; --reuse coupled, the default, or threshold with --reuse-threshold,
         default 0.1); sjd2 Jacobi-denoising decoding (models trained for it; --denoise-steps,
-        default the model's; --kv exact, the default, or approx).
+        default the model's; --kv exact, the default, or approx; --accept-noise S in [0, 1]:
+        commit only through outputs whose inputs were fed at noise level <= S, 1 by default as
+        published, 0 with --kv exact lossless).
         --init: new drafts copy the code above (vertical, the default for sjd and sjd++), to the
         left (horizontal) or a random code; sjd2 starts slots as pure noise (noise, its default)
         or seeds them with such a prior, noised to the middle of its schedule.

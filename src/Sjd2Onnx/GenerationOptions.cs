@@ -50,6 +50,13 @@ public sealed record GenerationOptions
     /// <summary>SJD2: KV cache treatment of tokens accepted while noisy.</summary>
     public Sjd2KvMode KvMode { get; init; } = DefaultKvMode;
 
+    /// <summary>
+    /// SJD2: verification goes on past a draft only while every input the next output saw was fed
+    /// at a noise level σ ≤ this limit, in [0, 1]; null = <see cref="DefaultAcceptNoise"/> (1: as
+    /// published, never stops). 0 with <see cref="Sjd2KvMode.Exact"/> makes SJD2 lossless.
+    /// </summary>
+    public float? AcceptNoise { get; init; }
+
     /// <summary>Test hook: a deliberately broken verifier that accepts every draft (the exactness tests must catch it).</summary>
     internal bool AcceptEveryDraft { get; init; }
 
@@ -64,6 +71,9 @@ public sealed record GenerationOptions
 
     /// <summary>Default τ of the threshold reuse rule.</summary>
     public const float DefaultReuseThreshold = 0.1f;
+
+    /// <summary>Default SJD2 accept-noise limit (σ_max: verification never stops for noise, as published).</summary>
+    public const float DefaultAcceptNoise = 1f;
 
     /// <summary>Default SJD2 KV mode.</summary>
     public const Sjd2KvMode DefaultKvMode = Sjd2KvMode.Exact;
@@ -86,6 +96,10 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"reuse threshold must be in (0, 1], got {tau}; e.g. --reuse-threshold {DefaultReuseThreshold}.");
         if (DenoiseSteps is int steps && steps < 1)
             throw new Sjd2Exception($"denoise steps must be at least 1, got {steps}.");
+        if (AcceptNoise is float limit && !(limit >= 0 && limit <= 1))
+            throw new Sjd2Exception($"accept-noise limit must be in [0, 1], got {limit}; 0 is lossless, 1 as published.");
+        if (AcceptNoise is not null && Method != DecodingMethod.Sjd2)
+            throw new Sjd2Exception($"an accept-noise limit applies to SJD2, not {Method}.");
         if (ReuseThreshold is not null && Reuse != DraftReuse.Threshold)
             throw new Sjd2Exception("a reuse threshold applies to the threshold reuse rule (--reuse threshold), not to the coupled one.");
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
@@ -101,6 +115,6 @@ public sealed record GenerationOptions
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
         return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 ? DraftInit : DraftInit ?? DefaultDraftInit,
             Method == DecodingMethod.SjdPlusPlus ? Reuse : null, ReuseThreshold ?? DefaultReuseThreshold,
-            noise, KvMode, AcceptEveryDraft);
+            noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft);
     }
 }

@@ -105,6 +105,9 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("unknown --kv", "--method", "sjd2", "--kv", "both")]
     [InlineData("--denoise-steps must be between 1", "--method", "sjd2", "--denoise-steps", "0")]
     [InlineData("--kv applies to --method sjd2", "--method", "sjd", "--kv", "exact")]
+    [InlineData("--accept-noise must be in [0, 1]", "--method", "sjd2", "--accept-noise", "1.5")]
+    [InlineData("--accept-noise must be in [0, 1]", "--method", "sjd2", "--accept-noise", "-0.1")]
+    [InlineData("--accept-noise applies to --method sjd2", "--method", "sjd++", "--accept-noise", "0")]
     [InlineData("unknown method", "--method", "jacobi")]
     public void BadSpeculativeOptions_AreOneLineErrors(string message, params string[] options)
     {

@@ -150,6 +150,18 @@ public sealed class SpeculativeDecoderTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    [Theory]
+    [InlineData(DecodingMethod.Sjd2, -0.5f, "accept-noise limit must be in [0, 1]")]
+    [InlineData(DecodingMethod.Sjd2, float.NaN, "accept-noise limit must be in [0, 1]")]
+    [InlineData(DecodingMethod.Sjd, 0f, "accept-noise limit applies to SJD2")]
+    public async Task ImpossibleAcceptNoise_IsAOneLineError(DecodingMethod method, float limit, string message)
+    {
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
+        var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = method, AcceptNoise = limit }));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     private sealed class Recorder(List<DecodeProgress> reports) : IProgress<DecodeProgress>
     {
         public void Report(DecodeProgress value) => reports.Add(value);

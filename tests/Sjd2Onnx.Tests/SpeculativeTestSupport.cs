@@ -114,6 +114,20 @@ internal static class SpeculativeTestSupport
         }
     }
 
+    /// <summary>Counts of each code sequence over <paramref name="samples"/> seeded generations, and their mean passes.</summary>
+    public static (long[] Counts, double MeanPasses) Sample(Sjd2Pipeline pipeline, string prompt, GenerationOptions options, int samples, ulong seed)
+    {
+        var counts = new long[(int)Math.Pow(pipeline.Manifest.Image.CodebookSize, pipeline.Manifest.Image.CodeCount)];
+        long passes = 0;
+        for (int i = 0; i < samples; i++)
+        {
+            var (codes, stats) = pipeline.GenerateCodes(prompt, options with { Seed = seed + (ulong)i });
+            counts[Index(codes, pipeline.Manifest.Image.CodebookSize)]++;
+            passes += stats.Passes;
+        }
+        return (counts, passes / (double)samples);
+    }
+
     /// <summary>Index of a code sequence in <see cref="ExactDistribution"/>.</summary>
     public static int Index(int[] codes, int k)
     {

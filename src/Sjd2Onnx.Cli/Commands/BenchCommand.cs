@@ -14,7 +14,7 @@ namespace Sjd2Onnx.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    private static readonly string[] DecodingKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv"];
+    private static readonly string[] DecodingKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise"];
 
     public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
     {
@@ -226,6 +226,7 @@ internal static class BenchCommand
         ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,
         ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
+        ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
         ["cfg"] = o.CfgScale,
         ["temperature"] = o.Temperature,
         ["top_k"] = o.TopK,

@@ -58,7 +58,7 @@ internal static class CommonOptions
     }
 
     /// <summary>
-    /// Reads --window, --init, --reuse, --reuse-threshold, --denoise-steps and --kv for <paramref name="method"/>.
+    /// Reads --window, --init, --reuse, --reuse-threshold, --denoise-steps, --kv and --accept-noise for <paramref name="method"/>.
     /// An option the method does not use is an error, unless several methods share one command line (bench).
     /// </summary>
     public static GenerationOptions ReadDecoding(CommandLine cl, DecodingMethod method, bool methodsMayDiffer)
@@ -69,6 +69,7 @@ internal static class CommonOptions
         float? tau = cl.Float("reuse-threshold");
         int? steps = cl.Int("denoise-steps", 1, 10000);
         string? kv = cl.String("kv");
+        float? acceptNoise = cl.Float("accept-noise");
         if (!methodsMayDiffer)
         {
             string m = MethodName(method);
@@ -78,8 +79,8 @@ internal static class CommonOptions
                 throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
             if ((tau is not null || reuse is not null) && method != DecodingMethod.SjdPlusPlus)
                 throw new UsageException($"--{(tau is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
-            if ((steps is not null || kv is not null) && method != DecodingMethod.Sjd2)
-                throw new UsageException($"--{(steps is not null ? "denoise-steps" : "kv")} applies to --method sjd2, not {m}.");
+            if ((steps is not null || kv is not null || acceptNoise is not null) && method != DecodingMethod.Sjd2)
+                throw new UsageException($"--{(steps is not null ? "denoise-steps" : kv is not null ? "kv" : "accept-noise")} applies to --method sjd2, not {m}.");
         }
         bool auto = string.Equals(window?.Trim(), "auto", StringComparison.OrdinalIgnoreCase);
         int? size = null;
@@ -90,6 +91,8 @@ internal static class CommonOptions
             if (w < 2) throw new UsageException($"--window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
             size = w;
         }
+        if (acceptNoise is float a && !(a >= 0 && a <= 1))
+            throw new UsageException($"--accept-noise must be in [0, 1] (0 lossless, 1 as published), got {a}.");
         if (tau is float t && !(t > 0 && t <= 1))
             throw new UsageException($"--reuse-threshold must be in (0, 1], got {t}.");
         // A threshold only means something for the threshold rule, so giving one selects it.
@@ -119,6 +122,7 @@ internal static class CommonOptions
             Reuse = rule,
             ReuseThreshold = tau,
             DenoiseSteps = steps,
+            AcceptNoise = method == DecodingMethod.Sjd2 ? acceptNoise : null,
             KvMode = kv?.Trim().ToLowerInvariant() switch
             {
                 null => GenerationOptions.DefaultKvMode,

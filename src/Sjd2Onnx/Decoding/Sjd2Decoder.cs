@@ -20,7 +20,8 @@ namespace Sjd2Onnx.Decoding;
 /// of the schedule. KV rows of tokens accepted while their input
 /// was noisy are kept (<see cref="Sjd2KvMode.Approximate"/>) or dropped and the committed tokens
 /// re-fed clean at the front of the next window (<see cref="Sjd2KvMode.Exact"/>).
-/// Not lossless: outputs after an accepted noisy input are conditioned on the noise.
+/// Not lossless as published: outputs after an accepted noisy input are conditioned on the noise.
+/// The accept-noise limit stops verification at such outputs; at 0 with exact KV it is lossless.
 /// </summary>
 internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
 {
@@ -51,6 +52,8 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         var latent = new float[ring * d];      // ñ of noisy slots (normalised space)
         var clean = new float[ring * d];       // clean embedding of each slot's current token
         var fedNoisy = new bool[ring];         // this pass fed the slot a noisy input
+        var fedSigma = new float[ring];        // ... at this noise level (0 when clean)
+        float acceptNoise = settings.AcceptNoise;
         var noise = new float[ctx.MaxWindow];
         var embedTokens = new int[window + 1];
         var embedSlots = new int[window + 1];
@@ -120,6 +123,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 int slot = cached + i, r = slot % ring;
                 var dst = row.Slice(i * d, d);
                 fedNoisy[r] = false;
+                fedSigma[r] = 0;
                 noise[i] = 0;
                 if (layout.IsForced(slot)) ctx.ForcedEmbedding.CopyTo(dst);
                 else if (slot < n || level[r] < 0) clean.AsSpan(r * d, d).CopyTo(dst);
@@ -129,15 +133,26 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                     TensorPrimitives.MultiplyAdd(latent.AsSpan(r * d, d), std, mean, dst);
                     noise[i] = sigma[level[r]];
                     fedNoisy[r] = true;
+                    fedSigma[r] = noise[i];
                 }
             }
             ctx.RunWindow(s, noise.AsSpan(0, s));
 
             // Verification; output index of slot m is m − cached − 1.
+            // A slot's distribution saw every input before it; once one of those was noisier than
+            // the accept-noise limit, nothing further is committed this pass (limit 0: lossless).
             int newSlot = -1;
             bool stopped = false;
+            float seen = 0;
             for (int slot = n; slot < n + draftCount; slot++)
             {
+                if (slot > n) seen = Math.Max(seen, fedSigma[(slot - 1) % ring]);
+                if (seen > acceptNoise)
+                {
+                    newSlot = slot - 1;
+                    stopped = true;
+                    break;
+                }
                 if (layout.IsForced(slot)) continue;
                 ctx.Distribution(slot - cached - 1, p);
                 if (!drafts.HasDraft(slot))
@@ -160,6 +175,11 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 break;
             }
             int embedCount = 0;
+            if (!stopped && draftCount > 0 && Math.Max(seen, fedSigma[(n + draftCount - 1) % ring]) > acceptNoise)
+            {
+                newSlot = n + draftCount - 1; // every draft accepted, but the bonus token's distribution saw noise
+                stopped = true;
+            }
             if (!stopped)
             {
                 newSlot = n + draftCount;

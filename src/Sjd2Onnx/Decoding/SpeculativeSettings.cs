@@ -10,6 +10,7 @@ namespace Sjd2Onnx.Decoding;
 /// <param name="ReuseThreshold">τ of <see cref="DraftReuse.Threshold"/>.</param>
 /// <param name="Noise">SJD2 noise process (steps already overridden); null for the other methods.</param>
 /// <param name="KvMode">SJD2 KV treatment of tokens accepted while noisy.</param>
+/// <param name="AcceptNoise">SJD2: commit only through outputs whose inputs were fed at noise levels up to this.</param>
 /// <param name="AcceptEveryDraft">Test hook: a broken verifier.</param>
 internal sealed record SpeculativeSettings(int Window, bool AutoWindow, DraftInitialization? Init, DraftReuse? Reuse, float ReuseThreshold,
-    Sjd2Spec? Noise, Sjd2KvMode KvMode, bool AcceptEveryDraft);
+    Sjd2Spec? Noise, Sjd2KvMode KvMode, float AcceptNoise, bool AcceptEveryDraft);

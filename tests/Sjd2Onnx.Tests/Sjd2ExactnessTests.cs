@@ -1,0 +1,50 @@
+using Xunit.Abstractions;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary>
+/// SJD2 with accept-noise 0 and exact KV commits only through outputs whose inputs were all clean
+/// committed tokens, so it must sample the exact AR distribution: the same chi-square test as
+/// <see cref="SpeculativeExactnessTests"/>, on micro-sjd2 (micro's shape, 2×2 codes of 5, with the
+/// noise_levels input and an sjd2 section). SJD2 as published is not lossless; its statistic on
+/// the same model is only reported.
+/// </summary>
+public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
+{
+    private const string Prompt = "a red circle";
+    private const double Z = 3.719; // one-sided standard-normal quantile of 1 − 1e-4
+
+    private static readonly Lazy<(string Dir, double[] Exact)> Model = new(() =>
+    {
+        string dir = SpeculativeTestSupport.ModelDir("micro-sjd2");
+        return (dir, SpeculativeTestSupport.ExactDistribution(dir, Prompt));
+    });
+
+    [Theory]
+    [InlineData(null, 8_000, 11_000_000UL)]
+    [InlineData(DraftInitialization.Vertical, 6_000, 12_000_000UL)]
+    public void AcceptNoiseZero_MatchesExactArDistribution(DraftInitialization? prior, int samples, ulong seed)
+    {
+        var options = new GenerationOptions { Method = DecodingMethod.Sjd2, AcceptNoise = 0f, KvMode = Sjd2KvMode.Exact, DraftInit = prior };
+        var (stat, df, limit, passes) = ChiSquare(options, samples, seed);
+        output.WriteLine($"sjd2 accept-noise 0, init {prior?.ToString() ?? "noise"}: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
+        Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
+    }
+
+    [Fact]
+    public void AsPublished_IsReported()
+    {
+        var (stat, df, limit, passes) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Sjd2 }, 8_000, 13_000_000UL);
+        output.WriteLine($"sjd2 as published: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
+        Assert.True(passes < 4, $"SJD2 should need fewer passes than AR's 4 on a 2x2 image, got {passes:F2}");
+    }
+
+    private static (double Stat, int Df, double Limit, double Passes) ChiSquare(GenerationOptions options, int samples, ulong seed)
+    {
+        var (dir, exact) = Model.Value;
+        using var pipeline = Sjd2Pipeline.Load(dir);
+        var (counts, passes) = SpeculativeTestSupport.Sample(pipeline, Prompt, options, samples, seed);
+        var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
+        return (stat, df, SpeculativeTestSupport.ChiSquareQuantile(df, Z), passes);
+    }
+}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import inspect
 import json
 import math
 import multiprocessing
@@ -277,7 +278,7 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
     no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": t["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}], lr=t["lr"], betas=t["betas"],
-                            **({"fused": True} if cuda else {}))
+                            **({"fused": True} if cuda and "fused" in inspect.signature(torch.optim.AdamW).parameters else {}))
     state = {"step": 0, "seconds": 0.0, "history": [], "total_steps": args.steps,
              "budget_seconds": args.minutes * 60 if args.minutes else None}
     if ck is not None:

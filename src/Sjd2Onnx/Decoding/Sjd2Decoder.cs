@@ -51,8 +51,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         var level = new int[ring];             // σ index of a noisy slot, −1 when fed clean
         var latent = new float[ring * d];      // ñ of noisy slots (normalised space)
         var clean = new float[ring * d];       // clean embedding of each slot's current token
-        var fedNoisy = new bool[ring];         // this pass fed the slot a noisy input
-        var fedSigma = new float[ring];        // ... at this noise level (0 when clean)
+        var fedSigma = new float[ring];        // noise level this pass fed the slot at (0: clean)
         float acceptNoise = settings.AcceptNoise;
         var noise = new float[ctx.MaxWindow];
         var embedTokens = new int[window + 1];
@@ -122,7 +121,6 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             {
                 int slot = cached + i, r = slot % ring;
                 var dst = row.Slice(i * d, d);
-                fedNoisy[r] = false;
                 fedSigma[r] = 0;
                 noise[i] = 0;
                 if (layout.IsForced(slot)) ctx.ForcedEmbedding.CopyTo(dst);
@@ -132,7 +130,6 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                     // Fed as ñ·std + mean at its noise level.
                     TensorPrimitives.MultiplyAdd(latent.AsSpan(r * d, d), std, mean, dst);
                     noise[i] = sigma[level[r]];
-                    fedNoisy[r] = true;
                     fedSigma[r] = noise[i];
                 }
             }
@@ -199,7 +196,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             if (_exact)
             {
                 for (int slot = n; slot < newSlot; slot++)
-                    if (fedNoisy[slot % ring]) { keepUntil = slot; break; }
+                    if (fedSigma[slot % ring] > 0) { keepUntil = slot; break; }
             }
             int passStart = cached; // output indices stay relative to this pass's first input
             ctx.Runner.Commit(keepUntil - cached);

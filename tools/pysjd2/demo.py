@@ -29,7 +29,7 @@ import torch
 from . import shapes, vq
 from .transformer import Sjd2Transformer, TransformerConfig
 from .demo_train import (CODEBOOK_SIZE, GRID, MAX_PROMPT_TOKENS, MODEL, NUM_IMAGE_TOKENS, REPO, SJD2,
-                         TRAIN, WORK, get_vq, new_model, train)
+                         TRAIN, WORK, get_vq, left_pad, new_model, train)
 
 SAMPLING = dict(cfg_scale=3.0, temperature=1.0, top_k=8, top_p=1.0)
 
@@ -49,12 +49,7 @@ def sample(model: Sjd2Transformer, prompts: List[str], cfg_scale: float = 3.0,
         use_cfg = cfg_scale != 1.0
         if not use_cfg:
             rows = rows[:1]
-        tlen = max(len(r) for r in rows)
-        ids = torch.zeros(len(rows), tlen, dtype=torch.long)
-        mask = torch.zeros(len(rows), tlen, dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, tlen - len(r):] = torch.tensor(r)
-            mask[i, tlen - len(r):] = 1
+        ids, mask = (torch.from_numpy(a) for a in left_pad(rows))
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         logits, past = model(model.text_embed(ids), mask, pos, model.empty_past(len(rows)))
         codes = []

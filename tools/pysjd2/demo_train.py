@@ -21,7 +21,7 @@ import math
 import multiprocessing
 import os
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -60,6 +60,10 @@ def karras_sigmas(steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0) -> np.ndarra
     return ((a + i / (steps - 1) * (b - a)) ** rho).astype(np.float32)
 
 
+SIGMAS = karras_sigmas(**{k: v for k, v in SJD2.items() if k != "schedule"})
+TOKENIZER = shapes.WordTokenizer()
+
+
 def log_line(path: str, text: str) -> None:
     print(text, flush=True)
     with open(path, "a", encoding="utf-8") as f:
@@ -86,25 +90,30 @@ def noise_segments(rng: np.random.Generator, batch: int, sigmas: np.ndarray, t: 
     return lv
 
 
+def left_pad(rows: List[List[int]], width: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Token rows right-aligned in [PAD...] arrays of ``width`` (or the longest row), with the
+    attention mask (1 on real tokens), as the engine pads its CFG rows."""
+    width = width or max(len(r) for r in rows)
+    ids = np.full((len(rows), width), shapes.PAD_ID, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = r
+        mask[i, width - len(r):] = 1
+    return ids, mask
+
+
 def draw_batch(seed: int, batch: int, t: Dict, text_width: Optional[int]) -> Dict[str, np.ndarray]:
     """One training batch from its own seed: prompt ids left-padded to ``text_width`` (or the
     longest row), attention mask, rendered uint8 images and noise levels."""
     rng = np.random.default_rng(seed)
-    tok = shapes.WordTokenizer()
     images, caps, _ = shapes.sample_batch(rng, batch, "train")
     prompts = []
     for c in caps:
-        ids = [] if rng.random() < t["caption_dropout"] else tok.encode(c)
+        ids = [] if rng.random() < t["caption_dropout"] else TOKENIZER.encode(c)
         assert len(ids) <= MAX_PROMPT_TOKENS
         prompts.append([shapes.BOS_ID] + ids + [shapes.BOI_ID])
-    width = text_width or max(len(p) for p in prompts)
-    text = np.full((batch, width), shapes.PAD_ID, dtype=np.int64)
-    mask = np.zeros((batch, width), dtype=np.int64)
-    for i, p in enumerate(prompts):
-        text[i, width - len(p):] = p
-        mask[i, width - len(p):] = 1
-    sigmas = karras_sigmas(**{k: v for k, v in SJD2.items() if k != "schedule"})
-    return {"text": text, "mask": mask, "images": images, "levels": noise_segments(rng, batch, sigmas, t)}
+    text, mask = left_pad(prompts, text_width)
+    return {"text": text, "mask": mask, "images": images, "levels": noise_segments(rng, batch, SIGMAS, t)}
 
 
 def _draw_batch_job(job) -> Dict[str, np.ndarray]:
@@ -265,7 +274,6 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
     if args.lr:
         t["lr"] = args.lr
     codebook_np, _, _ = get_vq(log_path)
-    tok = shapes.WordTokenizer()
     ckpt_path = os.path.join(work, "ckpt.pt")
     ck = None
     if args.resume and os.path.exists(ckpt_path):
@@ -273,7 +281,7 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
     elif args.init_weights:
         ck = torch.load(args.init_weights, map_location="cpu")
         ck.pop("opt", None)
-    model = new_model(len(tok.tokens), ck.get("transformer_config") if ck else None).to(device)
+    model = new_model(len(TOKENIZER.tokens), ck.get("transformer_config") if ck else None).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed." not in n.replace("_embed.", "embed.")]
     no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": t["weight_decay"]},

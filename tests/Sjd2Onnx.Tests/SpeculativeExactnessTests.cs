@@ -35,7 +35,6 @@ public sealed class SpeculativeMicroFixture : IDisposable
 public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITestOutputHelper output) : IClassFixture<SpeculativeMicroFixture>
 {
     private const int Samples = 16_000;
-    private const double Z = 3.719; // one-sided standard-normal quantile of 1 − 1e-4
 
     [Fact]
     public void Ar_MatchesExactArDistribution() =>
@@ -94,9 +93,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
     private (double Stat, int Df, double Limit) ChiSquare(GenerationOptions options, int samples, ulong seed, double[] exact)
     {
         var clock = Stopwatch.StartNew();
-        var (counts, passes) = SpeculativeTestSupport.Sample(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, samples, seed);
-        var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
-        double limit = SpeculativeTestSupport.ChiSquareQuantile(df, Z);
+        var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, samples, seed, exact);
         output.WriteLine($"{options.Method} (init {options.DraftInit}, window {options.Window?.ToString() ?? "default"}, reuse {options.Reuse} tau {options.ReuseThreshold}, top-k {options.TopK}, broken {options.AcceptEveryDraft}): " +
             $"{samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, TV {SpeculativeTestSupport.TotalVariation(counts, exact):F4}, " +
             $"mean passes {passes:F2}, {clock.Elapsed.TotalSeconds:F1} s");

@@ -114,6 +114,21 @@ internal static class SpeculativeTestSupport
         }
     }
 
+    /// <summary>One-sided standard-normal quantile of 1 − 1e-4: the exactness tests' false-alarm rate.</summary>
+    public const double Z = 3.719;
+
+    /// <summary>
+    /// Samples a decoder and tests its sequences against the exact distribution: Pearson's
+    /// chi-square, its degrees of freedom, the 1 − 1e-4 limit, the counts and the mean passes.
+    /// </summary>
+    public static (double Stat, int Df, double Limit, long[] Counts, double MeanPasses) ChiSquareTest(
+        Sjd2Pipeline pipeline, string prompt, GenerationOptions options, int samples, ulong seed, double[] exact)
+    {
+        var (counts, passes) = Sample(pipeline, prompt, options, samples, seed);
+        var (stat, df) = ChiSquare(counts, exact);
+        return (stat, df, ChiSquareQuantile(df, Z), counts, passes);
+    }
+
     /// <summary>Counts of each code sequence over <paramref name="samples"/> seeded generations, and their mean passes.</summary>
     public static (long[] Counts, double MeanPasses) Sample(Sjd2Pipeline pipeline, string prompt, GenerationOptions options, int samples, ulong seed)
     {

@@ -222,13 +222,8 @@ def write_reference(out_dir, model, ckpt_dir, manifest, tok, ids, prompt="a red 
 
     def head(hs):
         return torch.nn.functional.linear(hs, lm_head)[..., v0:v0 + K]
-    rows = []
-    for row in (cond, uncond):
-        n = len(row)
-        rows.append(ref.row_logits(model, table[torch.tensor(row)], range(n), [1] * n, table[fed],
-                                   range(n, n + len(fed)), head))
-    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond, uncond, codes, slots, rows[0], rows[1],
-                        len(cond), len(uncond), "Emu3: negative prompt as its own sequence, visual token ids")
+    ref.write_unpadded_reference(out_dir, model, manifest, prompt, table, cond, uncond, codes, slots, table[fed], head,
+                                 "Emu3: negative prompt as its own sequence, visual token ids")
 
 
 def make_tiny(ckpt_dir: str, seed: int = 0, codes: int = 64) -> None:

@@ -206,14 +206,8 @@ def write_reference(out_dir, model, ckpt_dir, manifest, tj, fields, ids, prompt=
     codes = ref.random_codes(h * w, model.config.codebook_size, seed)
     slots = ref.image_slots(codes, h, w, False)
     fed = torch.tensor([v for _, v in slots[:-1]], dtype=torch.long)
-    slot_embeds = model.image_embed(fed)
-    rows = []
-    for row in (cond, uncond):
-        n = len(row)
-        rows.append(ref.row_logits(model, table[torch.tensor(row)], range(n), [1] * n, slot_embeds,
-                                   range(n, n + len(fed)), model.head))
-    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond, uncond, codes, slots, rows[0], rows[1],
-                        len(cond), len(uncond), "Janus-Pro: pad-token unconditional row, positions from 0")
+    ref.write_unpadded_reference(out_dir, model, manifest, prompt, table, cond, uncond, codes, slots,
+                                 model.image_embed(fed), model.head, "Janus-Pro: pad-token unconditional row, positions from 0")
 
 
 def write_tokenizer_cases(out_dir: str, fields: dict, tj: dict, prompt_format: str = PROMPT_FORMAT,

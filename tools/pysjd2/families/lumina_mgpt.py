@@ -235,14 +235,9 @@ def write_reference(out_dir, model, ckpt_dir, vq_dir, manifest, tj, fields, prom
 
     def head(hs):
         return torch.nn.functional.linear(hs, lm_head)[..., img2bpe]
-    rows = []
-    for row in (cond, uncond):
-        n = len(row)
-        rows.append(ref.row_logits(model, table[torch.tensor(row)], range(n), [1] * n, table[fed],
-                                   range(n, n + len(fed)), head))
-    ref.write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond, uncond, codes, slots, rows[0], rows[1],
-                        len(cond), len(uncond), "Lumina-mGPT: BPE ids through embed_tokens / lm_head, unconditional "
-                        "row from the image start token")
+    ref.write_unpadded_reference(out_dir, model, manifest, prompt, table, cond, uncond, codes, slots, table[fed], head,
+                                 "Lumina-mGPT: BPE ids through embed_tokens / lm_head, unconditional "
+                                 "row from the image start token")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -55,6 +55,20 @@ def write_reference(out_dir: str, prompt: str, cfg_scale: float, cond_ids: List[
         f.write(ox._dumps(data) + "\n")
 
 
+def write_unpadded_reference(out_dir: str, model, manifest: dict, prompt: str, table: torch.Tensor,
+                             cond_ids: List[int], uncond_ids: List[int], codes: Sequence[int], slots,
+                             slot_embeds: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor], note: str) -> None:
+    """``write_reference`` for families whose two CFG rows are separate unpadded sequences
+    (positions from 0), their prompt ids embedded through ``table``."""
+    rows = []
+    for ids in (cond_ids, uncond_ids):
+        n = len(ids)
+        rows.append(row_logits(model, table[torch.tensor(ids)], range(n), [1] * n, slot_embeds,
+                               range(n, n + slot_embeds.shape[0]), head))
+    write_reference(out_dir, prompt, manifest["sampling"]["cfg_scale"], cond_ids, uncond_ids, codes, slots,
+                    rows[0], rows[1], len(cond_ids), len(uncond_ids), note)
+
+
 def random_codes(n: int, k: int, seed: int) -> List[int]:
     g = torch.Generator().manual_seed(seed + 4242)
     return torch.randint(0, k, (n,), generator=g).tolist()

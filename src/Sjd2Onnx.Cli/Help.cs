@@ -27,6 +27,9 @@ internal static class Help
                        and overall) for N grammar prompts and N held-out colour+shape prompts
           sjd2 eval    --validate DIR [--world FILE] [--json out.json]
                        the scorer on rendered ground truth (e.g. tests/data/shapes): agreement
+          sjd2 serve   [--urls http://127.0.0.1:5000] [--max-concurrent N] [--queue N] [--model DIR] [--ep ...]
+                       web server: OpenAI images API (POST /v1/images/generations), pass-by-pass
+                       event stream, and a page at / that shows Jacobi decoding converge
 
         Without --model, the model in the repository's onnx/ folder is used.
         Sampling options default to the model's manifest (sjd2 info shows them).

@@ -23,6 +23,7 @@ try
         "bench" => await BenchCommand.RunAsync(cl, cancel.Token),
         "parity" => ParityCommand.Run(cl),
         "eval" => await EvalCommand.RunAsync(cl, cancel.Token),
+        "serve" => await ServeCommand.RunAsync(cl, cancel.Token),
         _ => throw new UsageException($"unknown command '{args[0]}'; see 'sjd2 help'."),
     };
 }

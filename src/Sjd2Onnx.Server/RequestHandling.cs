@@ -31,7 +31,8 @@ internal sealed class RequestHandling(RequestDelegate next, ILoggerFactory logge
         catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
         {
             status = await AnswerAsync(http, new ApiException(StatusCodes.Status503ServiceUnavailable,
-                "the server is shutting down; retry on another instance.", type: "server_error") { RetryAfterSeconds = 5 });
+                "the server is shutting down; retry on another instance.", type: "server_error")
+            { RetryAfterSeconds = 5 });
         }
         catch (ApiException e)
         {

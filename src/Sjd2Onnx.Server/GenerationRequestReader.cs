@@ -95,11 +95,18 @@ internal static class GenerationRequestReader
         try
         {
             options.ResolveSampling(manifest.Sampling);
+        }
+        catch (Sjd2Exception e)
+        {
+            throw Bad(null, e.Message);
+        }
+        try
+        {
             pipeline.Tokenize(prompt);
         }
         catch (Sjd2Exception e)
         {
-            throw Bad(e.Message.Contains("prompt", StringComparison.OrdinalIgnoreCase) ? "prompt" : null, e.Message);
+            throw Bad("prompt", e.Message);
         }
         return new GenerationRequest(prompt, count, options, previews);
     }
@@ -141,6 +148,9 @@ internal static class GenerationRequestReader
             "threshold" => DraftReuse.Threshold,
             var other => throw Bad("reuse", $"unknown reuse rule '{other}'; use \"coupled\" or \"threshold\"."),
         };
+        float? temperature = f.Float("temperature"), topP = f.Float("top_p");
+        if (temperature is float temp && !(temp > 0)) throw Bad("temperature", $"temperature must be > 0, got {temp}; 1 samples the model as trained.");
+        if (topP is float p && !(p > 0 && p <= 1)) throw Bad("top_p", $"top_p must be in (0, 1], got {p}; 1 turns it off.");
         float? acceptNoise = f.Float("accept_noise");
         if (acceptNoise is float a && !(a >= 0 && a <= 1)) throw Bad("accept_noise", $"accept_noise must be in [0, 1] (0 lossless, 1 as published), got {a}.");
 
@@ -149,9 +159,9 @@ internal static class GenerationRequestReader
             Method = method,
             Seed = f.ULong("seed") ?? (ulong)Random.Shared.NextInt64(1L << 53), // within JavaScript's exact integers
             CfgScale = f.Float("cfg"),
-            Temperature = f.Float("temperature"),
+            Temperature = temperature,
             TopK = f.Int("top_k", 1, int.MaxValue),
-            TopP = f.Float("top_p"),
+            TopP = topP,
             Window = window,
             AutoWindow = autoWindow,
             DraftInit = f.String("init") switch

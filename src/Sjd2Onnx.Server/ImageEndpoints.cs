@@ -139,10 +139,25 @@ internal static class ImageEndpoints
             return;
         }
         var done = Describe(result, request.Options);
-        done["committed_per_pass"] = new JsonArray([.. result.Statistics.CommittedPerPass.Select(c => (JsonNode?)progress.CommittedCodes(c))]);
+        done["committed_per_pass"] = CodesPerPass(result.Statistics.CommittedPerPass, progress);
         done["b64_json"] = Convert.ToBase64String(PngFile.Encode(result.Image));
         await ServerSentEvents.WriteAsync(response, "done", done, cancellationToken);
         LogGenerated(log, request.Options, result);
+    }
+
+    /// <summary>Codes (not slots: end-of-line tokens left out) committed by each pass.</summary>
+    private static JsonArray CodesPerPass(IReadOnlyList<int> slotsPerPass, StreamProgress progress)
+    {
+        var codes = new JsonArray();
+        int slots = 0, before = 0;
+        foreach (int s in slotsPerPass)
+        {
+            slots += s;
+            int now = progress.CommittedCodes(slots);
+            codes.Add(now - before);
+            before = now;
+        }
+        return codes;
     }
 
     /// <summary>Starts a generation; the engine's option errors become a 400.</summary>

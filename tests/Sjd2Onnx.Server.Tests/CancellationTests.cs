@@ -1,0 +1,55 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Sjd2Onnx.Server.Tests.Support;
+
+namespace Sjd2Onnx.Server.Tests;
+
+/// <summary>A client that goes away stops its generation (the ONNX run is terminated) and frees its slot.</summary>
+[Collection(KestrelCollection.Name)]
+public partial class CancellationTests
+{
+    [Fact]
+    public async Task ClosingTheStreamStopsTheGeneration()
+    {
+        // The default model with AR: 256 passes, long enough to be cut short.
+        await using var host = await ServerHost.KestrelAsync(ServerHost.Options(TestPaths.DefaultModel));
+        using (var message = new HttpRequestMessage(HttpMethod.Post, "/v1/images/generations/stream")
+        {
+            Content = new StringContent("""{"prompt": "a red circle above a blue square", "method": "ar", "seed": 1}""", Encoding.UTF8, "application/json"),
+        })
+        using (var response = await host.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead))
+        {
+            await foreach (var e in ServerSentEvent.ReadAllAsync(await response.Content.ReadAsStreamAsync()))
+                if (e.Name == "pass") break; // seen it start; now hang up
+        }
+
+        var health = await WaitForIdleAsync(host.Client, TimeSpan.FromMinutes(2));
+        Assert.Equal(1, health.GetProperty("cancelled").GetInt32());
+        Assert.Equal(0, health.GetProperty("completed").GetInt32());
+        string line = Assert.Single(host.Logs.Lines, l => l.StartsWith("cancelled: ar", StringComparison.Ordinal));
+        int passes = int.Parse(StoppedAfter().Match(line).Groups[1].Value);
+        Assert.InRange(passes, 1, 255); // AR needs 256 (one per code, the prefill gives the first)
+        Assert.Contains(host.Logs.Lines, l => l.StartsWith("POST /v1/images/generations/stream -> 499", StringComparison.Ordinal));
+
+        // The slot is free: the next request runs.
+        using var next = await host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a star", method = "sjd", seed = 2 });
+        Assert.Equal(System.Net.HttpStatusCode.OK, next.StatusCode);
+    }
+
+    internal static async Task<JsonElement> WaitForIdleAsync(HttpClient client, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (true)
+        {
+            var health = await client.GetFromJsonAsync<JsonElement>("/health");
+            if (health.GetProperty("running").GetInt32() == 0 && health.GetProperty("queued").GetInt32() == 0) return health;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"the server is still busy after {limit}: {health}");
+            await Task.Delay(50);
+        }
+    }
+
+    [GeneratedRegex(@"stopped after (\d+) passes")]
+    private static partial Regex StoppedAfter();
+}

@@ -10,12 +10,12 @@ namespace Sjd2Onnx.Server.Tests;
 public partial class ServeCommandTests
 {
     [Theory]
-    [InlineData("--max-concurrent 0", "--max-concurrent must be between 1 and 1024, got 0.")]
-    [InlineData("--queue -1", "--queue must be between 0 and 100000, got -1.")]
-    [InlineData("\"a red circle\"", "serve takes no prompt")]
+    [InlineData("--max-concurrent 0", "--max-concurrent must be between 1 and 1024, got 0")]
+    [InlineData("--queue -1", "--queue must be between 0 and 100000, got -1")]
+    [InlineData("\"a red circle\"", "'serve' takes no positional argument")]
     [InlineData("--colour red", "'serve' has no option --colour")]
     [InlineData("--model /no/such/model", "/no/such/model")]
-    public void BadOptionsAreOneLineErrors(string args, string expected)
+    public void BadOptionsAreOneLineUsageErrors(string args, string expected)
     {
         using var p = Start(SplitArgs(args).Append("--urls").Append("http://127.0.0.1:0"));
         var (exit, stdout, stderr) = Finish(p, TimeSpan.FromMinutes(1));
@@ -26,6 +26,18 @@ public partial class ServeCommandTests
     }
 
     [Fact]
+    public void HelpListsTheOptionsAndStartsNothing()
+    {
+        // A model folder that does not exist: serve would fail if help ran it.
+        using var p = Start(["--help", "--model", "/no/such/model"]);
+        var (exit, stdout, stderr) = Finish(p, TimeSpan.FromMinutes(1));
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Equal("", stderr);
+        foreach (var option in new[] { "--urls", "--max-concurrent", "--queue", "--model", "--ep", "--device-id" })
+            Assert.Contains(option, stdout);
+    }
+
+    [Fact]
     public void AnAddressInUseIsAOneLineError()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
@@ -33,7 +45,7 @@ public partial class ServeCommandTests
         int port = ((IPEndPoint)taken.LocalEndpoint).Port;
         using var p = Start(["--model", TestPaths.Model("tiny"), "--urls", $"http://127.0.0.1:{port}"]);
         var (exit, stdout, stderr) = Finish(p, TimeSpan.FromMinutes(1));
-        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.True(exit == 1, $"exit {exit}\n{stdout}\n{stderr}"); // a run-time failure, not a usage error
         Assert.StartsWith($"sjd2: error: cannot listen on http://127.0.0.1:{port}: ", Assert.Single(Lines(stderr)));
     }
 

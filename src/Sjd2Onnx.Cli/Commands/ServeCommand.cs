@@ -1,25 +1,61 @@
+using System.CommandLine;
+using Sjd2Onnx.Cli.Options;
 using Sjd2Onnx.Server;
 
 namespace Sjd2Onnx.Cli.Commands;
 
-/// <summary><c>sjd2 serve</c>: the OpenAI-compatible image API and the page, until Ctrl+C.</summary>
-internal static class ServeCommand
+/// <summary><c>sjd2 serve</c>: the OpenAI-compatible image API, the event stream and the page, until Ctrl+C.</summary>
+internal sealed class ServeCommand
 {
-    public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
+    private readonly ModelOptions _model = new();
+
+    private readonly Option<string?> _urls = new("--urls")
     {
-        if (cl.Positionals.Count != 0)
-            throw new UsageException($"serve takes no prompt ('{cl.Positionals[0]}'); prompts come in the requests.");
+        Description = $"Addresses to listen on, separated by ';' (port 0 picks a free one); default {ServerOptions.DefaultUrls}.",
+        HelpName = "URLS",
+    };
+
+    private readonly Option<int?> _maxConcurrent = new("--max-concurrent")
+    {
+        Description = "Generations that run at once (default 1); more wait in the queue.",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--max-concurrent", 1, 1024),
+    };
+
+    private readonly Option<int?> _queue = new("--queue")
+    {
+        Description = "Requests that may wait for a free slot (default 8); beyond that the answer is 429 with Retry-After.",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--queue", 0, 100_000),
+    };
+
+    /// <summary>The <c>serve</c> command.</summary>
+    public static Command Create()
+    {
+        var serve = new ServeCommand();
+        var command = new Command("serve", "Web server: the OpenAI images API (POST /v1/images/generations), a pass-by-pass event " +
+            "stream (POST /v1/images/generations/stream) and a page at / that shows Jacobi decoding converge. Stateless: " +
+            "run several behind a load balancer.");
+        serve._model.AddTo(command);
+        command.Options.Add(serve._urls);
+        command.Options.Add(serve._maxConcurrent);
+        command.Options.Add(serve._queue);
+        command.SetAction(serve.RunAsync);
+        return command;
+    }
+
+    private async Task<int> RunAsync(ParseResult parse, CancellationToken ct)
+    {
         var options = new ServerOptions
         {
-            ModelDirectory = ModelLocator.Resolve(cl.String("model")),
-            Provider = CommonOptions.ParseProvider(cl.String("ep") ?? "cpu"),
-            DeviceId = cl.Int("device-id", 0, 64) ?? 0,
-            Urls = cl.String("urls") ?? ServerOptions.DefaultUrls,
-            MaxConcurrent = cl.Int("max-concurrent", 1, 1024) ?? 1,
-            QueueLimit = cl.Int("queue", 0, 100_000) ?? 8,
+            ModelDirectory = _model.Folder(parse),
+            Provider = _model.ProviderOf(parse),
+            DeviceId = parse.GetValue(_model.DeviceId) ?? 0,
+            Urls = parse.GetValue(_urls) ?? ServerOptions.DefaultUrls,
+            MaxConcurrent = parse.GetValue(_maxConcurrent) ?? 1,
+            QueueLimit = parse.GetValue(_queue) ?? 8,
         };
-        cl.RejectUnknown("serve");
-        await Sjd2Server.RunAsync(options, ct);
-        return 0;
+        await Sjd2Server.RunAsync(options, ct); // returns when Ctrl+C or SIGTERM stops the server
+        return ExitCodes.Success;
     }
 }

@@ -38,6 +38,26 @@ public partial class CancellationTests
         Assert.Equal(System.Net.HttpStatusCode.OK, next.StatusCode);
     }
 
+    [Fact]
+    public async Task StoppingTheServerCancelsGenerationsWith503()
+    {
+        await using var host = await ServerHost.KestrelAsync(ServerHost.Options(TestPaths.DefaultModel));
+        // Four AR images: seconds of work, still running when the server is told to stop.
+        var pending = host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a red circle", method = "ar", n = 4, seed = 3 });
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while ((await host.Client.GetFromJsonAsync<JsonElement>("/health")).GetProperty("running").GetInt32() == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the generation never started");
+            await Task.Delay(20);
+        }
+        var stopping = host.App.StopAsync();
+        using var response = await pending;
+        await stopping;
+        var error = await ImageApiTests.AssertOpenAiError(response, System.Net.HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
     internal static async Task<JsonElement> WaitForIdleAsync(HttpClient client, TimeSpan limit)
     {
         var deadline = DateTime.UtcNow + limit;

@@ -79,8 +79,9 @@ internal static class ImageEndpoints
         }
         catch (IOException)
         {
-            // Writing to a client that went away.
+            // Writing to a client that went away: drop the connection so that it counts as gone.
             slot.Outcome = GenerationOutcome.Cancelled;
+            http.Abort();
             throw new OperationCanceledException(http.RequestAborted);
         }
         finally

@@ -12,14 +12,16 @@ internal static class Help
                         [--window N|auto] [--init random|horizontal|vertical|noise]
                         [--reuse coupled|threshold] [--reuse-threshold T]
                         [--denoise-steps N] [--kv exact|approx] [--accept-noise S]
-                        [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
+                        [--trace DIR] [--model DIR] [--ep cpu|cuda|dml[,...]] [--device-id N] [--quiet]
+                        [--verbose]
           sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--held-out] [--seeds S]
                        [--seed BASE] [--warmup N] [--json PATH] [--model DIR] [--ep ...]
                        [generate's sampling and decoding options]
                        methods interleaved per (prompt, seed): NFE, step compression, latency,
                        speedup, accepted/pass, host share, ShapesEval accuracy (shapes models);
                        a method may carry its own options, e.g. sjd2:kv=exact:window=24
-          sjd2 info    [--model DIR] [--ep cpu|cuda|dml]
+          sjd2 info    [--model DIR] [--ep ...] [--device-id N] [--verbose]
+                       model summary; which providers load and run here, and why not
           sjd2 parity  [--model DIR]     ONNX outputs vs the PyTorch reference cases of the export
           sjd2 eval    --prompts N|FILE [--json out.json] [--images DIR] [--method ar] [--seed S]
                        [sampling, --model, --ep options as for generate] [--world FILE] [--quiet]
@@ -43,5 +45,7 @@ internal static class Help
         --window: tokens per pass, default 16; auto picks it from measured pass costs and
         acceptance (it never does worse than ar by more than its probes; not bit-reproducible).
         --trace DIR: commit-pass heat map and one preview per pass (committed codes + drafts).
+        --ep: execution provider; a list (cuda,cpu) is tried in order and the one used is named.
+        --verbose: ONNX Runtime's own log (info level and above) on stderr; silent otherwise.
         """;
 }

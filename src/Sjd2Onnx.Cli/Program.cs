@@ -14,7 +14,7 @@ if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
 
 try
 {
-    var flags = new HashSet<string> { "quiet", "exact-kv", "approx-kv", "held-out" };
+    var flags = new HashSet<string> { "quiet", "verbose", "exact-kv", "approx-kv", "held-out" };
     var cl = new CommandLine(args.Skip(1), flags);
     return args[0] switch
     {

@@ -32,7 +32,7 @@ internal static class BenchCommand
         using var pipeline = CommonOptions.OpenModel(cl);
         var sampling = CommonOptions.ReadGeneration(SamplingOnly(cl), pipeline);
         var global = DecodingKeys.Select(k => (Key: k, Value: cl.String(k))).Where(p => p.Value is not null).ToList();
-        string provider = cl.String("ep") ?? "cpu";
+        string provider = CommonOptions.ProviderName(pipeline.Provider); // where it ended up, after any --ep fallback
         cl.RejectUnknown("bench");
 
         var scorer = BenchScorer.Load(pipeline.ModelDirectory);

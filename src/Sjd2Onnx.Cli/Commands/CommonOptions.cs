@@ -5,12 +5,48 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <summary>Options shared by the commands that open a model.</summary>
 internal static class CommonOptions
 {
+    /// <summary>
+    /// Opens the model of --model on the providers of --ep (a comma list is tried in order, e.g.
+    /// cuda,cpu); --verbose passes ONNX Runtime's own log to stderr, which otherwise stays silent.
+    /// </summary>
     public static Sjd2Pipeline OpenModel(CommandLine cl)
     {
         string dir = ModelLocator.Resolve(cl.String("model"));
-        var provider = ParseProvider(cl.String("ep") ?? "cpu");
+        var providers = ParseProviders(cl.String("ep") ?? "cpu");
         int device = cl.Int("device-id", 0, 64) ?? 0;
-        return Sjd2Pipeline.Load(dir, new PipelineOptions { Provider = provider, DeviceId = device });
+        bool verbose = cl.Has("verbose");
+        var pipeline = Sjd2Pipeline.Load(dir, new PipelineOptions
+        {
+            Provider = providers[0],
+            FallbackProviders = [.. providers.Skip(1)],
+            DeviceId = device,
+            OnnxRuntimeLog = verbose ? Console.Error.WriteLine : null,
+            OnnxRuntimeLogLevel = OnnxRuntimeLogLevel.Info,
+        });
+        // With a fallback list, say where the graphs ended up and why earlier choices were skipped.
+        foreach (var reason in pipeline.ProviderFallbacks) Console.Error.WriteLine($"sjd2: {reason}.");
+        if (providers.Count > 1) Console.Error.WriteLine($"sjd2: running on {ProviderName(pipeline.Provider)}.");
+        return pipeline;
+    }
+
+    /// <summary>The provider's name on the command line.</summary>
+    public static string ProviderName(ExecutionProvider provider) => provider switch
+    {
+        ExecutionProvider.Cuda => "cuda",
+        ExecutionProvider.DirectML => "dml",
+        _ => "cpu",
+    };
+
+    /// <summary>Reads --ep: one provider or a comma list tried in order (cuda,cpu), no repeats.</summary>
+    public static IReadOnlyList<ExecutionProvider> ParseProviders(string value)
+    {
+        var names = value.Split(',', StringSplitOptions.TrimEntries);
+        if (names.Any(n => n.Length == 0))
+            throw new UsageException($"--ep '{value}' has an empty entry; use one provider or a comma list such as cuda,cpu.");
+        var list = names.Select(ParseProvider).ToList();
+        if (list.Distinct().Count() != list.Count)
+            throw new UsageException($"--ep '{value}' names a provider twice; list each once, e.g. cuda,cpu.");
+        return list;
     }
 
     public static ExecutionProvider ParseProvider(string name) => name.Trim().ToLowerInvariant() switch
@@ -18,7 +54,7 @@ internal static class CommonOptions
         "cpu" => ExecutionProvider.Cpu,
         "cuda" => ExecutionProvider.Cuda,
         "dml" or "directml" => ExecutionProvider.DirectML,
-        _ => throw new UsageException($"unknown execution provider '{name}'; use --ep cpu, cuda or dml."),
+        _ => throw new UsageException($"unknown execution provider '{name}'; use --ep cpu, cuda or dml, or a list such as cuda,cpu."),
     };
 
     public static DecodingMethod ParseMethod(string name) => name.Trim().ToLowerInvariant() switch

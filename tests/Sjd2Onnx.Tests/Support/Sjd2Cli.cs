@@ -13,7 +13,10 @@ internal static class Sjd2Cli
 
     public static Result Run(params string[] args) => Run(args, workingDirectory: null);
 
-    public static Result Run(IEnumerable<string> args, string? workingDirectory)
+    public static Result Run(IEnumerable<string> args, string? workingDirectory) => RunDll(TestPaths.CliDll, args, workingDirectory);
+
+    /// <summary>Runs another copy of the CLI (for example one without its native ONNX Runtime library).</summary>
+    public static Result RunDll(string cliDll, IEnumerable<string> args, string? workingDirectory = null)
     {
         // The SDK tells child processes which dotnet host runs them; fall back to PATH.
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
@@ -24,7 +27,7 @@ internal static class Sjd2Cli
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
-        psi.ArgumentList.Add(TestPaths.CliDll);
+        psi.ArgumentList.Add(cliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";

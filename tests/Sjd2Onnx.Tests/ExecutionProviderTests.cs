@@ -303,6 +303,32 @@ public class ExecutionProviderTests
         Assert.DoesNotContain("Exception", r.Stderr);
     }
 
+    [Fact]
+    public void OnnxRuntimeWarningsStayOffStderrUnlessVerbose()
+    {
+        // A graph with an unused initializer makes ONNX Runtime warn while loading it: before the log
+        // callback this warning reached stderr as a raw, colour-coded line.
+        using var temp = new TempDir();
+        string dir = temp.CopyModel("tiny");
+        string vq = Path.Combine(dir, "vq_decoder.onnx");
+        File.WriteAllBytes(vq, OnnxFileEdit.AddUnusedInitializer(File.ReadAllBytes(vq), "sjd2_unused_weight"));
+
+        var quiet = Sjd2Cli.Run("info", "--model", dir);
+        Assert.True(quiet.ExitCode == 0, quiet.ToString());
+        Assert.Equal("", quiet.Stderr);
+
+        var verbose = Sjd2Cli.Run("info", "--model", dir, "--verbose");
+        Assert.True(verbose.ExitCode == 0, verbose.ToString());
+        Assert.Contains(verbose.StderrLines, l => l.StartsWith("onnxruntime W: ", StringComparison.Ordinal) && l.Contains("sjd2_unused_weight", StringComparison.Ordinal));
+        Assert.DoesNotContain('\u001b', verbose.Stderr);
+
+        var lines = new List<string>();
+        using (Sjd2Pipeline.Load(dir, new PipelineOptions { OnnxRuntimeLog = Locked(lines) }))
+        {
+            lock (lines) Assert.Contains(lines, l => l.StartsWith("onnxruntime W: ", StringComparison.Ordinal) && l.Contains("sjd2_unused_weight", StringComparison.Ordinal));
+        }
+    }
+
     private static Action<string> Locked(List<string> lines) => l => { lock (lines) lines.Add(l); };
 
     private static string? SessionLogId(string line)

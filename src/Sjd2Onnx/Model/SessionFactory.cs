@@ -31,7 +31,12 @@ internal static class SessionFactory
             switch (provider)
             {
                 case ExecutionProvider.Cuda: AppendCuda(options, settings); break;
-                case ExecutionProvider.DirectML: options.AppendExecutionProvider_DML(settings.DeviceId); break;
+                case ExecutionProvider.DirectML:
+                    // The DirectML provider supports neither memory patterns nor parallel execution.
+                    options.EnableMemoryPattern = false;
+                    options.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+                    options.AppendExecutionProvider_DML(settings.DeviceId);
+                    break;
             }
         }
         catch (Exception e) when (e is EntryPointNotFoundException or OnnxRuntimeException or DllNotFoundException)

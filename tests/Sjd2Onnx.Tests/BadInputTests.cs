@@ -140,7 +140,7 @@ public class BadInputTests
         { "output folder missing", ["generate", Prompt, "--out", "{outdir}/no/such/folder/a.png", "--model", "{tiny}"], "does not exist" },
         { "output is a folder", ["generate", Prompt, "--out", "{outdir}", "--model", "{tiny}"], "folder" },
         { "unknown option", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--colour", "red"], "--colour" },
-        { "unknown flag on info", ["info", "--model", "{tiny}", "--verbose"], "--verbose" },
+        { "unknown flag on info", ["info", "--model", "{tiny}", "--loud"], "--loud" }, // --verbose is an option now (ONNX Runtime log)
         { "option given twice", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "1", "--seed", "2"], "--seed" },
         { "option without value", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed"], "--seed" },
         { "unknown method", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--method", "telepathy"], "telepathy" },

@@ -295,7 +295,7 @@ public class ExecutionProviderTests
             if (!native) File.Copy(f, Path.Combine(bin, name));
         }
         var r = Sjd2Cli.RunDll(Path.Combine(bin, "sjd2.dll"), ["info", "--model", TestPaths.Model("tiny")]);
-        Assert.Equal(2, r.ExitCode);
+        Assert.True(r.ExitCode == 1, r.ToString()); // a run-time failure, not a usage error
         var lines = r.StderrLines;
         Assert.True(lines.Length == 1, r.ToString());
         Assert.StartsWith("sjd2: error: the ONNX Runtime native library (onnxruntime) cannot be loaded", lines[0]);

@@ -6,9 +6,11 @@ namespace Sjd2Onnx.Model;
 /// <summary>
 /// Runs the transformer over windows of new tokens with a host-side KV cache that can roll back.
 /// Contract 2 graphs (outputs <c>new_key_values.*</c>, only the window's rows): the cache is one
-/// preallocated [B,H,capacity,Dh] buffer per layer tensor, bound whole as the past on every pass
-/// with the rows not (or no longer) in use masked out; a commit copies the kept new rows into it
-/// and a rollback only moves <see cref="Length"/>, so the graph never copies the cache.
+/// preallocated buffer per layer tensor, laid out [B,H,stride,Dh] and bound whole as the past on
+/// every pass with the rows not (or no longer) in use masked out; a commit copies the kept new
+/// rows into it and a rollback only moves <see cref="Length"/>, so the graph never copies the
+/// cache. The stride grows in steps of <see cref="StrideStep"/> rows as the cache fills (one
+/// move of the cached rows per step), so a pass attends at most a step of masked rows.
 /// Contract 1 graphs (outputs <c>present.*</c> = past + window): two buffers per layer tensor
 /// alternate as past and present: when a whole window is kept the present simply becomes the next
 /// past (no copy); a partial keep compacts it in place.
@@ -34,17 +36,29 @@ internal sealed class TransformerRunner : IDisposable
     private readonly int[] _padding;              // left padding of each row
     private readonly int[] _positionShift;        // added to each row's position ids (sequence.first_image_position)
     private readonly string[] _inputNames, _outputNames;
+    private readonly int _strideStep;
+    private int _stride;                          // contract 2: cache rows per (batch row, head) block
     private int _pending;                         // tokens of the last Run not yet committed
     private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
 
-    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow)
+    /// <summary>A runner over <paramref name="session"/> for <paramref name="batch"/> rows.</summary>
+    /// <param name="session">The transformer graph (contract 1 or 2).</param>
+    /// <param name="m">The model's manifest (dimensions).</param>
+    /// <param name="batch">Batch rows (2 with CFG).</param>
+    /// <param name="capacity">Most tokens the cache holds.</param>
+    /// <param name="maxWindow">Longest window one pass may feed.</param>
+    /// <param name="strideStep">Contract 2: rows the cache stride grows by (tests use small steps to exercise the moves).</param>
+    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
+        _strideStep = strideStep;
         _session = session;
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
         _noise = session.InputMetadata.ContainsKey("noise_levels");
         SupportsTreeAttention = session.InputMetadata.ContainsKey("window_mask");
         _newRows = session.OutputMetadata.ContainsKey("new_key_values.0.key");
+        _stride = Math.Min(capacity, strideStep);
         int kvSize = batch * _heads * capacity * _headDim;
         _past = NewBuffers(2 * _layers, kvSize);
         _present = NewBuffers(2 * _layers, _newRows ? batch * _heads * maxWindow * _headDim : kvSize);
@@ -71,6 +85,9 @@ internal sealed class TransformerRunner : IDisposable
         _inputNames = [.. inputs];
         _outputNames = [.. outputs];
     }
+
+    /// <summary>Contract 2: by default the cache's row stride grows in multiples of this many rows.</summary>
+    internal const int StrideStep = 32;
 
     /// <summary>Tokens held in the cache (padding included).</summary>
     public int Length { get; private set; }
@@ -135,7 +152,7 @@ internal sealed class TransformerRunner : IDisposable
         if (!windowMask.IsEmpty && !SupportsTreeAttention)
             throw new InvalidOperationException("this transformer graph has no window_mask input (re-export the model for tree attention)");
         // Contract 2 binds the whole cache: its rows from Length on are masked out.
-        int p = Length, bound = _newRows ? _capacity : p, total = bound + s;
+        int p = Length, bound = _newRows ? _stride : p, total = bound + s;
         for (int j = 0; j < s; j++) _offsets[j] = positionOffsets.IsEmpty ? j : positionOffsets[j];
         for (int b = 0; b < _batch; b++)
         {
@@ -211,6 +228,7 @@ internal sealed class TransformerRunner : IDisposable
         }
         if (_newRows)
         {
+            GrowStride(Length + keep);
             for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], 0, keep);
             Length += keep;
             _pending = 0;
@@ -254,6 +272,7 @@ internal sealed class TransformerRunner : IDisposable
         }
         if (_newRows)
         {
+            GrowStride(Length + kept.Length);
             for (int m = 0; m < kept.Length; m++)
                 for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], kept[m], 1, m);
             Length += kept.Length;
@@ -283,7 +302,7 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>Reads one cached key/value row (tests): layer, 0 = key / 1 = value, row, head, position.</summary>
     internal ReadOnlySpan<float> CachedRow(int layer, int kind, int row, int head, int position)
     {
-        int block = row * _heads + head, stride = _newRows ? _capacity : Length;
+        int block = row * _heads + head, stride = _newRows ? _stride : Length;
         return _past[2 * layer + kind].AsSpan((block * stride + position) * _headDim, _headDim);
     }
 
@@ -294,7 +313,19 @@ internal sealed class TransformerRunner : IDisposable
         int blocks = _batch * _heads, rowLen = _headDim;
         for (int blk = 0; blk < blocks; blk++)
             rows.AsSpan((blk * _pending + from) * rowLen, count * rowLen)
-                .CopyTo(cache.AsSpan((blk * _capacity + Length + at) * rowLen, count * rowLen));
+                .CopyTo(cache.AsSpan((blk * _stride + Length + at) * rowLen, count * rowLen));
+    }
+
+    // Contract 2: widens every block to hold `rows` rows (next multiple of StrideStep, at most the
+    // capacity), moving the cached rows; blocks move back to front so none is overwritten unread.
+    private void GrowStride(int rows)
+    {
+        if (rows <= _stride) return;
+        int stride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep), rowLen = _headDim;
+        foreach (var cache in _past)
+            for (int blk = _batch * _heads - 1; blk > 0; blk--)
+                cache.AsSpan(blk * _stride * rowLen, Length * rowLen).CopyTo(cache.AsSpan(blk * stride * rowLen, Length * rowLen));
+        _stride = stride;
     }
 
     // [B·H, from, Dh] -> [B·H, to, Dh], in place; moving blocks front to back never overwrites unread data.

@@ -330,7 +330,10 @@ def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: 
         else:
             nl = torch.zeros(b, s)
     with torch.no_grad():
-        logits, presents = model(x, mask, pos, past, nl, window_mask)
+        if window_mask is None:   # family models take no window_mask
+            logits, presents = model(x, mask, pos, past, nl)
+        else:
+            logits, presents = model(x, mask, pos, past, nl, window_mask)
     inputs = {"inputs_embeds": _tensor(x, True), "attention_mask": _tensor(mask),
               "position_ids": _tensor(pos)}
     for i, (k, v) in enumerate(past):

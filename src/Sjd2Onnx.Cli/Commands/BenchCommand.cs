@@ -135,7 +135,8 @@ internal sealed class BenchCommand
                     var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
-                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image)));
+                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image), result.Statistics.TransferBytesPerPass,
+                        result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes));
                 }
                 done++;
                 if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
@@ -217,6 +218,8 @@ internal sealed class BenchCommand
                 ["speedup"] = r.Speedup(ar),
                 ["accepted_per_pass"] = r.AcceptedPerPass,
                 ["host_share"] = r.HostShare,
+                ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
+                ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
                 ["accuracy"] = r.Accuracy,
                 ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
                 ["options"] = Options(r.Options),

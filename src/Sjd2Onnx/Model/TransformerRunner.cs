@@ -89,6 +89,19 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>Contract 2: by default the cache's row stride grows in multiples of this many rows.</summary>
     internal const int StrideStep = 32;
 
+    /// <summary>
+    /// Bytes the last pass bound from host buffers as inputs: embeddings, masks, positions, noise
+    /// levels and the KV past (contract 1: the P cached rows; contract 2: the whole cache stride,
+    /// which a device-resident cache would not move).
+    /// </summary>
+    public long LastBoundBytes { get; private set; }
+
+    /// <summary>Bytes the last pass wrote into host buffers: logits and KV (contract 1: P + S rows; contract 2: the S new rows).</summary>
+    public long LastReadBackBytes { get; private set; }
+
+    /// <summary>Of <see cref="LastBoundBytes"/> and <see cref="LastReadBackBytes"/>, the KV cache's share.</summary>
+    public long LastKvBytes { get; private set; }
+
     /// <summary>Tokens held in the cache (padding included).</summary>
     public int Length { get; private set; }
 
@@ -205,6 +218,14 @@ internal sealed class TransformerRunner : IDisposable
         }
         _pending = s;
         _lastWindow = s;
+        long kvRow = 2L * _layers * _batch * _heads * _headDim * sizeof(float);
+        long inputBytes = (long)_batch * s * _hidden * sizeof(float) + (long)_batch * total * sizeof(long) + (long)_batch * s * sizeof(long)
+            + (_noise ? (long)_batch * s * sizeof(float) : 0) + (_windowMask is not null ? (long)s * s * sizeof(long) : 0);
+        long logits = (long)_batch * s * _codebook * sizeof(float);
+        long kvIn = kvRow * bound, kvOut = kvRow * (_newRows ? s : total);
+        LastBoundBytes = inputBytes + kvIn;
+        LastReadBackBytes = logits + kvOut;
+        LastKvBytes = kvIn + kvOut;
     }
 
     /// <summary>Logits of the last pass for row <paramref name="row"/>, window position <paramref name="j"/>.</summary>

@@ -31,6 +31,9 @@ public sealed class Sjd2Pipeline : IDisposable
     /// <summary>The model's validated manifest.</summary>
     public ModelManifest Manifest { get; }
 
+    /// <summary>The model's ONNX sessions (<c>sjd2 bench --passes</c> drives the transformer directly).</summary>
+    internal ModelSessions Sessions => _sessions;
+
     /// <summary>Opens a model folder: reads and validates model.json, loads the tokenizer and the four graphs.</summary>
     /// <exception cref="Sjd2Exception">The folder, manifest or a graph is unusable, or the provider is missing.</exception>
     public static Sjd2Pipeline Load(string modelDir, PipelineOptions? options = null)

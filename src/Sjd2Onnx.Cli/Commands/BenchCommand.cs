@@ -44,6 +44,23 @@ internal sealed class BenchCommand
         CustomParser = ValueParsers.Int("--warmup", 0, 100),
     };
 
+    private readonly Option<bool> _passes = SharedOptions.Switch("--passes",
+        "Instead of whole images: the cost of one transformer pass over window sizes 1–32 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
+
+    private readonly Option<float?> _peakGflops = new("--peak-gflops")
+    {
+        Description = "With --passes: this machine's peak fp32 GFLOP/s (measured separately) for the roofline column.",
+        HelpName = "GFLOPS",
+        CustomParser = ValueParsers.Float("--peak-gflops"),
+    };
+
+    private readonly Option<float?> _peakGbps = new("--peak-gbps")
+    {
+        Description = "With --passes: this machine's memory bandwidth in GB/s for the roofline column.",
+        HelpName = "GBPS",
+        CustomParser = ValueParsers.Float("--peak-gbps"),
+    };
+
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
     private readonly Option<string?> _json = SharedOptions.Json("Write the summary and every run as JSON.");
     private readonly Option<bool> _quiet = SharedOptions.Quiet();
@@ -65,6 +82,9 @@ internal sealed class BenchCommand
         command.Options.Add(_seed);
         command.Options.Add(_warmup);
         command.Options.Add(_json);
+        command.Options.Add(_passes);
+        command.Options.Add(_peakGflops);
+        command.Options.Add(_peakGbps);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -87,6 +107,19 @@ internal sealed class BenchCommand
         if (jsonPath is not null) CheckWritable(jsonPath);
 
         using var pipeline = _model.Open(parse);
+        if (parse.GetValue(_passes))
+        {
+            float? gflops = parse.GetValue(_peakGflops), gbps = parse.GetValue(_peakGbps);
+            if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
+            if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
+            var curve = PassCurve.Run(pipeline, 30, gflops, gbps);
+            if (jsonPath is not null)
+            {
+                File.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                if (!quiet) Console.WriteLine($"wrote {jsonPath}");
+            }
+            return ExitCodes.Success;
+        }
         var sampling = _sampling.Apply(parse, new GenerationOptions());
         UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
         var global = _decoding.ValuesOf(parse);

@@ -6,11 +6,8 @@ public sealed record ServerOptions
     /// <summary>The model folder (model.json and the ONNX graphs), loaded once at start.</summary>
     public required string ModelDirectory { get; init; }
 
-    /// <summary>Execution provider of every graph.</summary>
-    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
-
-    /// <summary>GPU index for CUDA or DirectML.</summary>
-    public int DeviceId { get; init; }
+    /// <summary>How the model is opened: execution provider (and fallbacks), device, ONNX Runtime log.</summary>
+    public PipelineOptions Pipeline { get; init; } = new();
 
     /// <summary>Addresses to listen on, separated by ';' (port 0 picks a free port).</summary>
     public string Urls { get; init; } = DefaultUrls;

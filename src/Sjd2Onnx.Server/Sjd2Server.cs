@@ -24,7 +24,7 @@ public static class Sjd2Server
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var pipeline = Sjd2Pipeline.Load(options.ModelDirectory, new PipelineOptions { Provider = options.Provider, DeviceId = options.DeviceId });
+        var pipeline = Sjd2Pipeline.Load(options.ModelDirectory, options.Pipeline);
         try
         {
             // The content root is the app's folder, so that no appsettings.json in the current folder changes the server.
@@ -43,6 +43,10 @@ public static class Sjd2Server
 
             var app = builder.Build();
             app.Services.GetRequiredService<Sjd2Pipeline>(); // created now, so that disposing the app disposes it
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
+            foreach (var reason in pipeline.ProviderFallbacks) log.LogWarning("{Reason}", reason);
+            log.LogInformation("model {Model} from {Folder} on {Provider}", pipeline.Manifest.Name,
+                Path.GetFullPath(pipeline.ModelDirectory), pipeline.Provider.ToString().ToLowerInvariant());
             app.UseMiddleware<RequestHandling>();
             InfoEndpoints.Map(app);
             ImageEndpoints.Map(app);

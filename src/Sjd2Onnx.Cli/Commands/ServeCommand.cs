@@ -49,8 +49,7 @@ internal sealed class ServeCommand
         var options = new ServerOptions
         {
             ModelDirectory = _model.Folder(parse),
-            Provider = _model.ProviderOf(parse),
-            DeviceId = parse.GetValue(_model.DeviceId) ?? 0,
+            Pipeline = _model.PipelineOptionsOf(parse),
             Urls = parse.GetValue(_urls) ?? ServerOptions.DefaultUrls,
             MaxConcurrent = parse.GetValue(_maxConcurrent) ?? 1,
             QueueLimit = parse.GetValue(_queue) ?? 8,

@@ -69,6 +69,7 @@ internal static class CommonOptions
         float? tau = cl.Float("reuse-threshold");
         int? steps = cl.Int("denoise-steps", 1, 10000);
         string? kv = cl.String("kv");
+        string? schedule = cl.String("schedule");
         float? acceptNoise = cl.Float("accept-noise");
         if (!methodsMayDiffer)
         {
@@ -79,8 +80,8 @@ internal static class CommonOptions
                 throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
             if ((tau is not null || reuse is not null) && method != DecodingMethod.SjdPlusPlus)
                 throw new UsageException($"--{(tau is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
-            if ((steps is not null || kv is not null || acceptNoise is not null) && method != DecodingMethod.Sjd2)
-                throw new UsageException($"--{(steps is not null ? "denoise-steps" : kv is not null ? "kv" : "accept-noise")} applies to --method sjd2, not {m}.");
+            if ((steps is not null || kv is not null || acceptNoise is not null || schedule is not null) && method != DecodingMethod.Sjd2)
+                throw new UsageException($"--{(steps is not null ? "denoise-steps" : kv is not null ? "kv" : schedule is not null ? "schedule" : "accept-noise")} applies to --method sjd2, not {m}.");
         }
         bool auto = string.Equals(window?.Trim(), "auto", StringComparison.OrdinalIgnoreCase);
         int? size = null;
@@ -90,6 +91,13 @@ internal static class CommonOptions
                 throw new UsageException($"--window must be an integer or 'auto', got '{window}'.");
             if (w < 2) throw new UsageException($"--window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
             size = w;
+        }
+        // --kv also takes a number: the limit of the limit mode.
+        float? kvLimit = null;
+        if (kv is not null && float.TryParse(kv, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float kvValue))
+        {
+            if (!(kvValue >= 0 && kvValue <= 1)) throw new UsageException($"--kv noise limit must be in [0, 1], got {kvValue}.");
+            kvLimit = kvValue;
         }
         if (acceptNoise is float a && !(a >= 0 && a <= 1))
             throw new UsageException($"--accept-noise must be in [0, 1] (0 lossless, 1 as published), got {a}.");
@@ -116,19 +124,28 @@ internal static class CommonOptions
                 "random" => DraftInitialization.Random,
                 "horizontal" => DraftInitialization.Horizontal,
                 "vertical" => DraftInitialization.Vertical,
-                "noise" when method == DecodingMethod.Sjd2 => null,
+                "noise" when method == DecodingMethod.Sjd2 => DraftInitialization.Noise,
                 _ => throw new UsageException($"unknown --init '{init}'; use random, horizontal or vertical{(method == DecodingMethod.Sjd2 ? " (or noise for sjd2)" : "")}."),
             },
             Reuse = rule,
             ReuseThreshold = tau,
             DenoiseSteps = steps,
             AcceptNoise = method == DecodingMethod.Sjd2 ? acceptNoise : null,
-            KvMode = kv?.Trim().ToLowerInvariant() switch
+            KvMode = kvLimit is not null ? Sjd2KvMode.Limit : kv?.Trim().ToLowerInvariant() switch
             {
                 null => GenerationOptions.DefaultKvMode,
                 "exact" => Sjd2KvMode.Exact,
                 "approx" or "approximate" => Sjd2KvMode.Approximate,
-                _ => throw new UsageException($"unknown --kv '{kv}'; use exact or approx."),
+                "limit" => Sjd2KvMode.Limit,
+                _ => throw new UsageException($"unknown --kv '{kv}'; use exact, approx, limit or a noise limit in [0, 1] (e.g. --kv {GenerationOptions.DefaultKvNoiseLimit})."),
+            },
+            KvNoiseLimit = kvLimit,
+            Schedule = schedule?.Trim().ToLowerInvariant() switch
+            {
+                null => null,
+                "window" => Sjd2Schedule.Window,
+                "per-pass" or "perpass" or "published" => Sjd2Schedule.PerPass,
+                _ => throw new UsageException($"unknown --schedule '{schedule}'; use window or per-pass."),
             },
         };
     }

@@ -20,7 +20,9 @@ namespace Sjd2Onnx.Decoding;
 /// of the schedule. That is the published schedule (<see cref="Sjd2Schedule.PerPass"/>). With
 /// <see cref="Sjd2Schedule.Window"/> (the default) a draft's level is instead set by its position
 /// in the window each pass (clean at the front, σ_max at the end), and the DDIM step goes from the
-/// level it was fed at to the level of its new position: as many levels as the window moved.
+/// level it was fed at to the level of its new position: as many levels as the window moved,
+/// toward n̂0 = the expected normalised embedding under the distribution its token was drawn from
+/// (the denoiser's least-squares estimate, less noisy than one sample's embedding).
 /// KV rows of tokens accepted while their input was noisy are kept
 /// (<see cref="Sjd2KvMode.Approximate"/>), kept up to a noise limit (<see cref="Sjd2KvMode.Limit"/>),
 /// or dropped and the committed tokens re-fed clean at the front of the next window

@@ -18,7 +18,7 @@ internal static class GenerationRequestReader
     [
         "prompt", "n", "size", "response_format", "output_format", "stream",
         "method", "seed", "cfg", "temperature", "top_k", "top_p", "window", "init", "reuse", "reuse_threshold",
-        "denoise_steps", "kv", "accept_noise", "previews",
+        "denoise_steps", "kv", "accept_noise", "schedule", "previews",
     ];
 
     /// <summary>The method used when a request names none: lossless, and faster than AR.</summary>
@@ -130,6 +130,7 @@ internal static class GenerationRequestReader
         OnlyFor("denoise_steps", method == DecodingMethod.Sjd2, "sjd2");
         OnlyFor("kv", method == DecodingMethod.Sjd2, "sjd2");
         OnlyFor("accept_noise", method == DecodingMethod.Sjd2, "sjd2");
+        OnlyFor("schedule", method == DecodingMethod.Sjd2, "sjd2");
 
         bool autoWindow = false;
         int? window = null;
@@ -170,20 +171,35 @@ internal static class GenerationRequestReader
                 "random" => DraftInitialization.Random,
                 "horizontal" => DraftInitialization.Horizontal,
                 "vertical" => DraftInitialization.Vertical,
-                "noise" when method == DecodingMethod.Sjd2 => null,
+                "noise" when method == DecodingMethod.Sjd2 => DraftInitialization.Noise,
                 var other => throw Bad("init", $"unknown init '{other}'; use random, horizontal or vertical{(method == DecodingMethod.Sjd2 ? " (or noise)" : "")}."),
             },
             Reuse = reuse,
             ReuseThreshold = tau,
             DenoiseSteps = f.Int("denoise_steps", 1, 10000),
             AcceptNoise = acceptNoise,
-            KvMode = f.String("kv") switch
+            // "kv": "exact", "approx", or a noise level σ in [0, 1]: keep KV rows of tokens fed at σ or less.
+            KvMode = f.Raw("kv") is { ValueKind: JsonValueKind.Number } ? Sjd2KvMode.Limit : f.String("kv") switch
             {
                 null or "exact" => Sjd2KvMode.Exact,
                 "approx" => Sjd2KvMode.Approximate,
-                var other => throw Bad("kv", $"unknown kv mode '{other}'; use \"exact\" or \"approx\"."),
+                var other => throw Bad("kv", $"unknown kv mode '{other}'; use \"exact\", \"approx\" or a noise level such as 0.1."),
+            },
+            KvNoiseLimit = f.Raw("kv") is { ValueKind: JsonValueKind.Number } ? KvLimit(f) : null,
+            Schedule = f.String("schedule") switch
+            {
+                null => null,
+                "window" => Sjd2Schedule.Window,
+                "per-pass" => Sjd2Schedule.PerPass,
+                var other => throw Bad("schedule", $"unknown schedule '{other}'; use \"window\" or \"per-pass\"."),
             },
         };
+    }
+
+    private static float KvLimit(Fields f)
+    {
+        float limit = f.Float("kv")!.Value;
+        return limit is >= 0 and <= 1 ? limit : throw Bad("kv", $"a kv noise limit must be in [0, 1], got {limit}.");
     }
 
     public static DecodingMethod ParseMethod(string name) => name.Trim().ToLowerInvariant() switch

@@ -87,6 +87,23 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     }
 
     [Fact]
+    public async Task TheSjd2OptionsReachTheEngine()
+    {
+        var body = await PostOk(new JsonObject
+        {
+            ["prompt"] = "a red circle",
+            ["method"] = "sjd2",
+            ["seed"] = 2,
+            ["kv"] = 0.1,
+            ["schedule"] = "per-pass",
+            ["init"] = "noise",
+            ["denoise_steps"] = 4,
+        });
+        // The engine refuses a KV noise limit outside the limit mode: a 200 shows the reader set both.
+        Assert.Equal("sjd2", body.GetProperty("data")[0].GetProperty("method").GetString());
+    }
+
+    [Fact]
     public async Task WithoutPreviewsTheStreamSendsTheCodes()
     {
         var events = await StreamAsync(new JsonObject { ["prompt"] = "a star", ["method"] = "ar", ["seed"] = 1, ["previews"] = false });
@@ -112,6 +129,9 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     [InlineData("""{"prompt": "x", "method": "sjd", "kv": "exact"}""", "kv")]
     [InlineData("""{"prompt": "x", "method": "sjd++", "reuse": "sometimes"}""", "reuse")]
     [InlineData("""{"prompt": "x", "method": "sjd2", "accept_noise": 2}""", "accept_noise")]
+    [InlineData("""{"prompt": "x", "method": "sjd2", "kv": 1.5}""", "kv")]
+    [InlineData("""{"prompt": "x", "method": "sjd2", "schedule": "sometimes"}""", "schedule")]
+    [InlineData("""{"prompt": "x", "method": "sjd", "schedule": "window"}""", "schedule")]
     [InlineData("""{"prompt": "x", "colour": "red"}""", "colour")]
     [InlineData("""{"prompt": "x", "seed": -1}""", "seed")]
     [InlineData("""{"prompt": "x", "cfg": "high"}""", "cfg")]

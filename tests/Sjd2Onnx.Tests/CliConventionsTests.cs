@@ -118,7 +118,7 @@ public partial class CliConventionsTests
         Assert.True(r.ExitCode == 0, r.ToString());
         using var pipeline = Sjd2Pipeline.Load(tiny);
         var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 4, TopK = 0 });
-        Assert.Equal(PngFile.Encode(result.Image), File.ReadAllBytes(temp.File("a.png")));
+        Assert.Equal(PngFile.Encode(result.Image, PngMetadata.From(result)), File.ReadAllBytes(temp.File("a.png")));
     }
 
     [Fact]

@@ -3,9 +3,9 @@
 
 Exports write reference outputs (parity.json, reference.json) computed by PyTorch on the
 exporting machine; their last digits depend on which BLAS kernels the CPU runs (they differed in
-the 7th digit between an AMD EPYC and an Intel Xeon build machine). The graphs must reproduce
-byte for byte; these numbers only within rounding: rel/abs 1e-5, far below the 1e-4 parity
-tolerance they are checked with.
+the 6th-7th digit between an AMD EPYC and an Intel Xeon build machine; CFG-mixed logits amplify
+it). The graphs must reproduce byte for byte; these numbers within rel/abs 1e-4, the tolerance
+the ONNX graphs are checked against them with.
 
 Usage: json_close.py A B   (exit 0 when close, 1 with the first difference otherwise)
 """
@@ -16,7 +16,7 @@ import math
 import sys
 from typing import Any, Optional
 
-TOLERANCE = 1e-5
+TOLERANCE = 1e-4
 
 
 def first_difference(a: Any, b: Any, path: str = "$") -> Optional[str]:

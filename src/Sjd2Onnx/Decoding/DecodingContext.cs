@@ -160,7 +160,9 @@ internal sealed class DecodingContext : IDisposable
     public void ReportCommitted(int committedSlots, int totalCommitted, int[] codes, int[]? draftCodes = null)
     {
         Statistics.CommittedPerPass.Add(committedSlots);
-        _progress?.Invoke(new DecodeProgress(Statistics.Passes, Math.Min(totalCommitted, Layout.SlotCount), Layout.SlotCount, codes, draftCodes));
+        // Copies: the decoders keep overwriting their arrays, a report must stay as it was (previews, traces).
+        _progress?.Invoke(new DecodeProgress(Statistics.Passes, Math.Min(totalCommitted, Layout.SlotCount), Layout.SlotCount,
+            (int[])codes.Clone(), (int[]?)draftCodes?.Clone()));
     }
 
     public void Finish()

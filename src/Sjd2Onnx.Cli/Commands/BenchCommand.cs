@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sjd2Onnx.Imaging;
 
 namespace Sjd2Onnx.Cli.Commands;
 
@@ -27,7 +28,7 @@ internal static class BenchCommand
         string? jsonPath = cl.String("json");
         bool quiet = cl.Has("quiet");
         bool heldOut = cl.Has("held-out");
-        if (jsonPath is not null) CheckWritable(jsonPath);
+        if (jsonPath is not null) OutputFile.Check(jsonPath, "--json");
 
         using var pipeline = CommonOptions.OpenModel(cl);
         var sampling = CommonOptions.ReadGeneration(SamplingOnly(cl), pipeline);
@@ -89,7 +90,7 @@ internal static class BenchCommand
         if (jsonPath is not null)
         {
             var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer, heldOut);
-            File.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+            OutputFile.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n", "--json");
             if (!quiet) Console.WriteLine($"wrote {jsonPath}");
         }
         return 0;
@@ -137,13 +138,6 @@ internal static class BenchCommand
         var lines = File.ReadAllLines(arg).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         if (lines.Count == 0) throw new UsageException($"prompt file '{arg}' has no prompts (one per line, # starts a comment).");
         return lines;
-    }
-
-    private static void CheckWritable(string path)
-    {
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
-        if (!Directory.Exists(dir)) throw new UsageException($"the folder of --json '{path}' does not exist.");
-        if (Directory.Exists(path)) throw new UsageException($"--json '{path}' is a folder; give a file name.");
     }
 
     private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar)

@@ -15,10 +15,8 @@ internal static class GenerateCommand
         ulong seed = cl.ULong("seed") ?? 0;
         bool quiet = cl.Has("quiet");
         string? traceDir = cl.String("trace");
-        if (traceDir is not null && File.Exists(traceDir))
-            throw new UsageException($"--trace '{traceDir}' is a file; give a folder (it is created if missing).");
         var paths = Enumerable.Range(0, count).Select(i => count == 1 ? output : Numbered(output, i + 1)).ToList();
-        foreach (var p in paths) PngFile.CheckWritable(p);
+        foreach (var p in paths) PngFile.CheckWritable(p, "--out");
         if (string.IsNullOrWhiteSpace(prompt))
             throw new UsageException("the prompt is empty; describe the image, e.g. \"a red circle above a blue square\".");
 
@@ -26,13 +24,14 @@ internal static class GenerateCommand
         var options = CommonOptions.ReadGeneration(cl, pipeline);
         cl.RejectUnknown("generate");
         pipeline.Tokenize(prompt); // prompt errors before any work
+        if (traceDir is not null) TraceFolder.Prepare(traceDir);
 
         for (int i = 0; i < count; i++)
         {
             var bar = new ProgressBar(count == 1 ? "generate" : $"image {i + 1}/{count}", !quiet && !Console.IsErrorRedirected);
             var trace = traceDir is null ? null : new TraceRecorder(bar);
             var result = await pipeline.GenerateAsync(prompt, options with { Seed = seed + (ulong)i }, trace ?? (IProgress<Decoding.DecodeProgress>)bar, ct);
-            PngFile.Save(result.Image, paths[i]);
+            PngFile.Save(result.Image, paths[i], "--out");
             trace?.Write(count == 1 ? traceDir! : Path.Combine(traceDir!, $"image-{i + 1}"), pipeline, result);
             var st = result.Statistics;
             if (!quiet)

@@ -42,6 +42,13 @@ internal static class GraphContract
         }
     }
 
+    /// <summary>A graph that loaded but failed while generating: the folder's graphs do not fit its manifest.</summary>
+    public static Sjd2Exception RunFailed(string graph, OnnxRuntimeException e)
+    {
+        string first = e.Message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+        return new($"the {graph} graph failed while generating ({first.Trim()}); the model folder does not match model.json (re-export the model).", e);
+    }
+
     private static Sjd2Exception Mismatch(string graph, string what) =>
         new($"the {graph} graph {what}; it does not match model.json (re-export the model).");
 }

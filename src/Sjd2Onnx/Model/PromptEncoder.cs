@@ -9,10 +9,12 @@ internal sealed class PromptEncoder
     private static readonly System.Text.RegularExpressions.Regex WordOrSymbol = new(@"\w+|[^\w\s]", System.Text.RegularExpressions.RegexOptions.Compiled);
     private readonly Tokenizer _tokenizer;
     private readonly ModelManifest _manifest;
+    private readonly string _modelDir;
     private readonly Dictionary<char, (string Text, int Id)[]> _special;   // by first character, longest first
 
     public PromptEncoder(string modelDir, ModelManifest manifest)
     {
+        _modelDir = modelDir;
         _manifest = manifest;
         _tokenizer = Create(modelDir, manifest.Tokenizer);
         _special = (manifest.Tokenizer.SpecialTokens ?? new Dictionary<string, int>())
@@ -20,6 +22,30 @@ internal sealed class PromptEncoder
             .ToDictionary(g => g.Key, g => g.OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal)
                 .Select(kv => (kv.Key, kv.Value)).ToArray());
     }
+
+    /// <summary>
+    /// The largest token id the tokenizer can produce (its vocabulary and the manifest's special
+    /// tokens): the text-embedding table must have a row for it.
+    /// </summary>
+    public long MaxTokenId()
+    {
+        long max = _tokenizer switch
+        {
+            BpeTokenizer bpe => MaxOf(bpe.Vocabulary.Values),
+            SentencePieceTokenizer sp => MaxOf(sp.Vocabulary.Values),
+            // tiktoken files are "base64-token rank" lines; the ranks are the ids.
+            TiktokenTokenizer => File.ReadLines(VocabPath()).Select(l => l.Split(' ')).Where(p => p.Length == 2)
+                .Select(p => long.TryParse(p[1], out long id) ? id : -1).DefaultIfEmpty(-1).Max(),
+            // WordPiece ids are line numbers of vocab.txt.
+            _ => File.ReadLines(VocabPath()).Count() - 1,
+        };
+        foreach (var id in _manifest.Tokenizer.SpecialTokens?.Values ?? []) max = Math.Max(max, id);
+        return max;
+    }
+
+    private string VocabPath() => ManifestReader.ResolveInside(_modelDir, _manifest.Tokenizer.Files["vocab"], "tokenizer.vocab");
+
+    private static long MaxOf(IEnumerable<int> ids) => ids.DefaultIfEmpty(-1).Max();
 
     /// <summary>The tokenizer, for callers that need raw ids.</summary>
     public Tokenizer Tokenizer => _tokenizer;

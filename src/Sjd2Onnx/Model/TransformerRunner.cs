@@ -24,16 +24,18 @@ internal sealed class TransformerRunner : IDisposable
     private int _pending;                         // tokens of the last Run not yet committed
     private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
 
-    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow)
+    // allocate: where the large buffers (KV cache, logits) come from; a pool may hand out longer, zeroed arrays.
+    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, Func<int, float[]>? allocate = null)
     {
+        allocate ??= n => new float[n];
         _session = session;
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
         _noise = session.InputMetadata.ContainsKey("noise_levels");
         int kvSize = batch * _heads * capacity * _headDim;
-        _past = NewBuffers(2 * _layers, kvSize);
-        _present = NewBuffers(2 * _layers, kvSize);
-        _logits = new float[batch * maxWindow * _codebook];
+        _past = NewBuffers(2 * _layers, kvSize, allocate);
+        _present = NewBuffers(2 * _layers, kvSize, allocate);
+        _logits = allocate(batch * maxWindow * _codebook);
         _mask = new long[batch * capacity];
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
@@ -187,10 +189,10 @@ internal sealed class TransformerRunner : IDisposable
             : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, (int)count), shape);
     }
 
-    private static float[][] NewBuffers(int count, int size)
+    private static float[][] NewBuffers(int count, int size, Func<int, float[]> allocate)
     {
         var result = new float[count][];
-        for (int i = 0; i < count; i++) result[i] = new float[size];
+        for (int i = 0; i < count; i++) result[i] = allocate(size);
         return result;
     }
 

@@ -16,6 +16,7 @@ internal static class ManifestReader
         string path = Path.Combine(modelDir, FileName);
         if (!File.Exists(path))
             throw new Sjd2Exception($"'{modelDir}' has no {FileName}; it is not a model folder (export one with export_models.py).");
+        path = ResolveInside(modelDir, FileName, FileName);
         string text;
         try { text = File.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

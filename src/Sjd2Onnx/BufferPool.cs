@@ -4,13 +4,14 @@ namespace Sjd2Onnx;
 /// Large float buffers (KV cache, logits, window embeddings) kept by a pipeline across generations,
 /// so an image does not allocate them anew: arrays of that size live on the large-object heap, and
 /// allocating them for every image costs about one full (gen 2) collection per image.
-/// Thread-safe. Lengths are rounded up to at most 1/16 above the request so that prompts of
-/// slightly different lengths share arrays; a rented array may be longer than asked and is zeroed.
-/// The pool keeps at most as many bytes as were ever rented at once (the peak of concurrent generations).
+/// Thread-safe. Lengths are rounded up to at most 1/16 above the request, and a request takes the
+/// smallest free array up to a quarter longer, so that prompts of different lengths and methods of
+/// different windows share arrays; a rented array may be longer than asked and is zeroed. The pool
+/// keeps at most twice as many bytes as were ever rented at once (the peak of concurrent generations).
 /// </summary>
 internal sealed class BufferPool
 {
-    private readonly Dictionary<int, Stack<float[]>> _free = [];
+    private readonly SortedDictionary<int, Stack<float[]>> _free = [];
     private long _pooledBytes, _rentedBytes, _peakRentedBytes;
 
     /// <summary>Bytes held for reuse now (tests, soak measurements).</summary>
@@ -23,12 +24,16 @@ internal sealed class BufferPool
         float[]? array = null;
         lock (_free)
         {
-            if (_free.TryGetValue(size, out var stack) && stack.Count > 0)
+            long largest = size + size / 4L;
+            foreach (var (freeLength, stack) in _free)
             {
+                if (freeLength < size || stack.Count == 0) continue;
+                if (freeLength > largest) break;
                 array = stack.Pop();
-                _pooledBytes -= 4L * size;
+                _pooledBytes -= 4L * freeLength;
+                break;
             }
-            _rentedBytes += 4L * size;
+            _rentedBytes += 4L * (array?.Length ?? size);
             _peakRentedBytes = Math.Max(_peakRentedBytes, _rentedBytes);
         }
         if (array is null) return new float[size];
@@ -42,7 +47,7 @@ internal sealed class BufferPool
         lock (_free)
         {
             _rentedBytes -= 4L * array.Length;
-            if (_pooledBytes + 4L * array.Length > _peakRentedBytes) return; // more than ever needed at once: let it go
+            if (_pooledBytes + 4L * array.Length > 2 * _peakRentedBytes) return; // more than ever needed at once: let it go
             if (!_free.TryGetValue(array.Length, out var stack)) _free[array.Length] = stack = new Stack<float[]>();
             stack.Push(array);
             _pooledBytes += 4L * array.Length;

@@ -1,4 +1,3 @@
-using Sjd2Onnx.Imaging;
 using Sjd2Onnx.Tests.Support;
 
 namespace Sjd2Onnx.Tests;
@@ -58,14 +57,5 @@ public class OutputCliTests
         Assert.Contains("notes.txt", refused.Stderr);
         Assert.Equal(before, BadInputTests.Snapshot(trace));
         Assert.False(File.Exists(temp.File("b.png")));
-    }
-
-    [Fact]
-    public void DevNullIsNeverReplaced()
-    {
-        if (OperatingSystem.IsWindows()) return;
-        var r = Sjd2Cli.Run("generate", Prompt, "--out", "/dev/null", "--model", TestPaths.Model("tiny"));
-        Assert.Equal(2, r.ExitCode);
-        Assert.Equal("a character device", FileKind.Describe("/dev/null"));
     }
 }

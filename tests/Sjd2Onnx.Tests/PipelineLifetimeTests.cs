@@ -80,7 +80,7 @@ public class PipelineLifetimeTests
     }
 
     [Fact]
-    public void BufferPoolReusesZeroedArraysAndKeepsNoMoreThanItsPeak()
+    public void BufferPoolReusesZeroedArraysAndKeepsAtMostTwiceItsPeak()
     {
         var pool = new BufferPool();
         var a = pool.Rent(5000);
@@ -96,8 +96,11 @@ public class PipelineLifetimeTests
             lease.Floats(100_000);
         }
         pool.Return(b);
+        var c = pool.Rent(4500); // a free array up to a quarter longer is taken
+        Assert.Same(b, c);
+        pool.Return(c);
         long peak = 4L * (b.Length + b.Length + 100_000 + 100_000 / 8);
-        Assert.True(pool.PooledBytes <= peak);
+        Assert.True(pool.PooledBytes <= 2 * peak);
     }
 
     private sealed class Inline(Action<DecodeProgress> report) : IProgress<DecodeProgress>

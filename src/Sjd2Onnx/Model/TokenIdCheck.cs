@@ -37,7 +37,8 @@ internal static class TokenIdCheck
     {
         if (id > int.MaxValue) return false;
         using var value = OrtValue.CreateTensorValueFromMemory(new[] { id }, [1, 1]);
-        using var runOptions = new RunOptions();
+        // The failing lookup is expected: keep ONNX Runtime from logging it.
+        using var runOptions = new RunOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
         try
         {
             using var outputs = session.Run(runOptions, [input], [value], ["inputs_embeds"]);

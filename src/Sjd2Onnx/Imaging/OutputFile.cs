@@ -22,9 +22,9 @@ public static class OutputFile
     /// writable folder) and returns the full path that will be written: the final target of a link.
     /// </summary>
     /// <param name="path">The output path as the user gave it.</param>
-    /// <param name="what">How messages name the output, e.g. "--out" or "--json".</param>
+    /// <param name="what">How messages name the output, e.g. "--out" or "--json" (default "output").</param>
     /// <exception cref="Sjd2Exception">The path cannot be written; the message names the fix.</exception>
-    public static string Check(string path, string what = "the output")
+    public static string Check(string path, string what = "output")
     {
         if (string.IsNullOrWhiteSpace(path))
             throw new Sjd2Exception($"{what} path is empty; give a file name such as image.png.");
@@ -38,7 +38,7 @@ public static class OutputFile
         if (!Directory.Exists(dir))
             throw new Sjd2Exception(File.Exists(dir)
                 ? $"{what} '{path}' lies under '{dir}', which is a file, not a folder; choose another path."
-                : $"the folder '{dir}' of {what} does not exist; create it or choose another path.");
+                : $"the {what} folder '{dir}' does not exist; create it or choose another path.");
         string name = Path.GetFileName(target);
         if (Encoding.UTF8.GetByteCount(name) > MaxNameBytes)
             throw new Sjd2Exception($"the file name of {what} is {Encoding.UTF8.GetByteCount(name)} bytes long, the file system allows {MaxNameBytes}; choose a shorter name.");
@@ -53,7 +53,7 @@ public static class OutputFile
     /// (its nearest existing parent is a writable folder). Creates nothing.
     /// </summary>
     /// <exception cref="Sjd2Exception">The folder cannot be used; the message names the fix.</exception>
-    public static void CheckFolder(string dir, string what = "the output folder")
+    public static void CheckFolder(string dir, string what = "output folder")
     {
         if (string.IsNullOrWhiteSpace(dir))
             throw new Sjd2Exception($"{what} path is empty; give a folder name.");
@@ -72,7 +72,7 @@ public static class OutputFile
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> after <see cref="Check"/>; atomic replace.</summary>
     /// <exception cref="Sjd2Exception">The file cannot be written; nothing is left behind.</exception>
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes, string what = "the output")
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes, string what = "output")
     {
         string target = Check(path, what);
         string temp = TempName(Path.GetDirectoryName(target)!);
@@ -93,7 +93,7 @@ public static class OutputFile
 
     /// <summary>Writes <paramref name="text"/> as UTF-8 (no byte-order mark) like <see cref="WriteAllBytes"/>.</summary>
     /// <exception cref="Sjd2Exception">The file cannot be written; nothing is left behind.</exception>
-    public static void WriteAllText(string path, string text, string what = "the output") =>
+    public static void WriteAllText(string path, string text, string what = "output") =>
         WriteAllBytes(path, new UTF8Encoding(false).GetBytes(text), what);
 
     private static string Resolve(string path, string what)

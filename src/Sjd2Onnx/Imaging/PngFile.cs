@@ -10,7 +10,7 @@ public static class PngFile
     /// call it before the work so a bad output path fails first.
     /// </summary>
     /// <exception cref="Sjd2Exception">The path cannot be written.</exception>
-    public static void CheckWritable(string path, string what = "the output") => OutputFile.Check(path, what);
+    public static void CheckWritable(string path, string what = "output") => OutputFile.Check(path, what);
 
     /// <summary>Encodes <paramref name="image"/> as PNG bytes.</summary>
     public static byte[] Encode(RgbImage image)
@@ -22,6 +22,6 @@ public static class PngFile
 
     /// <summary>Writes the image; a failure leaves no partial file behind and the old file unchanged.</summary>
     /// <exception cref="Sjd2Exception">The path cannot be written.</exception>
-    public static void Save(RgbImage image, string path, string what = "the output") =>
+    public static void Save(RgbImage image, string path, string what = "output") =>
         OutputFile.WriteAllBytes(path, Encode(image), what);
 }

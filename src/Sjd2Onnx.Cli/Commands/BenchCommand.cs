@@ -45,6 +45,23 @@ internal sealed class BenchCommand
         CustomParser = ValueParsers.Int("--warmup", 0, 100),
     };
 
+    private readonly Option<bool> _passes = SharedOptions.Switch("--passes",
+        "Instead of whole images: the cost of one transformer pass over window sizes 1–32 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
+
+    private readonly Option<float?> _peakGflops = new("--peak-gflops")
+    {
+        Description = "With --passes: this machine's peak fp32 GFLOP/s (measured separately) for the roofline column.",
+        HelpName = "GFLOPS",
+        CustomParser = ValueParsers.Float("--peak-gflops"),
+    };
+
+    private readonly Option<float?> _peakGbps = new("--peak-gbps")
+    {
+        Description = "With --passes: this machine's memory bandwidth in GB/s for the roofline column.",
+        HelpName = "GBPS",
+        CustomParser = ValueParsers.Float("--peak-gbps"),
+    };
+
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
     private readonly Option<string?> _json = SharedOptions.Json("Write the summary and every run as JSON.");
     private readonly Option<bool> _quiet = SharedOptions.Quiet();
@@ -66,6 +83,9 @@ internal sealed class BenchCommand
         command.Options.Add(_seed);
         command.Options.Add(_warmup);
         command.Options.Add(_json);
+        command.Options.Add(_passes);
+        command.Options.Add(_peakGflops);
+        command.Options.Add(_peakGbps);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -88,10 +108,23 @@ internal sealed class BenchCommand
         if (jsonPath is not null) UsageException.FromEngine(() => OutputFile.Check(jsonPath, "--json"));
 
         using var pipeline = _model.Open(parse);
+        if (parse.GetValue(_passes))
+        {
+            float? gflops = parse.GetValue(_peakGflops), gbps = parse.GetValue(_peakGbps);
+            if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
+            if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
+            var curve = PassCurve.Run(pipeline, 30, gflops, gbps);
+            if (jsonPath is not null)
+            {
+                File.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                if (!quiet) Console.WriteLine($"wrote {jsonPath}");
+            }
+            return ExitCodes.Success;
+        }
         var sampling = _sampling.Apply(parse, new GenerationOptions());
         UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
         var global = _decoding.ValuesOf(parse);
-        string provider = _model.ProviderName(parse);
+        string provider = ModelOptions.ProviderName(pipeline.Provider); // where it ended up, after any --ep fallback
 
         var scorer = BenchScorer.Load(pipeline.ModelDirectory);
         var prompts = ReadPrompts(promptArg, scorer, baseSeed, heldOut);
@@ -136,7 +169,8 @@ internal sealed class BenchCommand
                     var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
-                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image)));
+                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image), result.Statistics.TransferBytesPerPass,
+                        result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes));
                 }
                 done++;
                 if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
@@ -211,6 +245,8 @@ internal sealed class BenchCommand
                 ["speedup"] = r.Speedup(ar),
                 ["accepted_per_pass"] = r.AcceptedPerPass,
                 ["host_share"] = r.HostShare,
+                ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
+                ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
                 ["accuracy"] = r.Accuracy,
                 ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
                 ["options"] = Options(r.Options),

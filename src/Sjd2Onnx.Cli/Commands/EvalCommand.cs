@@ -111,8 +111,9 @@ internal static class EvalCommand
             }
             if (showProgress) Console.Error.WriteLine();
             var parsed = scores.Select(x => x.Expected).ToList();
-            var fidelity = ShapesFidelity.Compare(evaluator, parsed, measures);
-            var floor = ShapesFidelity.NoiseFloor(evaluator, parsed);
+            var reference = ShapesFidelity.Reference(evaluator, parsed);
+            var fidelity = ShapesFidelity.Compare(evaluator.World, measures, reference);
+            var floor = ShapesFidelity.NoiseFloor(evaluator, parsed, reference);
             results.Add(new SetResult(name, scores, prompts.Count == 0 ? 0 : (double)passes / prompts.Count, prompts.Count == 0 ? 0 : ms / prompts.Count,
                 fidelity, floor));
         }

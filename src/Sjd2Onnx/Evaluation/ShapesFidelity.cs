@@ -52,31 +52,39 @@ public static class ShapesFidelity
         return new ShapesSceneMeasure(score.Detected.Count - prompt.Objects.Count, unstated, offset, shift, background);
     }
 
+    /// <summary>World scenes drawn per prompt for the reference side, so that its own sampling noise is small.</summary>
+    public const int ReferenceScenesPerPrompt = 8;
+
     /// <summary>
-    /// The world's side: for every prompt one scene drawn by the world's rules (seeded), rendered
-    /// and measured like a generated image.
+    /// The world's side: for every prompt <paramref name="perPrompt"/> scenes drawn by the world's
+    /// rules (seeded), rendered and measured like generated images.
     /// </summary>
-    public static List<ShapesSceneMeasure> WorldSample(ShapesEvaluator evaluator, IEnumerable<ShapesPrompt> prompts, ulong seed)
+    public static List<ShapesSceneMeasure> WorldSample(ShapesEvaluator evaluator, IEnumerable<ShapesPrompt> prompts, ulong seed, int perPrompt = 1)
     {
         var rng = new SeededRandom(seed ^ 0x574F524C44UL);
         var measures = new List<ShapesSceneMeasure>();
         foreach (var p in prompts)
-        {
-            var scene = ShapesRenderer.Sample(evaluator.World, p, rng);
-            measures.Add(Measure(evaluator, p, ShapesRenderer.Render(evaluator.World, scene)));
-        }
+            for (int k = 0; k < perPrompt; k++)
+            {
+                var scene = ShapesRenderer.Sample(evaluator.World, p, rng);
+                measures.Add(Measure(evaluator, p, ShapesRenderer.Render(evaluator.World, scene)));
+            }
         return measures;
     }
 
-    /// <summary>Generated scenes against a world sample for the same prompts (seed 0 of <see cref="WorldSample"/>).</summary>
-    public static ShapesFidelityReport Compare(ShapesEvaluator evaluator, IReadOnlyList<ShapesPrompt> prompts, IReadOnlyList<ShapesSceneMeasure> generated) =>
-        Compare(evaluator.World, generated, WorldSample(evaluator, prompts, 0));
+    /// <summary>The reference for a set of prompts: <see cref="ReferenceScenesPerPrompt"/> world scenes per prompt (seed 0).</summary>
+    public static List<ShapesSceneMeasure> Reference(ShapesEvaluator evaluator, IReadOnlyList<ShapesPrompt> prompts) =>
+        WorldSample(evaluator, prompts, 0, ReferenceScenesPerPrompt);
 
-    /// <summary>Two independent world samples for the same prompts (seeds 1 and 2): the score a perfect generator gets at this number of prompts.</summary>
-    public static ShapesFidelityReport NoiseFloor(ShapesEvaluator evaluator, IReadOnlyList<ShapesPrompt> prompts) =>
-        Compare(evaluator.World, WorldSample(evaluator, prompts, 1), WorldSample(evaluator, prompts, 2));
+    /// <summary>
+    /// Fidelity of a perfect generator at this number of prompts: one world scene per prompt (seed 1)
+    /// against the reference. A generated set scoring within about this much is as close to the
+    /// world as one image per prompt can show.
+    /// </summary>
+    public static ShapesFidelityReport NoiseFloor(ShapesEvaluator evaluator, IReadOnlyList<ShapesPrompt> prompts, IReadOnlyList<ShapesSceneMeasure> reference) =>
+        Compare(evaluator.World, WorldSample(evaluator, prompts, 1), reference);
 
-    /// <summary>The distances between two sets of measurements.</summary>
+    /// <summary>The distances between two sets of measurements (generated first, reference second).</summary>
     public static ShapesFidelityReport Compare(ShapesWorld world, IReadOnlyList<ShapesSceneMeasure> generated, IReadOnlyList<ShapesSceneMeasure> reference)
     {
         var d = new Dictionary<string, double>();

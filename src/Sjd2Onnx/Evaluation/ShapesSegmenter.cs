@@ -151,7 +151,7 @@ internal static class ShapesSegmenter
         string nearest = color!;
         if (best > ColorTolerance) color = null;
         double purity = Purity(world, colorPixels, px, nearest);
-        double solidity = Solidity(members, w, minX, maxX, minY, maxY);
+        double solidity = Solidity(WorldGrid(members, w, scale));
 
         double fill = members.Count / (double)((maxX - minX + 1) * (maxY - minY + 1));
         double topBottom = top / Math.Max(bottom, 1);
@@ -256,20 +256,40 @@ internal static class ShapesSegmenter
     }
 
     /// <summary>
+    /// The component on the world's pixel grid: for images k times the world's size, the k×k blocks
+    /// at least half covered (a nearest-neighbour upscale's staircase edges would otherwise read as
+    /// dents); the pixels themselves otherwise.
+    /// </summary>
+    private static List<(int X, int Y)> WorldGrid(List<int> members, int w, double scale)
+    {
+        int k = (int)Math.Round(scale);
+        if (k < 2) return [.. members.Select(p => (p % w, p / w))];
+        var counts = new Dictionary<(int, int), int>();
+        foreach (int p in members)
+        {
+            var block = (p % w / k, p / w / k);
+            counts[block] = counts.GetValueOrDefault(block) + 1;
+        }
+        return [.. counts.Where(c => 2 * c.Value >= k * k).Select(c => c.Key)];
+    }
+
+    /// <summary>
     /// Pixels over the pixel centres inside their convex hull (hull boundary included). A digitally
     /// convex shape scores 1 whatever its size; a bite or a tear leaves hull points uncovered.
     /// </summary>
-    private static double Solidity(List<int> members, int w, int minX, int maxX, int minY, int maxY)
+    private static double Solidity(List<(int X, int Y)> pixels)
     {
+        if (pixels.Count == 0) return 0;
+        int minX = pixels.Min(p => p.X), maxX = pixels.Max(p => p.X), minY = pixels.Min(p => p.Y), maxY = pixels.Max(p => p.Y);
         // the hull of the pixel centres: only each row's leftmost and rightmost pixel can be a vertex
         int rows = maxY - minY + 1;
         var left = new int[rows];
         var right = new int[rows];
         Array.Fill(left, int.MaxValue);
         Array.Fill(right, int.MinValue);
-        foreach (int p in members)
+        foreach (var (x, y) in pixels)
         {
-            int x = p % w, r = p / w - minY;
+            int r = y - minY;
             left[r] = Math.Min(left[r], x);
             right[r] = Math.Max(right[r], x);
         }
@@ -281,7 +301,7 @@ internal static class ShapesSegmenter
         for (int y = minY; y <= maxY; y++)
             for (int x = minX; x <= maxX; x++)
                 if (InHull(hull, x, y)) inside++;
-        return inside == 0 ? 1 : Math.Min(1, members.Count / (double)inside);
+        return inside == 0 ? 1 : Math.Min(1, pixels.Count / (double)inside);
     }
 
     private static List<(long X, long Y)> ConvexHull(List<(long X, long Y)> points)

@@ -24,9 +24,12 @@ internal static class Help
           sjd2 eval    --prompts N|FILE [--json out.json] [--images DIR] [--method ar] [--seed S]
                        [sampling, --model, --ep options as for generate] [--world FILE] [--quiet]
                        shapes demo model: generate one image per prompt and score it (per attribute
-                       and overall) for N grammar prompts and N held-out colour+shape prompts
-          sjd2 eval    --validate DIR [--world FILE] [--json out.json]
-                       the scorer on rendered ground truth (e.g. tests/data/shapes): agreement
+                       and overall) for N grammar prompts and N held-out colour+shape prompts, and
+                       the fidelity gap of the unstated attributes to the world's distribution;
+                       --rescore DIR scores the images an earlier --images DIR run saved
+          sjd2 eval    --validate DIR [--world FILE] [--json out.json] [--corruptions N]
+                       the scorer on rendered ground truth (e.g. tests/data/shapes): agreement;
+                       and on N corrupted scenes a kind (default 100): acceptance per kind
 
         Without --model, the model in the repository's onnx/ folder is used.
         Sampling options default to the model's manifest (sjd2 info shows them).

@@ -162,6 +162,7 @@ internal static class EvalCommand
     {
         string? world = cl.String("world");
         string? model = cl.String("model");
+        int perKind = cl.Int("corruptions", 0, 100000) ?? ShapesCorruptionSet.DefaultPerKind;
         cl.RejectUnknown("eval --validate");
         var evaluator = LoadEvaluator(world, world is null ? ModelLocator.Resolve(model) : null);
         if (!Directory.Exists(dir)) throw new UsageException($"the ground-truth folder '{dir}' does not exist.");
@@ -177,10 +178,10 @@ internal static class EvalCommand
             foreach (var (file, prompt, failures) in report.Disagreements) Console.WriteLine($"  disagrees: {file} \"{prompt}\": {failures}");
             foreach (var (file, kind, prompt) in report.Accepted) Console.WriteLine($"  accepted wrong {kind}: {file} \"{prompt}\"");
         }
-        var corrupt = ShapesCorruptionSet.Evaluate(evaluator, ShapesCorruptionSet.DefaultPerKind, ShapesCorruptionSet.DefaultSeed);
-        Console.WriteLine(string.Create(inv, $"corruption set ({ShapesCorruptionSet.DefaultPerKind} images a kind, drawn and rendered by the world's rules): accepted"));
+        var corrupt = ShapesCorruptionSet.Evaluate(evaluator, perKind, ShapesCorruptionSet.DefaultSeed);
+        if (perKind > 0) Console.WriteLine(string.Create(inv, $"corruption set ({perKind} images a kind, drawn and rendered by the world's rules): accepted"));
         var missed = new List<string>();
-        foreach (var (kind, accepted, all) in corrupt.Kinds)
+        foreach (var (kind, accepted, all) in corrupt.Kinds.Where(k => k.Total > 0))
         {
             string target = ShapesCorruptionSet.Targets.TryGetValue(kind, out var t)
                 ? kind == "clean" ? $"target >= {Pct(t)} accepted" : $"target <= {Pct(1 - t)} accepted"

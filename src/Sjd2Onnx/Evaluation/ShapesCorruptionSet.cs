@@ -105,7 +105,7 @@ public static class ShapesCorruptionSet
                     double r = RadiusCovering(o, cx, cy, share);
                     var others = world.Colors.Where(c => c.Name != o.Color).ToList();
                     var c = others[rng.NextInt(others.Count)];
-                    extra.Add(new ShapesPaint((x, y) => o.Contains(x, y) && (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r, (c.R, c.G, c.B)));
+                    extra.Add(new ShapesPaint((x, y) => o.Contains(x, y) && (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r, (c.R, c.G, c.B), o.Bounds));
                     break;
                 }
             case "bite":
@@ -113,7 +113,7 @@ public static class ShapesCorruptionSet
                     double share = int.Parse(kind[5..], System.Globalization.CultureInfo.InvariantCulture) / 100.0;
                     var (cx, cy) = PointOnRim(o, rng);
                     double r = RadiusCovering(o, cx, cy, share);
-                    extra.Add(new ShapesPaint((x, y) => (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r, null));
+                    extra.Add(new ShapesPaint((x, y) => (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r, null, ShapesPaint.Disc(cx, cy, r)));
                     break;
                 }
             case "tear":
@@ -121,7 +121,7 @@ public static class ShapesCorruptionSet
                     // a background strip 2 px wide across the shape, through a point near its centre
                     var (cx, cy) = (o.X + (rng.NextDouble() - 0.5) * o.Extent / 4, o.Y + (rng.NextDouble() - 0.5) * o.Extent / 4);
                     double a = rng.NextDouble() * Math.PI, nx = -Math.Sin(a), ny = Math.Cos(a);
-                    extra.Add(new ShapesPaint((x, y) => Math.Abs((x - cx) * nx + (y - cy) * ny) <= 1.0, null));
+                    extra.Add(new ShapesPaint((x, y) => Math.Abs((x - cx) * nx + (y - cy) * ny) <= 1.0, null, o.Bounds)); // only the shape needs tearing
                     break;
                 }
             case "duplicate":
@@ -136,7 +136,7 @@ public static class ShapesCorruptionSet
                     if (FreePlace(world, objects, r, rng) is not { } p) return null;
                     var (fx, fy) = p;
                     var c = ShapesRenderer.ColorOf(world, scene.Objects[rng.NextInt(scene.Objects.Count)].Color);
-                    extra.Add(new ShapesPaint((x, y) => (x - fx) * (x - fx) + (y - fy) * (y - fy) <= r * r, c));
+                    extra.Add(new ShapesPaint((x, y) => (x - fx) * (x - fx) + (y - fy) * (y - fy) <= r * r, c, ShapesPaint.Disc(fx, fy, r)));
                     break;
                 }
             case "size":

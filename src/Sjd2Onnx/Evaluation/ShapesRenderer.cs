@@ -49,7 +49,7 @@ internal static class ShapesRenderer
 
     /// <summary>The paint steps of a scene's shapes, in drawing order.</summary>
     public static IEnumerable<ShapesPaint> Paints(ShapesWorld world, IEnumerable<ShapesSceneObject> objects) =>
-        objects.Select(o => new ShapesPaint(o.Contains, ColorOf(world, o.Color)));
+        objects.Select(o => new ShapesPaint(o.Contains, ColorOf(world, o.Color), o.Bounds));
 
     /// <summary>The RGB value of a world colour.</summary>
     public static (byte R, byte G, byte B) ColorOf(ShapesWorld world, string color)
@@ -78,14 +78,19 @@ internal static class ShapesRenderer
             }
         var canvas = (byte[])sub.Clone();
         foreach (var paint in paints)
-            for (int y = 0; y < big; y++)
-                for (int x = 0; x < big; x++)
+        {
+            var (bx0, by0, bx1, by1) = paint.Bounds ?? (0, 0, n, n);
+            int x0 = Math.Max(0, (int)Math.Floor(bx0 * ss) - 1), x1 = Math.Min(big, (int)Math.Ceiling(bx1 * ss) + 1);
+            int y0 = Math.Max(0, (int)Math.Floor(by0 * ss) - 1), y1 = Math.Min(big, (int)Math.Ceiling(by1 * ss) + 1);
+            for (int y = y0; y < y1; y++)
+                for (int x = x0; x < x1; x++)
                 {
                     if (!paint.Contains((x + 0.5) / ss, (y + 0.5) / ss)) continue;
                     int i = 3 * (y * big + x);
                     if (paint.Color is { } c) (sub[i], sub[i + 1], sub[i + 2]) = c;
                     else (sub[i], sub[i + 1], sub[i + 2]) = (canvas[i], canvas[i + 1], canvas[i + 2]);
                 }
+        }
         var px = new byte[n * n * 3];
         for (int y = 0; y < n; y++)
             for (int x = 0; x < n; x++)

@@ -8,6 +8,9 @@ namespace Sjd2Onnx.Evaluation;
 /// <param name="Y">Centre, y downwards.</param>
 internal sealed record ShapesSceneObject(string Color, string Kind, double Extent, double X, double Y)
 {
+    /// <summary>The shape's bounding box (world pixels: left, top, right, bottom).</summary>
+    public (double X0, double Y0, double X1, double Y1) Bounds => (X - Extent / 2, Y - Extent / 2, X + Extent / 2, Y + Extent / 2);
+
     /// <summary>Whether a point (world pixels, continuous) lies inside the shape.</summary>
     public bool Contains(double x, double y)
     {

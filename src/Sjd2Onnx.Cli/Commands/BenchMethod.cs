@@ -11,6 +11,8 @@ internal sealed class BenchMethod(string label, GenerationOptions options)
     public double LatencyMs => Runs.Average(r => r.LatencyMs);
     public double AcceptedPerPass => Runs.Average(r => r.AcceptedPerPass);
     public double HostShare => Runs.Average(r => r.HostShare);
+    public double TransferBytesPerPass => Runs.Average(r => r.TransferBytesPerPass);
+    public double KvBytesPerPass => Runs.Average(r => r.KvBytesPerPass);
 
     /// <summary>Fraction of scored images ShapesEval judged correct; null when none was scored.</summary>
     public double? Accuracy

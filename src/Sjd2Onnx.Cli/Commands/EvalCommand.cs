@@ -1,7 +1,9 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sjd2Onnx.Cli.Options;
 using Sjd2Onnx.Decoding;
 using Sjd2Onnx.Evaluation;
 using Sjd2Onnx.Imaging;
@@ -17,34 +19,98 @@ namespace Sjd2Onnx.Cli.Commands;
 /// unstated, jitter, pair shift, background) are distributed from the world's for the same prompts.
 /// <c>--rescore DIR</c> scores the images an earlier <c>--images DIR</c> run saved instead of generating.
 /// </summary>
-internal static class EvalCommand
+internal sealed class EvalCommand
 {
     private const string NoWorld = "this model has no shapes_world.json; sjd2 eval works with the shapes demo model";
 
-    public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
+    private readonly Option<string?> _prompts = new("--prompts")
     {
-        if (cl.Positionals.Count != 0)
-            throw new UsageException($"eval takes no positional arguments (got '{cl.Positionals[0]}'); pass prompts with --prompts N or --prompts FILE.");
-        string? json = cl.String("json");
-        if (json is not null) CheckJsonPath(json);
-        bool quiet = cl.Has("quiet");
-        string? validate = cl.String("validate");
-        return validate is not null ? Validate(cl, validate, json, quiet) : await EvaluateAsync(cl, json, quiet, ct);
+        Description = "N: draw N prompts from the shapes grammar and N held-out colour+shape prompts; FILE: one prompt a line (# comments).",
+        HelpName = "N|FILE",
+    };
+
+    private readonly Option<string?> _validate = new("--validate")
+    {
+        Description = "Instead of generating: score the rendered ground truth in DIR (e.g. tests/data/shapes) against its own captions.",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<string?> _images = new("--images")
+    {
+        Description = "Existing folder to save every generated image in.",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<string?> _rescore = new("--rescore")
+    {
+        Description = "Instead of generating: score the images an earlier run saved with --images DIR (same --prompts and --seed), e.g. with a newer evaluator.",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<int?> _corruptions = new("--corruptions")
+    {
+        Description = "With --validate: corrupted scenes a kind to draw and score (default 100; 0 skips the corruption set).",
+        HelpName = "N",
+    };
+
+    private readonly Option<string?> _world = new("--world")
+    {
+        Description = "Shapes world file (default: shapes_world.json in the model folder).",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<ulong?> _seed = SharedOptions.Seed("Seed of the first prompt (default 0); prompt i uses seed + i.");
+    private readonly Option<string?> _json = SharedOptions.Json("Write the scores (and every sample) as JSON.");
+    private readonly Option<bool> _quiet = SharedOptions.Quiet();
+    private readonly ModelOptions _model = new();
+    private readonly SamplingOptions _sampling = new();
+    private readonly DecodingOptions _decoding = new();
+
+    /// <summary>The <c>eval</c> command.</summary>
+    public static Command Create() => new EvalCommand().Build();
+
+    private Command Build()
+    {
+        var command = new Command("eval",
+            "Shapes demo model: generate one image per prompt and score it against its prompt, per attribute and overall, for grammar prompts and held-out colour+shape prompts, with the fidelity gap of what the prompts leave free to the world's distribution. With --validate: the scorer on rendered ground truth and on a corruption set.");
+        command.Options.Add(_prompts);
+        command.Options.Add(_validate);
+        command.Options.Add(_json);
+        command.Options.Add(_images);
+        command.Options.Add(_rescore);
+        command.Options.Add(_corruptions);
+        command.Options.Add(_seed);
+        command.Options.Add(_world);
+        _decoding.AddTo(command);
+        _sampling.AddTo(command);
+        _model.AddTo(command);
+        command.Options.Add(_quiet);
+        command.SetAction(RunAsync);
+        return command;
     }
 
-    private static async Task<int> EvaluateAsync(CommandLine cl, string? json, bool quiet, CancellationToken ct)
+    private async Task<int> RunAsync(ParseResult parse, CancellationToken ct)
     {
-        string promptsArg = cl.String("prompts")
+        string? json = parse.GetValue(_json);
+        if (json is not null) CheckJsonPath(json);
+        bool quiet = parse.GetValue(_quiet);
+        string? validate = parse.GetValue(_validate);
+        return validate is not null ? Validate(parse, validate, json, quiet) : await EvaluateAsync(parse, json, quiet, ct);
+    }
+
+    private async Task<int> EvaluateAsync(ParseResult parse, string? json, bool quiet, CancellationToken ct)
+    {
+        string promptsArg = parse.GetValue(_prompts)
             ?? throw new UsageException("eval needs --prompts N (draw N prompts from the shapes grammar, and N held-out ones) or --prompts FILE (one prompt a line).");
-        string modelDir = ModelLocator.Resolve(cl.String("model"));
-        if (!Directory.Exists(modelDir))
-            throw new UsageException($"model folder '{modelDir}' does not exist; pass --model with a folder made by export_models.py.");
-        var evaluator = LoadEvaluator(cl.String("world"), modelDir);
-        ulong seed = cl.ULong("seed") ?? 0;
-        string? imagesDir = cl.String("images");
+        string modelDir = _model.Folder(parse);
+        var evaluator = LoadEvaluator(parse.GetValue(_world), modelDir);
+        ulong seed = parse.GetValue(_seed) ?? 0;
+        string? imagesDir = parse.GetValue(_images);
         if (imagesDir is not null && !Directory.Exists(imagesDir))
             throw new UsageException($"the --images folder '{imagesDir}' does not exist; create it first.");
-        string? rescoreDir = cl.String("rescore");
+        if (parse.GetResult(_corruptions) is not null)
+            throw new UsageException("--corruptions goes with --validate; eval --prompts generates and draws no corruption set.");
+        string? rescoreDir = parse.GetValue(_rescore);
         if (rescoreDir is not null && !Directory.Exists(rescoreDir))
             throw new UsageException($"the --rescore folder '{rescoreDir}' does not exist; pass the folder an earlier 'eval --images' run wrote.");
         if (rescoreDir is not null && imagesDir is not null)
@@ -59,14 +125,20 @@ internal static class EvalCommand
         }
         else sets.Add(("prompts", ReadPromptFile(promptsArg, evaluator)));
 
-        string method = (cl.String("method") ?? "ar").Trim().ToLowerInvariant();
-        using var pipeline = CommonOptions.OpenModel(cl);
-        var options = CommonOptions.ReadGeneration(cl, pipeline);
-        cl.RejectUnknown("eval");
-        foreach (var (_, prompts) in sets)
-            foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+        SharedOptions.CheckSeedRange(seed, sets.Max(set => set.Prompts.Count), "--prompts");
+        var decodingMethod = _decoding.MethodOf(parse);
+        string method = DecodingOptions.MethodName(decodingMethod);
+        var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), decodingMethod, methodsMayDiffer: false));
+        using var pipeline = _model.Open(parse);
+        UsageException.FromEngine(() =>
+        {
+            options.ResolveSampling(pipeline.Manifest.Sampling);
+            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
+            foreach (var (_, prompts) in sets)
+                foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+        });
 
-        bool showProgress = !quiet && !Console.IsErrorRedirected;
+        bool showProgress = StatusLine.Enabled(quiet);
         var results = new List<SetResult>();
         var samples = new JsonArray();
         var clock = Stopwatch.StartNew();
@@ -78,7 +150,7 @@ internal static class EvalCommand
             double ms = 0;
             for (int i = 0; i < prompts.Count; i++)
             {
-                if (showProgress) Console.Error.Write($"\r{name} {i + 1}/{prompts.Count}   ");
+                if (showProgress) StatusLine.Show($"{name} {i + 1}/{prompts.Count}");
                 ulong s = seed + (ulong)i;
                 var (image, statistics) = rescoreDir is null
                     ? await Generate(pipeline, prompts[i], options with { Seed = s }, ct)
@@ -109,7 +181,7 @@ internal static class EvalCommand
                     ["image"] = file ?? (rescoreDir is null ? null : Path.Combine(rescoreDir, $"{name}-{i:D4}.png")),
                 });
             }
-            if (showProgress) Console.Error.WriteLine();
+            StatusLine.End();
             var parsed = scores.Select(x => x.Expected).ToList();
             var reference = ShapesFidelity.Reference(evaluator, parsed);
             var fidelity = ShapesFidelity.Compare(evaluator.World, measures, reference);
@@ -158,13 +230,16 @@ internal static class EvalCommand
         catch (Sjd2Exception e) { throw new UsageException($"--rescore: {e.Message}"); }
     }
 
-    private static int Validate(CommandLine cl, string dir, string? json, bool quiet)
+    private int Validate(ParseResult parse, string dir, string? json, bool quiet)
     {
-        string? world = cl.String("world");
-        string? model = cl.String("model");
-        int perKind = cl.Int("corruptions", 0, 100000) ?? ShapesCorruptionSet.DefaultPerKind;
-        cl.RejectUnknown("eval --validate");
-        var evaluator = LoadEvaluator(world, world is null ? ModelLocator.Resolve(model) : null);
+        // Scoring ground truth generates nothing: the generation options would be silently ignored.
+        var generationOnly = new Option[] { _prompts, _images, _rescore, _seed, _model.Provider, _model.DeviceId, _decoding.Method, _sampling.Cfg, _sampling.Temperature, _sampling.TopK, _sampling.TopP };
+        if (generationOnly.FirstOrDefault(o => parse.GetResult(o) is not null) is { } extra)
+            throw new UsageException($"'eval --validate' has no option {extra.Name}; it scores rendered images and generates none.");
+        string? world = parse.GetValue(_world);
+        var evaluator = LoadEvaluator(world, world is null ? _model.Folder(parse) : null);
+        int perKind = parse.GetValue(_corruptions) ?? ShapesCorruptionSet.DefaultPerKind;
+        if (perKind is < 0 or > 100000) throw new UsageException($"--corruptions must be between 0 and 100000, got {perKind}.");
         if (!Directory.Exists(dir)) throw new UsageException($"the ground-truth folder '{dir}' does not exist.");
         var report = ShapesGroundTruth.Load(dir).Validate(evaluator);
         var inv = CultureInfo.InvariantCulture;

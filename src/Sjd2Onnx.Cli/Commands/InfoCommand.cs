@@ -1,12 +1,26 @@
+using System.CommandLine;
+using Sjd2Onnx.Cli.Options;
+
 namespace Sjd2Onnx.Cli.Commands;
 
-/// <summary><c>sjd2 info</c>: model summary and the execution providers this build offers.</summary>
-internal static class InfoCommand
+/// <summary><c>sjd2 info</c>: model summary and which execution providers really load here.</summary>
+internal sealed class InfoCommand
 {
-    public static int Run(CommandLine cl)
+    private readonly ModelOptions _model = new();
+
+    /// <summary>The <c>info</c> command.</summary>
+    public static Command Create()
     {
-        using var pipeline = CommonOptions.OpenModel(cl);
-        cl.RejectUnknown("info");
+        var info = new InfoCommand();
+        var command = new Command("info", "Model summary, its sampling defaults, and which execution providers load and run here (and why not).");
+        info._model.AddTo(command);
+        command.SetAction(info.Run);
+        return command;
+    }
+
+    private int Run(ParseResult parse)
+    {
+        using var pipeline = _model.Open(parse);
         var m = pipeline.Manifest;
         Console.WriteLine($"model        {m.Name} ({Path.GetFullPath(pipeline.ModelDirectory)})");
         if (m.Description.Length > 0) Console.WriteLine($"description  {m.Description}");
@@ -15,7 +29,17 @@ internal static class InfoCommand
         Console.WriteLine($"tokenizer    {m.Tokenizer.Type}, at most {m.Tokenizer.MaxPromptTokens} prompt tokens");
         Console.WriteLine($"cfg          {m.Cfg.Unconditional}; defaults: cfg {m.Sampling.CfgScale}, temperature {m.Sampling.Temperature}, top-k {m.Sampling.TopK}, top-p {m.Sampling.TopP}");
         Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
-        Console.WriteLine($"providers    {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
-        return 0;
+        Console.WriteLine($"running on   {ModelOptions.ProviderName(pipeline.Provider)}");
+        Console.WriteLine($"onnxruntime  {Model.OnnxRuntimeEnvironment.ManagedVersion()}, lists {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
+        // Listed is not loadable: the CUDA provider is listed even when CUDA's libraries are missing.
+        var probe = new PipelineOptions { DeviceId = parse.GetValue(_model.DeviceId) ?? 0 };
+        string label = "providers";
+        foreach (var provider in Enum.GetValues<ExecutionProvider>())
+        {
+            var result = Model.SessionFactory.Probe(provider, probe);
+            Console.WriteLine($"{label,-12} {ModelOptions.ProviderName(provider),-5} {(result.Loads ? "loads and runs" : $"unavailable: {result.Reason}")}");
+            label = "";
+        }
+        return ExitCodes.Success;
     }
 }

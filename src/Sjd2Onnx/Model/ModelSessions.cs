@@ -13,20 +13,67 @@ internal sealed class ModelSessions : IDisposable
     public InferenceSession VqDecoder { get; }
     public bool HasNoiseInput { get; }
 
+    /// <summary>The provider the sessions run on (the first of the requested ones that loaded).</summary>
+    public ExecutionProvider Provider { get; private set; }
+
+    /// <summary>Why each provider requested before <see cref="Provider"/> could not be used, one line each.</summary>
+    public IReadOnlyList<string> ProviderFallbacks { get; private set; } = [];
+
+    private IDisposable? _logRoute;
+
     private ModelSessions(InferenceSession text, InferenceSession image, InferenceSession transformer, InferenceSession vq, bool hasNoise)
     {
         TextEmbedding = text; ImageEmbedding = image; Transformer = transformer; VqDecoder = vq; HasNoiseInput = hasNoise;
     }
 
-    public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId)
+    public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId) =>
+        Open(modelDir, m, new PipelineOptions { Provider = provider, DeviceId = deviceId });
+
+    /// <summary>
+    /// Opens the four graphs on the first provider of <paramref name="settings"/> that loads; a provider
+    /// that fails (package, libraries, driver, device) is skipped with its reason, a broken graph is not.
+    /// </summary>
+    public static ModelSessions Open(string modelDir, ModelManifest m, PipelineOptions settings)
     {
-        using var options = SessionFactory.CreateOptions(provider, deviceId);
+        settings.Validate();
+        string logId = OnnxRuntimeEnvironment.NewSessionLogId();
+        var logRoute = settings.OnnxRuntimeLog is { } sink ? OnnxRuntimeEnvironment.Listen(logId, sink, settings.OnnxRuntimeLogLevel) : null;
+        var skipped = new List<string>();
+        try
+        {
+            foreach (var provider in settings.ProvidersInOrder())
+            {
+                try
+                {
+                    var sessions = OpenOn(modelDir, m, provider, settings, logId);
+                    sessions.Provider = provider;
+                    sessions.ProviderFallbacks = skipped;
+                    sessions._logRoute = logRoute;
+                    return sessions;
+                }
+                catch (ProviderUnavailableException e) { skipped.Add(e.Message); }
+            }
+        }
+        catch
+        {
+            logRoute?.Dispose();
+            throw;
+        }
+        logRoute?.Dispose();
+        throw new Sjd2Exception(skipped.Count == 1
+            ? $"{skipped[0]}."
+            : $"no execution provider could be loaded: {string.Join("; ", skipped)}.");
+    }
+
+    private static ModelSessions OpenOn(string modelDir, ModelManifest m, ExecutionProvider provider, PipelineOptions settings, string logId)
+    {
+        using var options = SessionFactory.CreateOptions(provider, settings, logId);
         var opened = new List<InferenceSession>();
         try
         {
             InferenceSession Load(string file, string what)
             {
-                var s = SessionFactory.Open(ManifestReader.ResolveInside(modelDir, file, what), options, what);
+                var s = SessionFactory.Open(ManifestReader.ResolveInside(modelDir, file, what), options, what, provider, settings.DeviceId);
                 opened.Add(s);
                 return s;
             }
@@ -48,7 +95,9 @@ internal sealed class ModelSessions : IDisposable
                 throw new Sjd2Exception(hasNoise
                     ? "the transformer graph has a noise_levels input but model.json has no sjd2 section; re-export the model."
                     : "model.json has an sjd2 section but the transformer graph has no noise_levels input; re-export the model.");
-            Check(transformer, "transformer", TransformerInputs(m, hasNoise), TransformerOutputs(m));
+            bool hasWindowMask = transformer.InputMetadata.ContainsKey("window_mask");
+            bool newRows = transformer.OutputMetadata.ContainsKey("new_key_values.0.key");
+            Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask), TransformerOutputs(m, newRows));
             return new ModelSessions(text, image, transformer, vq, hasNoise);
         }
         catch
@@ -58,7 +107,7 @@ internal sealed class ModelSessions : IDisposable
         }
     }
 
-    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise)
+    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise, bool windowMask = false)
     {
         var t = m.Transformer;
         yield return new("inputs_embeds", TensorElementType.Float, [null, null, t.HiddenSize]);
@@ -70,16 +119,20 @@ internal sealed class ModelSessions : IDisposable
             yield return new($"past_key_values.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
         }
         if (noise) yield return new("noise_levels", TensorElementType.Float, [null, null]);
+        // Optional (tree attention); graphs without it run causal windows.
+        if (windowMask) yield return new("window_mask", TensorElementType.Int64, [null, null]);
     }
 
-    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m)
+    /// <summary>Contract 2 (<paramref name="newRows"/>): <c>new_key_values.*</c> [B,H,S,Dh]; contract 1: <c>present.*</c> [B,H,P+S,Dh].</summary>
+    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m, bool newRows = false)
     {
+        string kv = newRows ? "new_key_values" : "present";
         var t = m.Transformer;
         yield return new("logits", TensorElementType.Float, [null, null, m.Image.CodebookSize]);
         for (int i = 0; i < t.NumLayers; i++)
         {
-            yield return new($"present.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
-            yield return new($"present.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"{kv}.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"{kv}.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
         }
     }
 
@@ -89,5 +142,6 @@ internal sealed class ModelSessions : IDisposable
         ImageEmbedding.Dispose();
         Transformer.Dispose();
         VqDecoder.Dispose();
+        _logRoute?.Dispose();
     }
 }

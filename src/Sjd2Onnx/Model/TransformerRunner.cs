@@ -5,52 +5,102 @@ namespace Sjd2Onnx.Model;
 
 /// <summary>
 /// Runs the transformer over windows of new tokens with a host-side KV cache that can roll back.
-/// Two buffers per layer tensor alternate as past and present: when a whole window is kept the
-/// present simply becomes the next past (no copy); a partial keep compacts it in place.
+/// Contract 2 graphs (outputs <c>new_key_values.*</c>, only the window's rows): the cache is one
+/// preallocated buffer per layer tensor, laid out [B,H,stride,Dh] and bound whole as the past on
+/// every pass with the rows not (or no longer) in use masked out; a commit copies the kept new
+/// rows into it and a rollback only moves <see cref="Length"/>, so the graph never copies the
+/// cache. The stride grows in steps of <see cref="StrideStep"/> rows as the cache fills (one
+/// move of the cached rows per step), so a pass attends at most a step of masked rows.
+/// Contract 1 graphs (outputs <c>present.*</c> = past + window): two buffers per layer tensor
+/// alternate as past and present: when a whole window is kept the present simply becomes the next
+/// past (no copy); a partial keep compacts it in place.
+/// Graphs with a <c>window_mask</c> input also run tree passes: each new token sees the cache and
+/// the window tokens its mask names, at a position given per token, and <see cref="Commit(ReadOnlySpan{int})"/>
+/// keeps one root-to-leaf path of the tree.
 /// </summary>
 internal sealed class TransformerRunner : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly int _batch, _layers, _heads, _headDim, _hidden, _codebook, _capacity, _maxWindow;
     private readonly bool _noise;
-    private float[][] _past, _present;            // [2·layers][B·H·capacity·Dh]
+    private readonly bool _newRows;               // contract 2: the graph returns only the new rows
+    private float[][] _past, _present;            // contract 1: [2·layers][B·H·capacity·Dh] each;
+                                                  // contract 2: the cache and the new rows [B·H·maxWindow·Dh]
     private readonly float[] _logits;             // [B, maxWindow, K]
-    private readonly long[] _mask;                // [B, capacity]
+    private readonly long[] _mask;                // [B, capacity (+ maxWindow)]
     private readonly long[] _positions;           // [B, maxWindow]
     private readonly float[] _noiseLevels;        // [B, maxWindow]
+    private readonly long[]? _windowMask;         // [S, S] (graphs with tree attention)
+    private readonly int[] _offsets;              // position offset of each token of the pending window
+    private readonly float[] _scratchRows;        // kept window rows of one block while a tree path is compacted
     private readonly int[] _padding;              // left padding of each row
     private readonly int[] _positionShift;        // added to each row's position ids (sequence.first_image_position)
     private readonly string[] _inputNames, _outputNames;
+    private readonly int _strideStep;
+    private int _stride;                          // contract 2: cache rows per (batch row, head) block
     private int _pending;                         // tokens of the last Run not yet committed
     private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
 
-    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow)
+    /// <summary>A runner over <paramref name="session"/> for <paramref name="batch"/> rows.</summary>
+    /// <param name="session">The transformer graph (contract 1 or 2).</param>
+    /// <param name="m">The model's manifest (dimensions).</param>
+    /// <param name="batch">Batch rows (2 with CFG).</param>
+    /// <param name="capacity">Most tokens the cache holds.</param>
+    /// <param name="maxWindow">Longest window one pass may feed.</param>
+    /// <param name="strideStep">Contract 2: rows the cache stride grows by (tests use small steps to exercise the moves).</param>
+    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
+        _strideStep = strideStep;
         _session = session;
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
         _noise = session.InputMetadata.ContainsKey("noise_levels");
+        SupportsTreeAttention = session.InputMetadata.ContainsKey("window_mask");
+        _newRows = session.OutputMetadata.ContainsKey("new_key_values.0.key");
+        _stride = Math.Min(capacity, strideStep);
         int kvSize = batch * _heads * capacity * _headDim;
         _past = NewBuffers(2 * _layers, kvSize);
-        _present = NewBuffers(2 * _layers, kvSize);
+        _present = NewBuffers(2 * _layers, _newRows ? batch * _heads * maxWindow * _headDim : kvSize);
         _logits = new float[batch * maxWindow * _codebook];
-        _mask = new long[batch * capacity];
+        _mask = new long[batch * (capacity + (_newRows ? maxWindow : 0))];
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
         _padding = new int[batch];
         _positionShift = new int[batch];
+        _windowMask = SupportsTreeAttention ? new long[maxWindow * maxWindow] : null;
+        _offsets = new int[maxWindow];
+        _scratchRows = new float[maxWindow * _headDim];
 
         var inputs = new List<string> { "inputs_embeds", "attention_mask", "position_ids" };
         var outputs = new List<string> { "logits" };
         for (int i = 0; i < _layers; i++)
         {
             inputs.Add($"past_key_values.{i}.key"); inputs.Add($"past_key_values.{i}.value");
-            outputs.Add($"present.{i}.key"); outputs.Add($"present.{i}.value");
+            string output = _newRows ? "new_key_values" : "present";
+            outputs.Add($"{output}.{i}.key"); outputs.Add($"{output}.{i}.value");
         }
         if (_noise) inputs.Add("noise_levels");
+        if (SupportsTreeAttention) inputs.Add("window_mask");
         _inputNames = [.. inputs];
         _outputNames = [.. outputs];
     }
+
+    /// <summary>Contract 2: by default the cache's row stride grows in multiples of this many rows.</summary>
+    internal const int StrideStep = 32;
+
+    /// <summary>
+    /// Bytes the last pass bound from host buffers as inputs: embeddings, masks, positions, noise
+    /// levels and the KV past (contract 1: the P cached rows; contract 2: the whole cache stride,
+    /// which a device-resident cache would not move).
+    /// </summary>
+    public long LastBoundBytes { get; private set; }
+
+    /// <summary>Bytes the last pass wrote into host buffers: logits and KV (contract 1: P + S rows; contract 2: the S new rows).</summary>
+    public long LastReadBackBytes { get; private set; }
+
+    /// <summary>Of <see cref="LastBoundBytes"/> and <see cref="LastReadBackBytes"/>, the KV cache's share.</summary>
+    public long LastKvBytes { get; private set; }
 
     /// <summary>Tokens held in the cache (padding included).</summary>
     public int Length { get; private set; }
@@ -60,6 +110,13 @@ internal sealed class TransformerRunner : IDisposable
 
     /// <summary>Longest window one pass may feed.</summary>
     public int MaxWindow => _maxWindow;
+
+    /// <summary>
+    /// True when the graph takes a <c>window_mask</c> (model contract: tree attention), so that
+    /// <see cref="Run(float[], int, ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{bool}, RunOptions)"/>
+    /// accepts a mask; older graphs only run causal windows.
+    /// </summary>
+    public bool SupportsTreeAttention { get; }
 
     /// <summary>Sets each row's left padding before the first pass (rows of unequal prompt length).</summary>
     public void SetPadding(ReadOnlySpan<int> padding)
@@ -81,19 +138,47 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>
     /// Feeds S new tokens per row: <paramref name="embeds"/> is [B,S,D], <paramref name="noise"/> is
     /// [B,S] or empty (all clean). Afterwards <see cref="Logits"/> holds [B,S,K]; call
-    /// <see cref="Commit"/> to keep a prefix of the window in the cache.
+    /// <see cref="Commit(int)"/> to keep a prefix of the window in the cache.
     /// </summary>
-    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, RunOptions runOptions)
+    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, RunOptions runOptions) =>
+        Run(embeds, s, noise, default, default, runOptions);
+
+    /// <summary>
+    /// Feeds S new tokens per row as a tree (or any other attention pattern inside the window).
+    /// <paramref name="positionOffsets"/> [S]: token j gets the position of cache index
+    /// <see cref="Length"/> + offset (its depth in the tree; empty = 0..S−1, a chain).
+    /// <paramref name="windowMask"/> [S·S], row-major: <c>windowMask[i·S + j]</c> true = new token i
+    /// attends new token j (a token always attends itself; empty = causal, j ≤ i); requires
+    /// <see cref="SupportsTreeAttention"/>. Rows share offsets and mask (the CFG rows carry the same tree).
+    /// Logits of token i equal those of feeding its attended tokens, in window order, as a chain.
+    /// </summary>
+    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, ReadOnlySpan<int> positionOffsets,
+        ReadOnlySpan<bool> windowMask, RunOptions runOptions)
     {
         if (_pending != 0) throw new InvalidOperationException("commit the previous window first");
         if (s < 1 || s > _maxWindow || Length + s > _capacity)
             throw new InvalidOperationException($"window of {s} does not fit (cached {Length}, capacity {_capacity}, max window {_maxWindow})");
-        int p = Length, total = p + s;
+        if (!positionOffsets.IsEmpty && positionOffsets.Length != s)
+            throw new ArgumentException($"{positionOffsets.Length} position offsets for a window of {s}", nameof(positionOffsets));
+        if (!windowMask.IsEmpty && windowMask.Length != s * s)
+            throw new ArgumentException($"a window mask of {windowMask.Length} entries for a window of {s} (needs {s * s})", nameof(windowMask));
+        if (!windowMask.IsEmpty && !SupportsTreeAttention)
+            throw new InvalidOperationException("this transformer graph has no window_mask input (re-export the model for tree attention)");
+        // Contract 2 binds the whole cache: its rows from Length on are masked out.
+        int p = Length, bound = _newRows ? _stride : p, total = bound + s;
+        for (int j = 0; j < s; j++) _offsets[j] = positionOffsets.IsEmpty ? j : positionOffsets[j];
         for (int b = 0; b < _batch; b++)
         {
             var mask = _mask.AsSpan(b * total, total);
-            for (int t = 0; t < total; t++) mask[t] = t >= _padding[b] ? 1 : 0;
-            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + j - _padding[b] + _positionShift[b]);
+            for (int t = 0; t < bound; t++) mask[t] = t >= _padding[b] && t < p ? 1 : 0;
+            for (int j = 0; j < s; j++) mask[bound + j] = p + j >= _padding[b] ? 1 : 0;
+            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + _offsets[j] - _padding[b] + _positionShift[b]);
+        }
+        if (_windowMask is not null)
+        {
+            for (int i = 0; i < s; i++)
+                for (int j = 0; j < s; j++)
+                    _windowMask[i * s + j] = (windowMask.IsEmpty ? j <= i : windowMask[i * s + j]) ? 1 : 0;
         }
         if (_noise)
         {
@@ -111,16 +196,17 @@ internal sealed class TransformerRunner : IDisposable
                 OrtValue.CreateTensorValueFromMemory(mem, _mask.AsMemory(0, _batch * total), [_batch, total]),
                 OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]),
             };
-            long[] pastShape = [_batch, _heads, p, _headDim];
+            long[] pastShape = [_batch, _heads, bound, _headDim];
             for (int i = 0; i < 2 * _layers; i++) inputs.Add(Tensor(_past[i], pastShape));
             if (_noise) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]));
+            if (_windowMask is not null) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _windowMask.AsMemory(0, s * s), [s, s]));
             values.AddRange(inputs);
 
             var outputs = new List<OrtValue>(_outputNames.Length)
             {
                 OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]),
             };
-            long[] presentShape = [_batch, _heads, total, _headDim];
+            long[] presentShape = [_batch, _heads, _newRows ? s : total, _headDim];
             for (int i = 0; i < 2 * _layers; i++) outputs.Add(Tensor(_present[i], presentShape));
             values.AddRange(outputs);
 
@@ -132,6 +218,14 @@ internal sealed class TransformerRunner : IDisposable
         }
         _pending = s;
         _lastWindow = s;
+        long kvRow = 2L * _layers * _batch * _heads * _headDim * sizeof(float);
+        long inputBytes = (long)_batch * s * _hidden * sizeof(float) + (long)_batch * total * sizeof(long) + (long)_batch * s * sizeof(long)
+            + (_noise ? (long)_batch * s * sizeof(float) : 0) + (_windowMask is not null ? (long)s * s * sizeof(long) : 0);
+        long logits = (long)_batch * s * _codebook * sizeof(float);
+        long kvIn = kvRow * bound, kvOut = kvRow * (_newRows ? s : total);
+        LastBoundBytes = inputBytes + kvIn;
+        LastReadBackBytes = logits + kvOut;
+        LastKvBytes = kvIn + kvOut;
     }
 
     /// <summary>Logits of the last pass for row <paramref name="row"/>, window position <paramref name="j"/>.</summary>
@@ -145,6 +239,22 @@ internal sealed class TransformerRunner : IDisposable
     public void Commit(int keep)
     {
         if (keep < 0 || keep > _pending) throw new ArgumentOutOfRangeException(nameof(keep));
+        for (int m = 0; m < keep; m++)
+        {
+            if (_offsets[m] != m)
+                throw new InvalidOperationException($"window token {m} was fed at position offset {_offsets[m]}, it cannot be cached at offset {m}; commit the tree path by its indices");
+            for (int i = 0; i < _pending; i++)
+                if (i != m && Attended(m, i) != (i < m))
+                    throw new InvalidOperationException($"window token {m} {(i < m ? "did not attend" : "attended")} window token {i}; commit the tree path by its indices");
+        }
+        if (_newRows)
+        {
+            GrowStride(Length + keep);
+            for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], 0, keep);
+            Length += keep;
+            _pending = 0;
+            return;
+        }
         int total = Length + _pending, kept = Length + keep;
         if (kept < total)
             foreach (var buffer in _present) Compact(buffer, total, kept);
@@ -153,12 +263,59 @@ internal sealed class TransformerRunner : IDisposable
         _pending = 0;
     }
 
+    /// <summary>
+    /// Keeps the window tokens <paramref name="kept"/> (indices into the last window, in the order
+    /// they follow the cache: a root-to-leaf path of a tree pass) and drops the others. Token
+    /// <c>kept[m]</c> must have been fed at position offset m, so that the cache stays a sequence.
+    /// </summary>
+    public void Commit(ReadOnlySpan<int> kept)
+    {
+        if (kept.Length > _pending) throw new ArgumentOutOfRangeException(nameof(kept), $"{kept.Length} tokens kept of a window of {_pending}");
+        bool prefix = true;
+        for (int m = 0; m < kept.Length; m++)
+        {
+            int j = kept[m];
+            if (j < 0 || j >= _pending) throw new ArgumentOutOfRangeException(nameof(kept), $"window index {j} outside the window of {_pending}");
+            for (int q = 0; q < m; q++)
+                if (kept[q] == j) throw new ArgumentException($"window index {j} is kept twice", nameof(kept));
+            if (_offsets[j] != m)
+                throw new InvalidOperationException($"window token {j} was fed at position offset {_offsets[j]}, it cannot be cached at offset {m}");
+            // Its cached keys were computed seeing exactly the kept tokens before it.
+            for (int i = 0; i < _pending; i++)
+                if (i != j && Attended(j, i) != kept[..m].Contains(i))
+                    throw new InvalidOperationException($"window token {j} {(Attended(j, i) ? "attended" : "did not attend")} window token {i}; the kept tokens must be one path, each attending exactly those before it");
+            prefix &= j == m;
+        }
+        if (prefix)
+        {
+            Commit(kept.Length);
+            return;
+        }
+        if (_newRows)
+        {
+            GrowStride(Length + kept.Length);
+            for (int m = 0; m < kept.Length; m++)
+                for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], kept[m], 1, m);
+            Length += kept.Length;
+            _pending = 0;
+            return;
+        }
+        int p = Length, total = p + _pending, keptTotal = p + kept.Length;
+        foreach (var buffer in _present) CompactPath(buffer, p, total, keptTotal, kept);
+        (_past, _present) = (_present, _past);
+        Length = keptTotal;
+        _pending = 0;
+    }
+
+    // Whether new token i of the pending window attended new token j.
+    private bool Attended(int i, int j) => _windowMask is null ? j <= i : _windowMask[i * _pending + j] != 0;
+
     /// <summary>Rolls the cache back to <paramref name="length"/> tokens (≤ <see cref="Length"/>).</summary>
     public void Truncate(int length)
     {
         if (_pending != 0) throw new InvalidOperationException("commit the pending window first");
         if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length));
-        if (length < Length)
+        if (length < Length && !_newRows)
             foreach (var buffer in _past) Compact(buffer, Length, length);
         Length = length;
     }
@@ -166,8 +323,30 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>Reads one cached key/value row (tests): layer, 0 = key / 1 = value, row, head, position.</summary>
     internal ReadOnlySpan<float> CachedRow(int layer, int kind, int row, int head, int position)
     {
-        int block = row * _heads + head;
-        return _past[2 * layer + kind].AsSpan((block * Length + position) * _headDim, _headDim);
+        int block = row * _heads + head, stride = _newRows ? _stride : Length;
+        return _past[2 * layer + kind].AsSpan((block * stride + position) * _headDim, _headDim);
+    }
+
+    // Contract 2: window rows [from, from + count) of every block of the new rows [B·H, pending, Dh]
+    // go to cache rows Length + at.. of that block [B·H, capacity, Dh].
+    private void CopyNewRows(float[] rows, float[] cache, int from, int count, int at = 0)
+    {
+        int blocks = _batch * _heads, rowLen = _headDim;
+        for (int blk = 0; blk < blocks; blk++)
+            rows.AsSpan((blk * _pending + from) * rowLen, count * rowLen)
+                .CopyTo(cache.AsSpan((blk * _stride + Length + at) * rowLen, count * rowLen));
+    }
+
+    // Contract 2: widens every block to hold `rows` rows (next multiple of StrideStep, at most the
+    // capacity), moving the cached rows; blocks move back to front so none is overwritten unread.
+    private void GrowStride(int rows)
+    {
+        if (rows <= _stride) return;
+        int stride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep), rowLen = _headDim;
+        foreach (var cache in _past)
+            for (int blk = _batch * _heads - 1; blk > 0; blk--)
+                cache.AsSpan(blk * _stride * rowLen, Length * rowLen).CopyTo(cache.AsSpan(blk * stride * rowLen, Length * rowLen));
+        _stride = stride;
     }
 
     // [B·H, from, Dh] -> [B·H, to, Dh], in place; moving blocks front to back never overwrites unread data.
@@ -176,6 +355,20 @@ internal sealed class TransformerRunner : IDisposable
         int blocks = _batch * _heads, rowLen = _headDim;
         for (int blk = 1; blk < blocks; blk++)
             buffer.AsSpan(blk * from * rowLen, to * rowLen).CopyTo(buffer.AsSpan(blk * to * rowLen, to * rowLen));
+    }
+
+    // [B·H, total, Dh] -> [B·H, p + kept, Dh] keeping the first p rows and window rows p + kept[m], in place.
+    // A block's kept rows go through scratch first: its destination may overlap them.
+    private void CompactPath(float[] buffer, int p, int total, int keptTotal, ReadOnlySpan<int> kept)
+    {
+        int blocks = _batch * _heads, rowLen = _headDim;
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            for (int m = 0; m < kept.Length; m++)
+                buffer.AsSpan((blk * total + p + kept[m]) * rowLen, rowLen).CopyTo(_scratchRows.AsSpan(m * rowLen, rowLen));
+            if (blk > 0) buffer.AsSpan(blk * total * rowLen, p * rowLen).CopyTo(buffer.AsSpan(blk * keptTotal * rowLen, p * rowLen));
+            _scratchRows.AsSpan(0, kept.Length * rowLen).CopyTo(buffer.AsSpan((blk * keptTotal + p) * rowLen, kept.Length * rowLen));
+        }
     }
 
     private static OrtValue Tensor(float[] buffer, long[] shape)

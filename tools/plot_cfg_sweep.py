@@ -69,7 +69,7 @@ def collect(out_path: str, reports: List[str]) -> None:
 # ------------------------------------------------------------------------------------------
 # drawing
 # ------------------------------------------------------------------------------------------
-W, H = 1100, 460
+W, H = 1240, 470
 COLORS = {"training": (30, 90, 200), "held_out": (220, 110, 20), "fidelity": (40, 150, 60), "floor": (150, 150, 150)}
 
 
@@ -130,7 +130,7 @@ def plot(summary_path: str, png_path: str) -> None:
     rows.sort(key=lambda r: r["cfg"])
     cfgs = [r["cfg"] for r in rows]
     img = Image.new("RGB", (W, H), (255, 255, 255))
-    text(img, (20, 8), "shapes-demo, AR, top-k 8, temperature 1: accuracy and fidelity against CFG scale (%s)" % summary["evaluator"])
+    text(img, (20, 8), "shapes-demo, AR, top-k 8, temperature 1, %s" % summary["evaluator"])
     series = []
     for split, name in SPLITS:
         series.append((name, [(r["cfg"], r[split]["accuracy"]) for r in rows], COLORS[split], False))
@@ -138,18 +138,21 @@ def plot(summary_path: str, png_path: str) -> None:
     series.append(("fidelity gap, held-out", [(r["cfg"], r["held_out"]["fidelity_gap"]) for r in rows], COLORS["fidelity"], True))
     series.append(("floor (world vs world)", [(r["cfg"], (r["training"]["floor"] + r["held_out"]["floor"]) / 2) for r in rows], COLORS["floor"], True))
     lo, hi = min(cfgs) - 0.25, max(cfgs) + 0.25
-    panel(img, (90, 100, 560, 390), "vs CFG scale", "CFG scale", "", (lo, hi), (0, 1), series, labels=cfgs)
+    panel(img, (90, 100, 560, 390), "accuracy and fidelity gap against CFG scale", "CFG scale", "", (lo, hi), (0, 1), series, labels=cfgs)
     # legend
     y = 100
     for name, _, color, dashed in series:
         ImageDraw.Draw(img).line([(600, y + 9), (640, y + 9)], fill=color, width=2 if dashed else 3)
-        text(img, (650, y), name + (" (dashed)" if dashed else ""))
+        text(img, (650, y), name)
         y += 26
-    text(img, (600, y + 10), "accuracy: share of images right in every stated")
-    text(img, (600, y + 34), "attribute; fidelity gap: mean distance of unstated")
-    text(img, (600, y + 58), "attributes (size, jitter, pair shift, shade,")
-    text(img, (600, y + 82), "texture, count) to the world's; 0 = the world's")
-    text(img, (600, y + 114), "n per point: %s prompts per split" % ", ".join(sorted({str(r["training"]["n"]) for r in rows})))
+    notes = ["accuracy: share of images right in every",
+             "stated attribute (higher is better)",
+             "fidelity gap: mean distance of what prompts",
+             "leave free (size, jitter, pair shift, shade,",
+             "texture, count) to the world's (0 = the same)",
+             "images per point and split: %s" % ", ".join(sorted({str(r["training"]["n"]) for r in rows}))]
+    for i, line in enumerate(notes):
+        text(img, (600, y + 10 + 24 * i), line)
     img.save(png_path, optimize=True)
 
 

@@ -130,9 +130,10 @@ internal sealed class EvalCommand
         string method = DecodingOptions.MethodName(decodingMethod);
         var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), decodingMethod, methodsMayDiffer: false));
         using var pipeline = _model.Open(parse);
+        var sampling = pipeline.Manifest.Sampling;
         UsageException.FromEngine(() =>
         {
-            options.ResolveSampling(pipeline.Manifest.Sampling);
+            sampling = options.ResolveSampling(pipeline.Manifest.Sampling);
             if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
             foreach (var (_, prompts) in sets)
                 foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
@@ -197,12 +198,13 @@ internal sealed class EvalCommand
             root["model"] = BenchCommand.ReportPath(pipeline.ModelDirectory);
             root["method"] = method;
             root["evaluator"] = ShapesEvaluator.Version;
+            // the settings in effect: options given, the manifest's defaults for the rest
             root["sampling"] = new JsonObject
             {
-                ["cfg"] = options.CfgScale,
-                ["temperature"] = options.Temperature,
-                ["top_k"] = options.TopK,
-                ["top_p"] = options.TopP,
+                ["cfg"] = sampling.CfgScale,
+                ["temperature"] = sampling.Temperature,
+                ["top_k"] = sampling.TopK,
+                ["top_p"] = sampling.TopP,
             };
             if (rescoreDir is not null) root["rescored"] = BenchCommand.ReportPath(rescoreDir);
             root["seed"] = seed;

@@ -300,11 +300,13 @@ internal sealed class BenchCommand
     private static JsonObject Options(GenerationOptions o) => new()
     {
         ["init"] = o.Method == DecodingMethod.Ar ? null
-            : (o.DraftInit ?? (o.Method == DecodingMethod.Sjd2 ? null : GenerationOptions.DefaultDraftInit))?.ToString().ToLowerInvariant() ?? "noise",
+            : (o.DraftInit ?? GenerationOptions.DefaultDraftInit).ToString().ToLowerInvariant(),
         ["reuse"] = o.Method == DecodingMethod.SjdPlusPlus ? o.Reuse.ToString().ToLowerInvariant() : null,
         ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,
         ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
+        ["kv_noise_limit"] = o.Method == DecodingMethod.Sjd2 && o.KvMode == Sjd2KvMode.Limit ? o.KvNoiseLimit ?? GenerationOptions.DefaultKvNoiseLimit : null,
+        ["schedule"] = o.Method == DecodingMethod.Sjd2 ? (o.Schedule ?? GenerationOptions.DefaultSchedule).ToString().ToLowerInvariant() : null,
         ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
         ["cfg"] = o.CfgScale,
         ["temperature"] = o.Temperature,

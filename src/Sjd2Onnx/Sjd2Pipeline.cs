@@ -9,7 +9,7 @@ namespace Sjd2Onnx;
 /// Text-to-image generation from a model folder: prompt → embeddings → transformer passes →
 /// image codes → VQ decoder → pixels. Thread-safe for concurrent generations.
 /// </summary>
-public sealed class Sjd2Pipeline : IDisposable
+public sealed partial class Sjd2Pipeline : IDisposable
 {
     private readonly ModelSessions _sessions;
     private readonly PromptEncoder _prompts;
@@ -77,7 +77,7 @@ public sealed class Sjd2Pipeline : IDisposable
             var (codes, statistics) = DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, cancellationToken,
                 progress is null ? null : progress.Report);
             var image = DecodeImage(codes, runOptions, cancellationToken);
-            return new GenerationResult(codes, image, statistics);
+            return new GenerationResult(codes, image, statistics) { Prompt = prompt, Options = options, Sampling = sampling, ModelName = Manifest.Name };
         }, cancellationToken);
     }
 

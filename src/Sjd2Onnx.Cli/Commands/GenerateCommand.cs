@@ -98,12 +98,13 @@ internal sealed class GenerateCommand
             var bar = new ProgressBar(count == 1 ? "generate" : $"image {i + 1}/{count}", progress);
             var trace = traceDir is null ? null : new TraceRecorder(bar);
             var result = await pipeline.GenerateAsync(prompt, options with { Seed = seed + (ulong)i }, trace ?? (IProgress<Decoding.DecodeProgress>)bar, ct);
+            var metadata = PngMetadata.From(result); // prompt, seed, method, sampling and model in text chunks
             if (toStdout)
             {
                 using var stdout = Console.OpenStandardOutput();
-                stdout.Write(PngFile.Encode(result.Image));
+                PngFile.Write(result.Image, stdout, metadata);
             }
-            else PngFile.Save(result.Image, paths[i]);
+            else PngFile.Save(result.Image, paths[i], metadata);
             trace?.Write(count == 1 ? traceDir! : Path.Combine(traceDir!, $"image-{i + 1}"), pipeline, result);
             var st = result.Statistics;
             if (!quiet)

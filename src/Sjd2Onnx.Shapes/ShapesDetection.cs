@@ -5,7 +5,7 @@ namespace Sjd2Onnx.Evaluation;
 /// Coordinates and lengths are in the world's pixel units (images of another size are scaled).
 /// </summary>
 /// <param name="Color">Nearest world colour, or null when the component's colour is far from every world colour.</param>
-/// <param name="Kind">Shape kind whose ideal template overlaps the component best, or null when none overlaps it well (IoU below 0.7).</param>
+/// <param name="Kind">Shape kind whose ideal template overlaps the component best, or null when none overlaps it well (IoU below 0.85).</param>
 /// <param name="Size">Nearest world size by equivalent extent.</param>
 /// <param name="X">Centroid, x to the right.</param>
 /// <param name="Y">Centroid, y downwards.</param>
@@ -15,4 +15,14 @@ namespace Sjd2Onnx.Evaluation;
 /// <param name="KindIou">Intersection over union of the component with the ideal shape of <paramref name="Kind"/> (1 = perfect).</param>
 /// <param name="MeanRgb">The component's colour (median of its inner pixels).</param>
 public sealed record ShapesDetection(string? Color, string? Kind, string Size, double X, double Y, double Area,
-    double Fill, double TopBottomRatio, double KindIou, (byte R, byte G, byte B) MeanRgb);
+    double Fill, double TopBottomRatio, double KindIou, (byte R, byte G, byte B) MeanRgb)
+{
+    /// <summary>Share of the component's inner pixels (its anti-aliased rim peeled off) whose nearest world colour is the component's colour (1 = one clean colour).</summary>
+    public double Purity { get; init; } = 1;
+
+    /// <summary>Pixels over the lattice points of their convex hull (1 = convex; bites and tears lower it).</summary>
+    public double Solidity { get; init; } = 1;
+
+    /// <summary>The extent (circle diameter, square side, triangle base and height) its area implies for its kind, in world pixels.</summary>
+    public double Extent { get; init; }
+}

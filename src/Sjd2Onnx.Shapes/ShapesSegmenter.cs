@@ -22,7 +22,7 @@ internal static class ShapesSegmenter
     };
 
     /// <summary>A component whose best template overlap (IoU) is below this has no kind.</summary>
-    public const double MinKindIou = 0.7;
+    public const double MinKindIou = 0.85;
 
     /// <summary>A component whose colour is further than this (RGB distance) from every world colour has no colour.</summary>
     public const double ColorTolerance = 80;
@@ -79,6 +79,42 @@ internal static class ShapesSegmenter
         return found;
     }
 
+    /// <summary>
+    /// The background's shade and texture: the pixels not in the foreground mask, their mean grey
+    /// level (nearest world shade), and their mean deviation along the world's checker pattern.
+    /// </summary>
+    public static ShapesBackground MeasureBackground(ShapesWorld world, RgbImage image)
+    {
+        int w = image.Width, h = image.Height;
+        var px = image.Pixels;
+        double scale = (w + h) / 2.0 / world.ImageSize;
+        var bg = Background(image, Math.Max(1, (int)Math.Round(2 * scale)));
+        double minContrast = world.Colors.Min(c => Dist(c.R, c.G, c.B, bg.R, bg.G, bg.B));
+        double threshold = Math.Clamp(0.4 * minContrast, 30, 100);
+        double cell = world.Texture.Cell * scale;
+        double sum = 0, signed = 0, plus = 0;
+        int count = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int i = 3 * (y * w + x);
+                if (Dist(px[i], px[i + 1], px[i + 2], bg.R, bg.G, bg.B) > threshold) continue;
+                double grey = (px[i] + px[i + 1] + px[i + 2]) / 3.0;
+                int sign = ((int)(y / cell) + (int)(x / cell)) % 2 * 2 - 1;
+                sum += grey;
+                signed += sign * grey;
+                plus += sign;
+                count++;
+            }
+        if (count == 0) return new ShapesBackground(0, 0, 0, false);
+        double level = sum / count;
+        // signed mean deviation: sum(sign·(grey − level)) / count, unbiased when the two phases are uneven
+        double amplitude = (signed - plus * level) / count;
+        int shade = Enumerable.Range(0, world.Backgrounds.Count)
+            .MinBy(k => Math.Abs((world.Backgrounds[k].R + world.Backgrounds[k].G + world.Backgrounds[k].B) / 3.0 - level));
+        return new ShapesBackground(shade, level, amplitude, amplitude > world.Texture.Amplitude / 2.0);
+    }
+
     private static ShapesDetection Classify(ShapesWorld world, RgbImage image, int[] label, int id, List<int> members, double scale)
     {
         int w = image.Width, h = image.Height;
@@ -93,17 +129,15 @@ internal static class ShapesSegmenter
             minY = Math.Min(minY, y); maxY = Math.Max(maxY, y);
         }
         double midY = (minY + maxY) / 2.0, top = 0, bottom = 0;
-        var core = new List<int>();
         foreach (int p in members)
         {
-            int x = p % w, y = p / w;
+            int y = p / w;
             if (y < midY) top++;
             else if (y > midY) bottom++;
             else { top += 0.5; bottom += 0.5; }
-            if (x > 0 && x < w - 1 && y > 0 && y < h - 1 &&
-                label[p - 1] == id && label[p + 1] == id && label[p - w] == id && label[p + w] == id)
-                core.Add(p);
         }
+        // the inner pixels: the anti-aliased rim (one world pixel) peeled off
+        var core = Erode(members, w, h, Math.Max(1, (int)Math.Round(scale)));
         var colorPixels = core.Count >= 3 ? core : members;
         var rgb = (Median(colorPixels, px, 0), Median(colorPixels, px, 1), Median(colorPixels, px, 2));
 
@@ -114,7 +148,10 @@ internal static class ShapesSegmenter
             double d = Dist(rgb.Item1, rgb.Item2, rgb.Item3, c.R, c.G, c.B);
             if (d < best) { best = d; color = c.Name; }
         }
+        string nearest = color!;
         if (best > ColorTolerance) color = null;
+        double purity = Purity(world, colorPixels, px, nearest);
+        double solidity = Solidity(WorldGrid(members, w, scale));
 
         double fill = members.Count / (double)((maxX - minX + 1) * (maxY - minY + 1));
         double topBottom = top / Math.Max(bottom, 1);
@@ -133,7 +170,12 @@ internal static class ShapesSegmenter
         double area = members.Count / (scale * scale);
         double extent = Math.Sqrt(area / (kind is null ? 0.75 : KindFill[kind]));
         string size = world.Sizes.MinBy(s => Math.Abs(Math.Log(extent / s.Pixels))).Name;
-        return new ShapesDetection(color, kind, size, pcx / scale, pcy / scale, area, fill, topBottom, bestIou, rgb);
+        return new ShapesDetection(color, kind, size, pcx / scale, pcy / scale, area, fill, topBottom, bestIou, rgb)
+        {
+            Purity = purity,
+            Solidity = solidity,
+            Extent = extent,
+        };
     }
 
     /// <summary>
@@ -175,6 +217,129 @@ internal static class ShapesSegmenter
         "triangle" => dy >= -2 * e / 3 && dy <= e / 3 && Math.Abs(dx) <= (dy + 2 * e / 3) / 2,
         _ => false,
     };
+
+    /// <summary>The members that stay after peeling <paramref name="depth"/> rims of 4-neighbour boundary pixels off.</summary>
+    private static List<int> Erode(List<int> members, int w, int h, int depth)
+    {
+        var inside = new HashSet<int>(members);
+        for (int d = 0; d < depth; d++)
+        {
+            var keep = new HashSet<int>();
+            foreach (int p in inside)
+            {
+                int x = p % w, y = p / w;
+                if (x > 0 && x < w - 1 && y > 0 && y < h - 1 &&
+                    inside.Contains(p - 1) && inside.Contains(p + 1) && inside.Contains(p - w) && inside.Contains(p + w))
+                    keep.Add(p);
+            }
+            inside = keep;
+        }
+        return [.. members.Where(inside.Contains)];
+    }
+
+    /// <summary>Share of the pixels whose nearest world colour is <paramref name="color"/>.</summary>
+    private static double Purity(ShapesWorld world, List<int> pixels, byte[] px, string color)
+    {
+        int same = 0;
+        foreach (int p in pixels)
+        {
+            double best = double.MaxValue;
+            string? nearest = null;
+            foreach (var c in world.Colors)
+            {
+                double d = Dist(px[3 * p], px[3 * p + 1], px[3 * p + 2], c.R, c.G, c.B);
+                if (d < best) { best = d; nearest = c.Name; }
+            }
+            if (nearest == color) same++;
+        }
+        return pixels.Count == 0 ? 0 : (double)same / pixels.Count;
+    }
+
+    /// <summary>
+    /// The component on the world's pixel grid: for images k times the world's size, the k×k blocks
+    /// at least half covered (a nearest-neighbour upscale's staircase edges would otherwise read as
+    /// dents); the pixels themselves otherwise.
+    /// </summary>
+    private static List<(int X, int Y)> WorldGrid(List<int> members, int w, double scale)
+    {
+        int k = (int)Math.Round(scale);
+        if (k < 2) return [.. members.Select(p => (p % w, p / w))];
+        var counts = new Dictionary<(int, int), int>();
+        foreach (int p in members)
+        {
+            var block = (p % w / k, p / w / k);
+            counts[block] = counts.GetValueOrDefault(block) + 1;
+        }
+        return [.. counts.Where(c => 2 * c.Value >= k * k).Select(c => c.Key)];
+    }
+
+    /// <summary>
+    /// Pixels over the pixel centres inside their convex hull (hull boundary included). A digitally
+    /// convex shape scores 1 whatever its size; a bite or a tear leaves hull points uncovered.
+    /// </summary>
+    private static double Solidity(List<(int X, int Y)> pixels)
+    {
+        if (pixels.Count == 0) return 0;
+        int minX = pixels.Min(p => p.X), maxX = pixels.Max(p => p.X), minY = pixels.Min(p => p.Y), maxY = pixels.Max(p => p.Y);
+        // the hull of the pixel centres: only each row's leftmost and rightmost pixel can be a vertex
+        int rows = maxY - minY + 1;
+        var left = new int[rows];
+        var right = new int[rows];
+        Array.Fill(left, int.MaxValue);
+        Array.Fill(right, int.MinValue);
+        foreach (var (x, y) in pixels)
+        {
+            int r = y - minY;
+            left[r] = Math.Min(left[r], x);
+            right[r] = Math.Max(right[r], x);
+        }
+        var points = new List<(long X, long Y)>();
+        for (int r = 0; r < rows; r++)
+            if (left[r] != int.MaxValue) { points.Add((left[r], r + minY)); if (right[r] != left[r]) points.Add((right[r], r + minY)); }
+        var hull = ConvexHull(points);
+        long inside = 0;
+        for (int y = minY; y <= maxY; y++)
+            for (int x = minX; x <= maxX; x++)
+                if (InHull(hull, x, y)) inside++;
+        return inside == 0 ? 1 : Math.Min(1, pixels.Count / (double)inside);
+    }
+
+    private static List<(long X, long Y)> ConvexHull(List<(long X, long Y)> points)
+    {
+        var p = points.Distinct().OrderBy(q => q.X).ThenBy(q => q.Y).ToList();
+        if (p.Count < 3) return p;
+        var hull = new List<(long X, long Y)>();
+        static long Cross((long X, long Y) o, (long X, long Y) a, (long X, long Y) b) => (a.X - o.X) * (b.Y - o.Y) - (a.Y - o.Y) * (b.X - o.X);
+        foreach (var pass in new[] { p, Enumerable.Reverse(p).ToList() })
+        {
+            int start = hull.Count;
+            foreach (var q in pass)
+            {
+                while (hull.Count >= start + 2 && Cross(hull[^2], hull[^1], q) <= 0) hull.RemoveAt(hull.Count - 1);
+                hull.Add(q);
+            }
+            hull.RemoveAt(hull.Count - 1);
+        }
+        return hull;
+    }
+
+    /// <summary>Whether a lattice point lies inside or on a counter-clockwise hull (degenerate hulls: on the segment).</summary>
+    private static bool InHull(List<(long X, long Y)> hull, long x, long y)
+    {
+        if (hull.Count == 1) return hull[0] == (x, y);
+        if (hull.Count == 2)
+        {
+            var (a, b) = (hull[0], hull[1]);
+            long cross = (b.X - a.X) * (y - a.Y) - (b.Y - a.Y) * (x - a.X);
+            return cross == 0 && Math.Min(a.X, b.X) <= x && x <= Math.Max(a.X, b.X) && Math.Min(a.Y, b.Y) <= y && y <= Math.Max(a.Y, b.Y);
+        }
+        for (int i = 0; i < hull.Count; i++)
+        {
+            var (a, b) = (hull[i], hull[(i + 1) % hull.Count]);
+            if ((b.X - a.X) * (y - a.Y) - (b.Y - a.Y) * (x - a.X) < 0) return false;
+        }
+        return true;
+    }
 
     private static (byte R, byte G, byte B) Background(RgbImage image, int border)
     {

@@ -47,6 +47,18 @@ public sealed class ShapesWorld
     /// </summary>
     public IReadOnlyList<(string Name, IReadOnlyList<string> Phrases, (double X, double Y) First, (double X, double Y) Second)> Relations { get; private init; } = [];
 
+    /// <summary>A single shape's centre is jittered uniformly by up to this many whole pixels on each axis.</summary>
+    public int PositionJitter { get; private init; }
+
+    /// <summary>A pair is shifted together along the axis its relation does not use by up to this many whole pixels.</summary>
+    public int RelationShift { get; private init; }
+
+    /// <summary>Each shape of a pair is jittered by up to this many whole pixels more on each axis.</summary>
+    public int PairJitter { get; private init; }
+
+    /// <summary>Checker texture: cell side in pixels, amplitude in grey levels (±), and the share of images that carry it.</summary>
+    public (int Cell, int Amplitude, double Probability) Texture { get; private init; }
+
     /// <summary>Probability that a scene has two shapes.</summary>
     public double TwoShapeProbability { get; private init; }
 
@@ -114,6 +126,12 @@ public sealed class ShapesWorld
                         (a[0].GetDouble(), a[1].GetDouble()), (b[0].GetDouble(), b[1].GetDouble()));
                 }).ToList(),
                 TwoShapeProbability = r.GetProperty("two_shape_probability").GetDouble(),
+                PositionJitter = r.GetProperty("position_jitter_px").GetInt32(),
+                // older definitions stated these two only in relation_note; their values were 8 and 2
+                RelationShift = r.TryGetProperty("relation_shift_px", out var shift) ? shift.GetInt32() : 8,
+                PairJitter = r.TryGetProperty("pair_jitter_px", out var pj) ? pj.GetInt32() : 2,
+                Texture = (r.GetProperty("texture").GetProperty("cell_px").GetInt32(), r.GetProperty("texture").GetProperty("amplitude").GetInt32(),
+                    r.GetProperty("texture").GetProperty("probability").GetDouble()),
                 SingleTemplates = Strings(r.GetProperty("templates").GetProperty("single")),
                 PairTemplates = Strings(r.GetProperty("templates").GetProperty("pair")),
                 HeldOut = r.GetProperty("held_out").EnumerateArray()
@@ -141,6 +159,8 @@ public sealed class ShapesWorld
             Sizes.Any(s => !SizeWords.ContainsKey(s.Name)) ? "a size without size words" :
             HeldOut.Any(h => Colors.All(c => c.Name != h.Color) || !Shapes.Contains(h.Kind)) ? "a held-out pair names an unknown colour or shape" :
             Colors.Count * Shapes.Count <= HeldOut.Count ? "every colour+shape pair is held out" :
+            Backgrounds.Count == 0 ? "no backgrounds" :
+            PositionJitter < 0 || RelationShift < 0 || PairJitter < 0 || Texture.Cell < 1 ? "a negative jitter or shift, or a texture cell below 1 px" :
             null;
         if (problem is not null) throw new Sjd2Exception($"invalid shapes world definition: {problem}.");
     }

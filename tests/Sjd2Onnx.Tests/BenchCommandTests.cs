@@ -98,6 +98,13 @@ public sealed class BenchCommandTests : IDisposable
         var root = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.NotNull(root["evaluator"]);
         foreach (var m in root["methods"]!.AsObject()) Assert.InRange((double)m.Value!["accuracy"]!, 0, 1);
+        foreach (var m in root["methods"]!.AsObject())
+        {
+            Assert.InRange((double)m.Value!["fidelity"]!["score"]!, 0, 1);
+            Assert.InRange((double)m.Value!["fidelity"]!["world_vs_world"]!["score"]!, 0, 1);
+        }
+        Assert.Equal(Sjd2Onnx.Evaluation.ShapesEvaluator.Version, (string?)root["evaluator_version"]);
+        Assert.Contains("fidelity", stdout);
         Assert.All(root["runs"]!.AsArray(), r => Assert.NotNull(r!["correct"]));
         Assert.Contains("%", stdout.Split('\n').Last(l => l.StartsWith("sjd", StringComparison.Ordinal)));
     }

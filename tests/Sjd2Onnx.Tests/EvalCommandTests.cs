@@ -17,7 +17,8 @@ public sealed class EvalCommandTests : IDisposable
     {
         string model = ShapesModel();
         string json = Path.Combine(_temp, "eval.json");
-        var (rc, stdout, stderr) = Sjd2("eval", "--prompts", "3", "--model", model, "--json", json, "--seed", "5", "--quiet");
+        string images = Directory.CreateDirectory(Path.Combine(_temp, "images")).FullName;
+        var (rc, stdout, stderr) = Sjd2("eval", "--prompts", "3", "--model", model, "--json", json, "--seed", "5", "--images", images, "--quiet");
         Assert.True(rc == 0, stderr);
         Assert.Contains("held-out (n=3)", stdout);
         Assert.Contains("overall", stdout);
@@ -30,6 +31,28 @@ public sealed class EvalCommandTests : IDisposable
         Assert.InRange(root.GetProperty("overall").GetDouble(), 0, 1);
         Assert.Equal(6, root.GetProperty("samples").GetArrayLength());
         Assert.Equal("ar", root.GetProperty("method").GetString());
+        Assert.Equal(ShapesEvaluator.Version, root.GetProperty("evaluator").GetString());
+        Assert.Contains(ShapesEvaluator.Version, stdout);
+        Assert.Contains("fidelity gap", stdout);
+        foreach (var set in new[] { root, held })
+        {
+            var fidelity = set.GetProperty("fidelity");
+            Assert.InRange(fidelity.GetProperty("score").GetDouble(), 0, 1);
+            Assert.InRange(fidelity.GetProperty("world_vs_world").GetProperty("score").GetDouble(), 0, 1);
+            Assert.True(fidelity.TryGetProperty("count", out _));
+        }
+
+        // the saved images scored again: the same verdicts, without generating
+        string again = Path.Combine(_temp, "again.json");
+        (rc, _, stderr) = Sjd2("eval", "--prompts", "3", "--model", model, "--json", again, "--seed", "5", "--rescore", images, "--quiet");
+        Assert.True(rc == 0, stderr);
+        using var doc2 = JsonDocument.Parse(File.ReadAllText(again));
+        Assert.Equal(root.GetProperty("overall").GetDouble(), doc2.RootElement.GetProperty("overall").GetDouble());
+        Assert.Equal(root.GetProperty("fidelity").GetProperty("score").GetDouble(), doc2.RootElement.GetProperty("fidelity").GetProperty("score").GetDouble());
+        Assert.Equal(root.GetProperty("samples").EnumerateArray().Select(x => x.GetProperty("overall").GetBoolean()),
+            doc2.RootElement.GetProperty("samples").EnumerateArray().Select(x => x.GetProperty("overall").GetBoolean()));
+        AssertError(["eval", "--prompts", "4", "--model", model, "--rescore", images], "is missing");
+        AssertError(["eval", "--prompts", "3", "--model", model, "--rescore", Path.Combine(_temp, "nowhere")], "--rescore folder");
     }
 
     [Fact]
@@ -69,12 +92,17 @@ public sealed class EvalCommandTests : IDisposable
     public void ValidatePrintsTheGroundTruthAgreement()
     {
         string json = Path.Combine(_temp, "validate.json");
-        var (rc, stdout, stderr) = Sjd2("eval", "--validate", ShapesTestData.DataDir, "--world", ShapesTestData.WorldPath, "--json", json, "--quiet");
+        var (rc, stdout, stderr) = Sjd2("eval", "--validate", ShapesTestData.DataDir, "--world", ShapesTestData.WorldPath, "--json", json, "--corruptions", "10", "--quiet");
         Assert.True(rc == 0, stdout + stderr);
         Assert.Contains("agreement with their own captions", stdout);
         Assert.Contains("validate ok", stdout);
+        Assert.Contains("repaint-25", stdout);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.True(doc.RootElement.GetProperty("agreement").GetDouble() >= 0.98);
+        Assert.True(doc.RootElement.GetProperty("agreement").GetDouble() >= 0.99);
+        var corruptions = doc.RootElement.GetProperty("corruptions");
+        Assert.Equal(ShapesCorruptionSet.Kinds, corruptions.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(10, corruptions.GetProperty("clean").GetProperty("accepted").GetInt32());
+        Assert.Equal(0, corruptions.GetProperty("duplicate").GetProperty("accepted").GetInt32());
     }
 
     /// <summary>A copy of the tiny test model with the shapes world beside it (16×16 images, scored at scale).</summary>

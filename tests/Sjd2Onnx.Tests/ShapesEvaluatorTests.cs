@@ -116,7 +116,7 @@ public sealed class ShapesEvaluatorTests(ITestOutputHelper output)
         Assert.False(score.Overall);
         Assert.Empty(score.Detected);
         Assert.False(score.Attributes["count"]);
-        Assert.Equal(["count", "color", "shape", "position"], score.Attributes.Keys);
+        Assert.Equal(["count", "color", "shape", "size", "position"], score.Attributes.Keys);
     }
 
     [Fact]

@@ -31,7 +31,11 @@ from .transformer import Sjd2Transformer, TransformerConfig
 from .demo_train import (CODEBOOK_SIZE, GRID, MAX_PROMPT_TOKENS, MODEL, NUM_IMAGE_TOKENS, REPO, SJD2,
                          TRAIN, WORK, get_vq, left_pad, new_model, train)
 
-SAMPLING = dict(cfg_scale=3.0, temperature=1.0, top_k=8, top_p=1.0)
+# The manifest's sampling defaults. CFG 1 (no guidance) was chosen from a sweep of the scale
+# (docs/default-model.md, "Sampling defaults"): it keeps the world's spread of sizes, positions and
+# backgrounds that guidance collapses, draws every grammar prompt right, and halves the work per pass;
+# guidance buys held-out colour+shape pairs (--cfg 2-3) at the price of that spread.
+SAMPLING = dict(cfg_scale=1.0, temperature=1.0, top_k=8, top_p=1.0)
 
 
 # ------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ RELATIONS: Dict[str, Dict] = {
     "right of": {"phrases": ["to the right of", "right of"], "a": (48, 32), "b": (16, 32)},
 }
 RELATION_SHIFT = 8         # the pair is shifted together along the other axis by up to +/- this
+PAIR_JITTER = 2            # and each shape of a pair by up to +/- this more on each axis
 SIZE_WORDS: Dict[str, List[str]] = {"big": ["big", "large"], "small": ["small", "little"]}
 SIZE_OMIT_PROBABILITY = 0.15   # caption leaves the size out (the image still has one)
 TWO_SHAPE_PROBABILITY = 0.5
@@ -176,7 +177,8 @@ def sample_scene(rng: np.random.Generator, held_out_mode: str = "train") -> Dict
                 x += shift
             else:
                 y += shift
-            o["center"] = [x + int(rng.integers(-2, 3)), y + int(rng.integers(-2, 3))]
+            o["center"] = [x + int(rng.integers(-PAIR_JITTER, PAIR_JITTER + 1)),
+                           y + int(rng.integers(-PAIR_JITTER, PAIR_JITTER + 1))]
         scene = {"objects": objs, "relation": rel, "position": None}
     else:
         pos = str(rng.choice(list(POSITIONS)))
@@ -316,9 +318,11 @@ def world_definition() -> Dict:
         "position_jitter_px": POSITION_JITTER,
         "relations": {k: {"phrases": v["phrases"], "first_center": list(v["a"]),
                           "second_center": list(v["b"])} for k, v in RELATIONS.items()},
+        "relation_shift_px": RELATION_SHIFT,
+        "pair_jitter_px": PAIR_JITTER,
         "relation_note": "the first-mentioned shape stands in the relation to the second; the pair "
                          "is shifted together by up to +/-%d px along the other axis, each shape "
-                         "by +/-2 px more" % RELATION_SHIFT,
+                         "by +/-%d px more" % (RELATION_SHIFT, PAIR_JITTER),
         "two_shape_probability": TWO_SHAPE_PROBABILITY,
         "templates": {"single": SINGLE_TEMPLATES, "pair": PAIR_TEMPLATES},
         "template_note": "{obj} = [size word] colour shape (size word optional); {pos} = a "

@@ -169,7 +169,7 @@ internal sealed class BenchCommand
                     var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
-                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image), result.Statistics.TransferBytesPerPass,
+                        result.Statistics.HostShare, scorer.Score(m.Label, prompts[pi], result.Image), result.Statistics.TransferBytesPerPass,
                         result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes));
                 }
                 done++;
@@ -179,7 +179,7 @@ internal sealed class BenchCommand
         StatusLine.End();
 
         var ar = methods.FirstOrDefault(m => m.Options.Method == DecodingMethod.Ar);
-        PrintTable(pipeline, provider, prompts.Count, seeds, methods, ar);
+        PrintTable(pipeline, provider, prompts.Count, seeds, methods, ar, scorer);
         if (jsonPath is not null)
         {
             var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer, heldOut);
@@ -213,17 +213,19 @@ internal sealed class BenchCommand
         return lines;
     }
 
-    private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar)
+    private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar, BenchScorer scorer)
     {
         var m = pipeline.Manifest;
         Console.WriteLine($"model {m.Name}: {m.Image.GridHeight}x{m.Image.GridWidth} codes, provider {provider}, {prompts} prompts x {seeds} seeds, {Environment.ProcessorCount} cores");
-        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"host",6} {"accuracy",9}";
+        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"host",6} {"accuracy",9} {"fidelity",9}";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
         foreach (var r in methods)
         {
-            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9}");
+            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9} {Fmt(scorer.Fidelity(r.Label)?.Fidelity.Score, "F3"),9}");
         }
+        if (scorer.CanScore && methods.Count > 0 && scorer.Fidelity(methods[0].Label) is { } f)
+            Console.WriteLine(FormattableString.Invariant($"accuracy: {Evaluation.ShapesEvaluator.Version}; fidelity: gap to the world's distribution of unstated attributes (0 = same; one world scene per prompt scores {f.Floor.Score:F3} here)"));
     }
 
     private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
@@ -248,6 +250,7 @@ internal sealed class BenchCommand
                 ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
                 ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
                 ["accuracy"] = r.Accuracy,
+                ["fidelity"] = scorer.Fidelity(r.Label) is { } f ? EvalCommand.FidelityJson(f.Fidelity, f.Floor) : null,
                 ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
                 ["options"] = Options(r.Options),
             };
@@ -280,6 +283,7 @@ internal sealed class BenchCommand
             ["base_seed"] = baseSeed,
             ["warmup_rounds"] = warmup,
             ["evaluator"] = scorer.CanScore && scorer.WorldPath is { } world ? ReportPath(world) : null,
+            ["evaluator_version"] = scorer.CanScore ? Evaluation.ShapesEvaluator.Version : null,
             ["held_out_prompts"] = scorer.CanScore && heldOut,
             ["methods"] = summary,
             ["skipped"] = skipped,

@@ -23,6 +23,8 @@ internal sealed class BenchScorer
     ];
 
     private readonly ShapesEvaluator? _evaluator;
+    private readonly Dictionary<string, List<(ShapesPrompt Prompt, ShapesSceneMeasure Measure)>> _measures = [];
+    private readonly Dictionary<string, (ShapesFidelityReport, ShapesFidelityReport)> _fidelity = []; // rendering the reference is not free
 
     private BenchScorer(string? worldPath, ShapesEvaluator? evaluator)
     {
@@ -52,10 +54,31 @@ internal sealed class BenchScorer
         _evaluator?.DrawPrompts(count, seed, heldOut)
         ?? Enumerable.Range(0, count).Select(i => FallbackPrompts[i % FallbackPrompts.Length]).ToList();
 
-    /// <summary>Whether the image shows what the prompt asks for; null without an evaluator or for a prompt outside its grammar.</summary>
-    public bool? Score(string prompt, RgbImage image)
+    /// <summary>
+    /// Whether the image shows what the prompt asks for; null without an evaluator or for a prompt
+    /// outside its grammar. The image's free attributes are kept under <paramref name="method"/> for <see cref="Fidelity"/>.
+    /// </summary>
+    public bool? Score(string method, string prompt, RgbImage image)
     {
         if (_evaluator is null || _evaluator.Parse(prompt) is not { } expected) return null;
-        return _evaluator.Score(expected, image).Overall;
+        var score = _evaluator.Score(expected, image);
+        if (!_measures.TryGetValue(method, out var list)) _measures[method] = list = [];
+        list.Add((expected, ShapesFidelity.Measure(_evaluator, score, _evaluator.MeasureBackground(image))));
+        _fidelity.Remove(method);
+        return score.Overall;
+    }
+
+    /// <summary>
+    /// The fidelity gap of a method's scored images to the world for the same prompts, and the gap
+    /// one world scene per prompt has (the floor at this number of images); null when nothing was scored.
+    /// </summary>
+    public (ShapesFidelityReport Fidelity, ShapesFidelityReport Floor)? Fidelity(string method)
+    {
+        if (_evaluator is null || !_measures.TryGetValue(method, out var list) || list.Count == 0) return null;
+        if (_fidelity.TryGetValue(method, out var known)) return known;
+        var prompts = list.Select(m => m.Prompt).ToList();
+        var reference = ShapesFidelity.Reference(_evaluator, prompts);
+        return _fidelity[method] = (ShapesFidelity.Compare(_evaluator.World, [.. list.Select(m => m.Measure)], reference),
+            ShapesFidelity.NoiseFloor(_evaluator, prompts, reference));
     }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sjd2Onnx.Cli.Options;
+using Sjd2Onnx.Decoding;
 using Sjd2Onnx.Evaluation;
 using Sjd2Onnx.Imaging;
 
@@ -13,7 +14,10 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <c>sjd2 eval --prompts N|FILE</c>: generates one image per prompt with the shapes demo model and
 /// scores it against its prompt (per attribute and overall), for prompts drawn from the training
 /// grammar and, separately, for held-out colour+shape combinations.
-/// <c>sjd2 eval --validate DIR</c>: the evaluator on rendered ground truth.
+/// <c>sjd2 eval --validate DIR</c>: the evaluator on rendered ground truth and on the corruption set.
+/// Next to accuracy it reports fidelity: how far the generated scenes' free attributes (size when
+/// unstated, jitter, pair shift, background) are distributed from the world's for the same prompts.
+/// <c>--rescore DIR</c> scores the images an earlier <c>--images DIR</c> run saved instead of generating.
 /// </summary>
 internal sealed class EvalCommand
 {
@@ -37,6 +41,18 @@ internal sealed class EvalCommand
         HelpName = "DIR",
     };
 
+    private readonly Option<string?> _rescore = new("--rescore")
+    {
+        Description = "Instead of generating: score the images an earlier run saved with --images DIR (same --prompts and --seed), e.g. with a newer evaluator.",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<int?> _corruptions = new("--corruptions")
+    {
+        Description = "With --validate: corrupted scenes a kind to draw and score (default 100; 0 skips the corruption set).",
+        HelpName = "N",
+    };
+
     private readonly Option<string?> _world = new("--world")
     {
         Description = "Shapes world file (default: shapes_world.json in the model folder).",
@@ -56,11 +72,13 @@ internal sealed class EvalCommand
     private Command Build()
     {
         var command = new Command("eval",
-            "Shapes demo model: generate one image per prompt and score it against its prompt, per attribute and overall, for grammar prompts and held-out colour+shape prompts. With --validate: the scorer's agreement with rendered ground truth.");
+            "Shapes demo model: generate one image per prompt and score it against its prompt, per attribute and overall, for grammar prompts and held-out colour+shape prompts, with the fidelity gap of what the prompts leave free to the world's distribution. With --validate: the scorer on rendered ground truth and on a corruption set.");
         command.Options.Add(_prompts);
         command.Options.Add(_validate);
         command.Options.Add(_json);
         command.Options.Add(_images);
+        command.Options.Add(_rescore);
+        command.Options.Add(_corruptions);
         command.Options.Add(_seed);
         command.Options.Add(_world);
         _decoding.AddTo(command);
@@ -90,6 +108,13 @@ internal sealed class EvalCommand
         string? imagesDir = parse.GetValue(_images);
         if (imagesDir is not null && !Directory.Exists(imagesDir))
             throw new UsageException($"the --images folder '{imagesDir}' does not exist; create it first.");
+        if (parse.GetResult(_corruptions) is not null)
+            throw new UsageException("--corruptions goes with --validate; eval --prompts generates and draws no corruption set.");
+        string? rescoreDir = parse.GetValue(_rescore);
+        if (rescoreDir is not null && !Directory.Exists(rescoreDir))
+            throw new UsageException($"the --rescore folder '{rescoreDir}' does not exist; pass the folder an earlier 'eval --images' run wrote.");
+        if (rescoreDir is not null && imagesDir is not null)
+            throw new UsageException("--rescore reads saved images and --images saves new ones; pass one of them.");
 
         var sets = new List<(string Name, IReadOnlyList<string> Prompts)>();
         if (int.TryParse(promptsArg, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n))
@@ -105,9 +130,10 @@ internal sealed class EvalCommand
         string method = DecodingOptions.MethodName(decodingMethod);
         var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), decodingMethod, methodsMayDiffer: false));
         using var pipeline = _model.Open(parse);
+        var sampling = pipeline.Manifest.Sampling;
         UsageException.FromEngine(() =>
         {
-            options.ResolveSampling(pipeline.Manifest.Sampling);
+            sampling = options.ResolveSampling(pipeline.Manifest.Sampling);
             if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
             foreach (var (_, prompts) in sets)
                 foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
@@ -120,22 +146,26 @@ internal sealed class EvalCommand
         foreach (var (name, prompts) in sets)
         {
             var scores = new List<ShapesScore>();
+            var measures = new List<ShapesSceneMeasure>();
             long passes = 0;
             double ms = 0;
             for (int i = 0; i < prompts.Count; i++)
             {
                 if (showProgress) StatusLine.Show($"{name} {i + 1}/{prompts.Count}");
                 ulong s = seed + (ulong)i;
-                var result = await pipeline.GenerateAsync(prompts[i], options with { Seed = s }, null, ct);
-                var score = evaluator.Score(prompts[i], result.Image);
+                var (image, statistics) = rescoreDir is null
+                    ? await Generate(pipeline, prompts[i], options with { Seed = s }, ct)
+                    : (Saved(rescoreDir, name, i), null);
+                var score = evaluator.Score(prompts[i], image);
                 scores.Add(score);
-                passes += result.Statistics.Passes;
-                ms += result.Statistics.TotalTime.TotalMilliseconds;
+                measures.Add(ShapesFidelity.Measure(evaluator, score, evaluator.MeasureBackground(image)));
+                passes += statistics?.Passes ?? 0;
+                ms += statistics?.TotalTime.TotalMilliseconds ?? 0;
                 string? file = null;
                 if (imagesDir is not null)
                 {
                     file = Path.Combine(imagesDir, $"{name}-{i:D4}.png");
-                    PngFile.Save(result.Image, file);
+                    PngFile.Save(image, file);
                 }
                 var attrs = new JsonObject();
                 foreach (var (k, v) in score.Attributes) attrs[k] = v;
@@ -147,13 +177,18 @@ internal sealed class EvalCommand
                     ["overall"] = score.Overall,
                     ["attributes"] = attrs,
                     ["found"] = ShapesGroundTruth.Describe(score.Detected),
-                    ["passes"] = result.Statistics.Passes,
-                    ["ms"] = Math.Round(result.Statistics.TotalTime.TotalMilliseconds, 1),
-                    ["image"] = file,
+                    ["passes"] = statistics?.Passes,
+                    ["ms"] = statistics is null ? null : Math.Round(statistics.TotalTime.TotalMilliseconds, 1),
+                    ["image"] = file ?? (rescoreDir is null ? null : Path.Combine(rescoreDir, $"{name}-{i:D4}.png")),
                 });
             }
             StatusLine.End();
-            results.Add(new SetResult(name, scores, prompts.Count == 0 ? 0 : (double)passes / prompts.Count, prompts.Count == 0 ? 0 : ms / prompts.Count));
+            var parsed = scores.Select(x => x.Expected).ToList();
+            var reference = ShapesFidelity.Reference(evaluator, parsed);
+            var fidelity = ShapesFidelity.Compare(evaluator.World, measures, reference);
+            var floor = ShapesFidelity.NoiseFloor(evaluator, parsed, reference);
+            results.Add(new SetResult(name, scores, prompts.Count == 0 ? 0 : (double)passes / prompts.Count, prompts.Count == 0 ? 0 : ms / prompts.Count,
+                fidelity, floor));
         }
 
         PrintTable(results, method, seed, pipeline.Manifest.Name);
@@ -162,6 +197,16 @@ internal sealed class EvalCommand
             var root = Fields(results[0]);
             root["model"] = BenchCommand.ReportPath(pipeline.ModelDirectory);
             root["method"] = method;
+            root["evaluator"] = ShapesEvaluator.Version;
+            // the settings in effect: options given, the manifest's defaults for the rest
+            root["sampling"] = new JsonObject
+            {
+                ["cfg"] = sampling.CfgScale,
+                ["temperature"] = sampling.Temperature,
+                ["top_k"] = sampling.TopK,
+                ["top_p"] = sampling.TopP,
+            };
+            if (rescoreDir is not null) root["rescored"] = BenchCommand.ReportPath(rescoreDir);
             root["seed"] = seed;
             root["prompts"] = sets.Count == 2 ? (JsonNode)JsonValue.Create(sets[0].Prompts.Count) : Path.GetFullPath(promptsArg);
             if (results.Count == 2) root["held_out"] = Fields(results[1]);
@@ -172,14 +217,31 @@ internal sealed class EvalCommand
         return 0;
     }
 
+    private static async Task<(RgbImage, PassStatistics?)> Generate(Sjd2Pipeline pipeline, string prompt, GenerationOptions options, CancellationToken ct)
+    {
+        var result = await pipeline.GenerateAsync(prompt, options, null, ct);
+        return (result.Image, result.Statistics);
+    }
+
+    private static RgbImage Saved(string dir, string set, int index)
+    {
+        string path = Path.Combine(dir, $"{set}-{index:D4}.png");
+        if (!File.Exists(path))
+            throw new UsageException($"--rescore: '{path}' is missing; the folder must come from 'eval --images' with the same --prompts and --seed.");
+        try { return ShapesGroundTruth.ReadPng(path); }
+        catch (Sjd2Exception e) { throw new UsageException($"--rescore: {e.Message}"); }
+    }
+
     private int Validate(ParseResult parse, string dir, string? json, bool quiet)
     {
         // Scoring ground truth generates nothing: the generation options would be silently ignored.
-        var generationOnly = new Option[] { _prompts, _images, _seed, _model.Provider, _model.DeviceId, _decoding.Method, _sampling.Cfg, _sampling.Temperature, _sampling.TopK, _sampling.TopP };
+        var generationOnly = new Option[] { _prompts, _images, _rescore, _seed, _model.Provider, _model.DeviceId, _decoding.Method, _sampling.Cfg, _sampling.Temperature, _sampling.TopK, _sampling.TopP };
         if (generationOnly.FirstOrDefault(o => parse.GetResult(o) is not null) is { } extra)
             throw new UsageException($"'eval --validate' has no option {extra.Name}; it scores rendered images and generates none.");
         string? world = parse.GetValue(_world);
         var evaluator = LoadEvaluator(world, world is null ? _model.Folder(parse) : null);
+        int perKind = parse.GetValue(_corruptions) ?? ShapesCorruptionSet.DefaultPerKind;
+        if (perKind is < 0 or > 100000) throw new UsageException($"--corruptions must be between 0 and 100000, got {perKind}.");
         if (!Directory.Exists(dir)) throw new UsageException($"the ground-truth folder '{dir}' does not exist.");
         var report = ShapesGroundTruth.Load(dir).Validate(evaluator);
         var inv = CultureInfo.InvariantCulture;
@@ -193,8 +255,22 @@ internal sealed class EvalCommand
             foreach (var (file, prompt, failures) in report.Disagreements) Console.WriteLine($"  disagrees: {file} \"{prompt}\": {failures}");
             foreach (var (file, kind, prompt) in report.Accepted) Console.WriteLine($"  accepted wrong {kind}: {file} \"{prompt}\"");
         }
-        bool ok = report.Agreement >= 0.98;
-        Console.WriteLine(ok ? "validate ok (agreement >= 98%)" : "validate FAILED (agreement < 98%)");
+        var corrupt = ShapesCorruptionSet.Evaluate(evaluator, perKind, ShapesCorruptionSet.DefaultSeed);
+        if (perKind > 0) Console.WriteLine(string.Create(inv, $"corruption set ({perKind} images a kind, drawn and rendered by the world's rules): accepted"));
+        var missed = new List<string>();
+        foreach (var (kind, accepted, all) in corrupt.Kinds.Where(k => k.Total > 0))
+        {
+            string target = ShapesCorruptionSet.Targets.TryGetValue(kind, out var t)
+                ? kind == "clean" ? $"target >= {Pct(t)} accepted" : $"target <= {Pct(1 - t)} accepted"
+                : "reported only";
+            bool met = !ShapesCorruptionSet.Meets(kind, corrupt.Acceptance(kind));
+            if (met) missed.Add(kind);
+            Console.WriteLine(string.Create(inv, $"  {kind,-11} {accepted,4}/{all,-4} {Pct(corrupt.Acceptance(kind)),7}   ({target}){(met ? "  MISSED" : "")}"));
+        }
+        bool ok = report.Agreement >= ShapesCorruptionSet.Targets["clean"] && missed.Count == 0;
+        Console.WriteLine(ok ? $"validate ok ({ShapesEvaluator.Version}: ground truth >= 99% accepted, every corruption target met)"
+            : $"validate FAILED ({ShapesEvaluator.Version}: " + (report.Agreement < ShapesCorruptionSet.Targets["clean"] ? "ground-truth agreement < 99%" : "") +
+              (missed.Count > 0 ? " targets missed: " + string.Join(", ", missed) : "") + ")");
         if (json is not null)
         {
             var mism = new JsonObject();
@@ -206,9 +282,18 @@ internal sealed class EvalCommand
                 ["agreement_full_labels"] = Math.Round((double)report.AgreedFullLabels / report.Images, 4),
                 ["rejection"] = Math.Round(report.RejectionRate, 4),
                 ["mismatches"] = mism,
+                ["evaluator"] = ShapesEvaluator.Version,
+                ["corruptions"] = Corruptions(corrupt),
             });
         }
         return ok ? 0 : 1;
+    }
+
+    private static JsonObject Corruptions(ShapesCorruptionReport report)
+    {
+        var o = new JsonObject();
+        foreach (var (kind, accepted, total) in report.Kinds) o[kind] = new JsonObject { ["accepted"] = accepted, ["total"] = total };
+        return o;
     }
 
     private static ShapesEvaluator LoadEvaluator(string? worldFile, string? modelDir)
@@ -249,7 +334,8 @@ internal sealed class EvalCommand
     private static void WriteJson(string path, JsonObject root) =>
         OutputFile.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");
 
-    private sealed record SetResult(string Name, IReadOnlyList<ShapesScore> Scores, double MeanPasses, double MeanMs)
+    private sealed record SetResult(string Name, IReadOnlyList<ShapesScore> Scores, double MeanPasses, double MeanMs,
+        ShapesFidelityReport Fidelity, ShapesFidelityReport NoiseFloor)
     {
         /// <summary>Share of prompts stating the attribute that satisfy it; null when none states it.</summary>
         public double? Accuracy(string attribute)
@@ -267,6 +353,18 @@ internal sealed class EvalCommand
         o["n"] = r.Scores.Count;
         o["mean_passes"] = Math.Round(r.MeanPasses, 2);
         o["mean_ms"] = Math.Round(r.MeanMs, 1);
+        o["fidelity"] = FidelityJson(r.Fidelity, r.NoiseFloor);
+        return o;
+    }
+
+    /// <summary>The fidelity gap with its distances per attribute, and the same for two samples of the world (the floor).</summary>
+    internal static JsonObject FidelityJson(ShapesFidelityReport fidelity, ShapesFidelityReport floor)
+    {
+        var o = new JsonObject { ["score"] = Math.Round(fidelity.Score, 4) };
+        foreach (var (k, v) in fidelity.Distances) o[k] = Math.Round(v, 4);
+        var f = new JsonObject { ["score"] = Math.Round(floor.Score, 4) };
+        foreach (var (k, v) in floor.Distances) f[k] = Math.Round(v, 4);
+        o["world_vs_world"] = f;
         return o;
     }
 
@@ -277,12 +375,20 @@ internal sealed class EvalCommand
     private static void PrintTable(IReadOnlyList<SetResult> results, string method, ulong seed, string model)
     {
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"sjd2 eval: model {model}, method {method}, seed {seed}");
+        Console.WriteLine($"sjd2 eval: model {model}, method {method}, seed {seed}, {ShapesEvaluator.Version}");
         string Head(SetResult r) => $"{(r.Name == "held_out" ? "held-out" : r.Name)} (n={r.Scores.Count})";
         Console.WriteLine("attribute  " + string.Concat(results.Select(r => Head(r).PadLeft(20))));
         foreach (var a in ShapesEvaluator.AttributeNames.Append("overall"))
             Console.WriteLine(a.PadRight(11) + string.Concat(results.Select(r =>
                 (r.Accuracy(a) is double v ? Pct(v) : "-").PadLeft(20))));
+        Console.WriteLine("fidelity gap (0 = the world's distribution; two samples of the world differ by the floor)");
+        foreach (var a in ShapesFidelity.AttributeNames.Append("score"))
+            Console.WriteLine(a.PadRight(11) + string.Concat(results.Select(r =>
+            {
+                double? v = a == "score" ? r.Fidelity.Score : r.Fidelity.Distances.TryGetValue(a, out var d) ? d : null;
+                double? f = a == "score" ? r.NoiseFloor.Score : r.NoiseFloor.Distances.TryGetValue(a, out var g) ? g : null;
+                return (v is double x ? x.ToString("F3", inv) + (f is double y ? $" (floor {y.ToString("F3", inv)})" : "") : "-").PadLeft(20);
+            })));
         Console.WriteLine("passes/img " + string.Concat(results.Select(r => r.MeanPasses.ToString("F1", inv).PadLeft(20))));
         Console.WriteLine("ms/img     " + string.Concat(results.Select(r => r.MeanMs.ToString("F0", inv).PadLeft(20))));
     }

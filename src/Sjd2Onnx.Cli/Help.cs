@@ -7,11 +7,11 @@ internal static class Help
         sjd2 — text-to-image with autoregressive image-token models in ONNX
 
         usage:
-          sjd2 generate "<prompt>" --out a.png [--method ar|sjd|sjd++|sjd2] [--seed N] [--count N]
+          sjd2 generate "<prompt>" --out a.png [--method ar|sjd|sjd++|pac|sjd2] [--seed N] [--count N]
                         [--cfg S] [--temperature T] [--top-k K] [--top-p P]
                         [--window N|auto] [--init random|horizontal|vertical|noise]
                         [--reuse coupled|threshold] [--reuse-threshold T]
-                        [--denoise-steps N] [--kv exact|approx] [--accept-noise S]
+                        [--denoise-steps N] [--kv exact|approx] [--accept-noise S] [--tree WxD]
                         [--trace DIR] [--model DIR] [--ep cpu|cuda|dml] [--device-id N] [--quiet]
           sjd2 bench   [--methods ar,sjd,sjd++,sjd2] [--prompts N|FILE] [--held-out] [--seeds S]
                        [--seed BASE] [--warmup N] [--json PATH] [--model DIR] [--ep ...]
@@ -33,7 +33,9 @@ internal static class Help
 
         methods: ar one token per pass; sjd speculative Jacobi decoding (lossless); sjd++ sjd with
         draft reuse (lossless; --reuse coupled, the default, or threshold with --reuse-threshold,
-        default 0.1); sjd2 Jacobi-denoising decoding (models trained for it; --denoise-steps,
+        default 0.1); pac sjd++ (coupled) with proactive drafting: a tree of W candidates per slot
+        for the D slots after the anchor (--tree WxD, default 3x2; lossless; models without tree
+        attention decode chains); sjd2 Jacobi-denoising decoding (models trained for it; --denoise-steps,
         default the model's; --kv exact, the default, or approx; --accept-noise S in [0, 1]:
         commit only through outputs whose inputs were fed at noise level <= S, 1 by default as
         published, 0 with --kv exact lossless).

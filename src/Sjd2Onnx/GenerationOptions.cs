@@ -60,6 +60,25 @@ public sealed record GenerationOptions
     /// <summary>Test hook: a deliberately broken verifier that accepts every draft (the exactness tests must catch it).</summary>
     internal bool AcceptEveryDraft { get; init; }
 
+    /// <summary>PAC: candidates per slot in the proactive draft tree, at least 1 (1 = chain drafts); null = <see cref="DefaultTreeWidth"/>.</summary>
+    public int? TreeWidth { get; init; }
+
+    /// <summary>PAC: slots after the anchor that get a level of the draft tree, at least 0; null = <see cref="DefaultTreeDepth"/>.</summary>
+    public int? TreeDepth { get; init; }
+
+    /// <summary>
+    /// Test hook: PAC's adaptive continuation as published — after a rejection, drafts verified
+    /// against distributions computed with the rejected draft in the context are committed. Not
+    /// exact (the exactness tests show it).
+    /// </summary>
+    internal bool StaleContinuation { get; init; }
+
+    /// <summary>Default candidates per slot of PAC's draft tree.</summary>
+    public const int DefaultTreeWidth = 3;
+
+    /// <summary>Default depth of PAC's draft tree.</summary>
+    public const int DefaultTreeDepth = 2;
+
     /// <summary>Default window of the speculative methods (the official SJD setting: 1 anchor + 15 drafts).</summary>
     public const int DefaultWindow = 16;
 
@@ -102,6 +121,12 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"an accept-noise limit applies to SJD2, not {Method}.");
         if (ReuseThreshold is not null && Reuse != DraftReuse.Threshold)
             throw new Sjd2Exception("a reuse threshold applies to the threshold reuse rule (--reuse threshold), not to the coupled one.");
+        if (TreeWidth is int tw && tw < 1)
+            throw new Sjd2Exception($"tree width must be at least 1 (1 = chain drafts), got {tw}.");
+        if (TreeDepth is int td && td < 0)
+            throw new Sjd2Exception($"tree depth must be at least 0 (0 = chain drafts), got {td}.");
+        if ((TreeWidth is not null || TreeDepth is not null) && Method != DecodingMethod.Pac)
+            throw new Sjd2Exception($"a draft tree applies to PAC, not {Method}; use --method pac.");
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (DraftInit is { } init && !Enum.IsDefined(init)) throw new Sjd2Exception($"unknown draft initialisation {init}.");
         if (!Enum.IsDefined(KvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
@@ -115,6 +140,7 @@ public sealed record GenerationOptions
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
         return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 ? DraftInit : DraftInit ?? DefaultDraftInit,
             Method == DecodingMethod.SjdPlusPlus ? Reuse : null, ReuseThreshold ?? DefaultReuseThreshold,
-            noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft);
+            noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
+            TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation);
     }
 }

@@ -142,6 +142,7 @@ public sealed class Sjd2Pipeline : IDisposable
         {
             DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus => new SjdDecoder(settings, tuner),
             DecodingMethod.Sjd2 => new Sjd2Decoder(settings, tuner),
+            DecodingMethod.Pac => new PacDecoder(settings, tuner),
             _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
         };
     }

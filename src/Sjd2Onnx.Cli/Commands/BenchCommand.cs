@@ -14,7 +14,7 @@ namespace Sjd2Onnx.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    private static readonly string[] DecodingKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise"];
+    private static readonly string[] DecodingKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "tree"];
 
     public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
     {
@@ -76,7 +76,8 @@ internal static class BenchCommand
                     var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
-                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image)));
+                        result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image),
+                        [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass]));
                 }
                 done++;
                 if (!quiet && !Console.IsErrorRedirected) Console.Error.Write($"\rbench {done}/{total} (prompt, seed) pairs");
@@ -150,13 +151,29 @@ internal static class BenchCommand
     {
         var m = pipeline.Manifest;
         Console.WriteLine($"model {m.Name}: {m.Image.GridHeight}x{m.Image.GridWidth} codes, provider {provider}, {prompts} prompts x {seeds} seeds, {Environment.ProcessorCount} cores");
-        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"host",6} {"accuracy",9}";
+        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"1-tok",6} {"fed",5} {"host",6} {"accuracy",9}";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
         foreach (var r in methods)
         {
-            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9}");
+            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.SingleTokenPassShare,6:P0} {r.FedPerPass,5:F1} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9}");
         }
+        // SJD-PAC's key figure: how often a pass commits only one slot, and what the passes fed.
+        string buckets = string.Join(" ", Enumerable.Range(0, BenchMethod.HistogramEdges.Length).Select(i => $"{BenchMethod.BucketLabel(i),6}"));
+        Console.WriteLine();
+        Console.WriteLine($"{"share of passes by slots committed",-40} {buckets}");
+        foreach (var r in methods)
+            Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.CommittedHistogram.Select(v => $"{v,6:P0}"))}");
+        Console.WriteLine($"{"share of passes by tokens fed",-40} {buckets}");
+        foreach (var r in methods)
+            Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.FedHistogram.Select(v => $"{v,6:P0}"))}");
+    }
+
+    private static JsonObject HistogramJson(double[] shares)
+    {
+        var o = new JsonObject();
+        for (int i = 0; i < shares.Length; i++) o[BenchMethod.BucketLabel(i)] = shares[i];
+        return o;
     }
 
     private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
@@ -178,6 +195,10 @@ internal static class BenchCommand
                 ["speedup"] = r.Speedup(ar),
                 ["accepted_per_pass"] = r.AcceptedPerPass,
                 ["host_share"] = r.HostShare,
+                ["single_token_pass_share"] = r.SingleTokenPassShare,
+                ["fed_per_pass"] = r.FedPerPass,
+                ["committed_per_pass_histogram"] = HistogramJson(r.CommittedHistogram),
+                ["fed_per_pass_histogram"] = HistogramJson(r.FedHistogram),
                 ["accuracy"] = r.Accuracy,
                 ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
                 ["options"] = Options(r.Options),
@@ -227,6 +248,7 @@ internal static class BenchCommand
         ["denoise_steps"] = o.DenoiseSteps,
         ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
         ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
+        ["tree"] = o.Method == DecodingMethod.Pac ? $"{o.TreeWidth ?? GenerationOptions.DefaultTreeWidth}x{o.TreeDepth ?? GenerationOptions.DefaultTreeDepth}" : null,
         ["cfg"] = o.CfgScale,
         ["temperature"] = o.Temperature,
         ["top_k"] = o.TopK,

@@ -8,4 +8,7 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <param name="AcceptedPerPass">Slots committed per pass.</param>
 /// <param name="HostShare">Share of decode time outside ONNX Runtime.</param>
 /// <param name="Correct">ShapesEval verdict; null without an evaluator.</param>
-internal sealed record BenchRun(string Prompt, ulong Seed, int Nfe, double LatencyMs, double AcceptedPerPass, double HostShare, bool? Correct);
+/// <param name="CommittedPerPass">Slots committed by each pass after the prefill.</param>
+/// <param name="FedPerPass">Tokens fed by each pass after the prefill.</param>
+internal sealed record BenchRun(string Prompt, ulong Seed, int Nfe, double LatencyMs, double AcceptedPerPass, double HostShare, bool? Correct,
+    IReadOnlyList<int> CommittedPerPass, IReadOnlyList<int> FedPerPass);

@@ -27,7 +27,8 @@ internal static class CommonOptions
         "sjd" => DecodingMethod.Sjd,
         "sjd++" or "sjdpp" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
         "sjd2" => DecodingMethod.Sjd2,
-        _ => throw new UsageException($"unknown method '{name}'; use --method ar, sjd, sjd++ or sjd2."),
+        "pac" => DecodingMethod.Pac,
+        _ => throw new UsageException($"unknown method '{name}'; use --method ar, sjd, sjd++, pac or sjd2."),
     };
 
     /// <summary>The method's name on the command line.</summary>
@@ -37,6 +38,7 @@ internal static class CommonOptions
         DecodingMethod.Sjd => "sjd",
         DecodingMethod.SjdPlusPlus => "sjd++",
         DecodingMethod.Sjd2 => "sjd2",
+        DecodingMethod.Pac => "pac",
         _ => method.ToString().ToLowerInvariant(),
     };
 
@@ -70,6 +72,7 @@ internal static class CommonOptions
         int? steps = cl.Int("denoise-steps", 1, 10000);
         string? kv = cl.String("kv");
         float? acceptNoise = cl.Float("accept-noise");
+        string? tree = cl.String("tree");
         if (!methodsMayDiffer)
         {
             string m = MethodName(method);
@@ -81,7 +84,10 @@ internal static class CommonOptions
                 throw new UsageException($"--{(tau is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
             if ((steps is not null || kv is not null || acceptNoise is not null) && method != DecodingMethod.Sjd2)
                 throw new UsageException($"--{(steps is not null ? "denoise-steps" : kv is not null ? "kv" : "accept-noise")} applies to --method sjd2, not {m}.");
+            if (tree is not null && method != DecodingMethod.Pac)
+                throw new UsageException($"--tree applies to --method pac, not {m}.");
         }
+        var (treeWidth, treeDepth) = tree is null || method != DecodingMethod.Pac ? ((int?)null, (int?)null) : ParseTree(tree);
         bool auto = string.Equals(window?.Trim(), "auto", StringComparison.OrdinalIgnoreCase);
         int? size = null;
         if (window is not null && !auto)
@@ -123,6 +129,8 @@ internal static class CommonOptions
             ReuseThreshold = tau,
             DenoiseSteps = steps,
             AcceptNoise = method == DecodingMethod.Sjd2 ? acceptNoise : null,
+            TreeWidth = treeWidth,
+            TreeDepth = treeDepth,
             KvMode = kv?.Trim().ToLowerInvariant() switch
             {
                 null => GenerationOptions.DefaultKvMode,
@@ -131,5 +139,17 @@ internal static class CommonOptions
                 _ => throw new UsageException($"unknown --kv '{kv}'; use exact or approx."),
             },
         };
+    }
+
+    // --tree WxD: W candidates per slot for the first D slots after the anchor; a bare 1 means chains.
+    private static (int? Width, int? Depth) ParseTree(string value)
+    {
+        var parts = value.Trim().ToLowerInvariant().Split('x');
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        if (parts.Length == 1 && parts[0] == "1") return (1, 0);
+        if (parts.Length != 2 || !int.TryParse(parts[0], System.Globalization.NumberStyles.Integer, ci, out int w) || w < 1
+            || !int.TryParse(parts[1], System.Globalization.NumberStyles.Integer, ci, out int d) || d < 0)
+            throw new UsageException($"--tree must be WIDTHxDEPTH (e.g. 3x2) or 1 for chains, got '{value}'.");
+        return (w, d);
     }
 }

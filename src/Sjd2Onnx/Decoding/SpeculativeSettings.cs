@@ -12,5 +12,9 @@ namespace Sjd2Onnx.Decoding;
 /// <param name="KvMode">SJD2 KV treatment of tokens accepted while noisy.</param>
 /// <param name="AcceptNoise">SJD2: commit only through outputs whose inputs were fed at noise levels up to this.</param>
 /// <param name="AcceptEveryDraft">Test hook: a broken verifier.</param>
+/// <param name="TreeWidth">PAC: candidates per slot in the draft tree (1 = chains).</param>
+/// <param name="TreeDepth">PAC: slots after the anchor that get a level of the tree.</param>
+/// <param name="StaleContinuation">PAC test hook: adaptive continuation as published (commits tokens verified against stale distributions; not exact).</param>
 internal sealed record SpeculativeSettings(int Window, bool AutoWindow, DraftInitialization? Init, DraftReuse? Reuse, float ReuseThreshold,
-    Sjd2Spec? Noise, Sjd2KvMode KvMode, float AcceptNoise, bool AcceptEveryDraft);
+    Sjd2Spec? Noise, Sjd2KvMode KvMode, float AcceptNoise, bool AcceptEveryDraft,
+    int TreeWidth = 1, int TreeDepth = 0, bool StaleContinuation = false);

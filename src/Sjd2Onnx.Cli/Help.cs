@@ -34,7 +34,7 @@ internal static class Help
         methods: ar one token per pass; sjd speculative Jacobi decoding (lossless); sjd++ sjd with
         draft reuse (lossless; --reuse coupled, the default, or threshold with --reuse-threshold,
         default 0.1); pac sjd++ (coupled) with proactive drafting: a tree of W candidates per slot
-        for the D slots after the anchor (--tree WxD, default 3x2; lossless; models without tree
+        for the D slots after the anchor (--tree WxD, default 3x1; lossless; models without tree
         attention decode chains); sjd2 Jacobi-denoising decoding (models trained for it; --denoise-steps,
         default the model's; --kv exact, the default, or approx; --accept-noise S in [0, 1]:
         commit only through outputs whose inputs were fed at noise level <= S, 1 by default as

@@ -73,11 +73,14 @@ public sealed record GenerationOptions
     /// </summary>
     internal bool StaleContinuation { get; init; }
 
+    /// <summary>Test hook: PAC's draft trees alone, with SJD's plain Jacobi resampling instead of coupled reuse past a rejection.</summary>
+    internal bool PacWithoutReuse { get; init; }
+
     /// <summary>Default candidates per slot of PAC's draft tree.</summary>
     public const int DefaultTreeWidth = 3;
 
     /// <summary>Default depth of PAC's draft tree.</summary>
-    public const int DefaultTreeDepth = 2;
+    public const int DefaultTreeDepth = 1;
 
     /// <summary>Default window of the speculative methods (the official SJD setting: 1 anchor + 15 drafts).</summary>
     public const int DefaultWindow = 16;
@@ -139,7 +142,8 @@ public sealed record GenerationOptions
         }
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
         return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 ? DraftInit : DraftInit ?? DefaultDraftInit,
-            Method == DecodingMethod.SjdPlusPlus ? Reuse : null, ReuseThreshold ?? DefaultReuseThreshold,
+            Method == DecodingMethod.SjdPlusPlus ? Reuse : Method == DecodingMethod.Pac && !PacWithoutReuse ? DraftReuse.Coupled : null,
+            ReuseThreshold ?? DefaultReuseThreshold,
             noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
             TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation);
     }

@@ -31,6 +31,12 @@ public sealed class Sjd2Pipeline : IDisposable
     /// <summary>The model's validated manifest.</summary>
     public ModelManifest Manifest { get; }
 
+    /// <summary>
+    /// Whether the transformer has tree attention (the optional <c>window_mask</c> input), which
+    /// <see cref="DecodingMethod.Pac"/> needs for draft trees; without it PAC decodes chains.
+    /// </summary>
+    public bool SupportsTreeAttention => _sessions.Transformer.InputMetadata.ContainsKey("window_mask");
+
     /// <summary>Opens a model folder: reads and validates model.json, loads the tokenizer and the four graphs.</summary>
     /// <exception cref="Sjd2Exception">The folder, manifest or a graph is unusable, or the provider is missing.</exception>
     public static Sjd2Pipeline Load(string modelDir, PipelineOptions? options = null)

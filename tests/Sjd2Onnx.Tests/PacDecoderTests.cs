@@ -22,17 +22,54 @@ public sealed class PacDecoderTests
         }
     }
 
-    [Fact]
-    public void TopK1_GivesArsCodes()
+    [Theory]
+    [InlineData("tiny", 16, 3, 2)]
+    [InlineData("tiny", 16, 2, 3)]
+    [InlineData("tiny-eol", 12, 2, 2)]
+    [InlineData("tiny-eol", 6, 3, 1)]
+    public void TopK1_GivesArsCodes(string model, int window, int width, int depth)
     {
-        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny-eol"));
+        // With top-k 1 every distribution is one-hot, so any wrong logits (a node that saw the wrong
+        // context, a kept KV row of the wrong branch) would show as a code different from AR's.
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
+        Assert.True(pipeline.SupportsTreeAttention);
         for (ulong seed = 0; seed < 3; seed++)
         {
             var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { TopK = 1, Seed = seed });
-            var pac = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, TopK = 1, Seed = seed, Window = 6 });
-            Assert.Equal(ar.Codes, pac.Codes);
-            Assert.True(pac.Statistics.Passes <= ar.Statistics.Passes);
+            foreach (var init in new[] { DraftInitialization.Vertical, DraftInitialization.Random })
+            {
+                var pac = pipeline.GenerateCodes(Prompt, new GenerationOptions
+                {
+                    Method = DecodingMethod.Pac,
+                    TopK = 1,
+                    Seed = seed,
+                    Window = window,
+                    TreeWidth = width,
+                    TreeDepth = depth,
+                    DraftInit = init,
+                });
+                Assert.Equal(ar.Codes, pac.Codes);
+                Assert.True(pac.Statistics.Passes <= ar.Statistics.Passes);
+            }
         }
+    }
+
+    [Fact]
+    public void Trees_FeedMoreNodesThanChainsAndCommitAtLeastOneSlotPerPass()
+    {
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
+        var options = new GenerationOptions { Method = DecodingMethod.Pac, Seed = 3, Window = 8, DraftInit = DraftInitialization.Random };
+        var tree = pipeline.GenerateCodes(Prompt, options with { TreeWidth = 3, TreeDepth = 2 });
+        var chain = pipeline.GenerateCodes(Prompt, options with { TreeWidth = 1, TreeDepth = 0 });
+        var layout = new Decoding.ImageLayout(pipeline.Manifest.Image, pipeline.Manifest.Sequence.EndOfLineId);
+        foreach (var stats in new[] { tree.Statistics, chain.Statistics })
+        {
+            Assert.Equal(layout.LastCodeSlot + 1, stats.CommittedPerPass.Sum());
+            Assert.All(stats.CommittedPerPass, c => Assert.True(c >= 1));
+            Assert.All(stats.FedPerPass, f => Assert.InRange(f, 1, 8));
+        }
+        // A tree spends the window on candidates: its passes commit at most depth + chain + 1 slots.
+        Assert.Contains(tree.Statistics.FedPerPass, f => f == 8);
     }
 
     [Theory]

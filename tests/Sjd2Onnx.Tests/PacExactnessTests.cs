@@ -14,13 +14,31 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
 {
     private const string Prompt = SpeculativeMicroFixture.Prompt;
 
+    // Micro has 4 slots, so a window holds at most 4 nodes: the anchor and three candidates (for
+    // slots 1 and 2; a level that does not fit is filled from the spine's children on). Deeper
+    // trees are covered by tiny-eol's marginal and the top-k 1 tests.
     [Theory]
-    [InlineData(DraftInitialization.Random, 16, 12_000, 21_000_000UL)]
-    [InlineData(DraftInitialization.Vertical, 3, 8_000, 22_000_000UL)]
-    public void Pac_MatchesExactArDistribution(DraftInitialization init, int window, int samples, ulong seed)
+    [InlineData("pd+ac", DraftInitialization.Random, 3, 2, false, 12_000, 21_000_000UL)]
+    [InlineData("pd+ac", DraftInitialization.Vertical, 2, 1, false, 8_000, 22_000_000UL)]
+    [InlineData("pd alone", DraftInitialization.Random, 2, 1, true, 8_000, 26_000_000UL)]
+    [InlineData("ac alone", DraftInitialization.Random, 1, 0, false, 8_000, 27_000_000UL)]
+    public void Pac_MatchesExactArDistribution(string variant, DraftInitialization init, int width, int depth, bool withoutReuse, int samples, ulong seed)
     {
-        var (stat, df, limit) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = init, Window = window }, samples, seed, "pac");
-        Assert.True(stat <= limit, $"pac: chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
+        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = init, TreeWidth = width, TreeDepth = depth, PacWithoutReuse = withoutReuse };
+        var (stat, df, limit) = ChiSquare(options, samples, seed, $"pac {variant}");
+        Assert.True(stat <= limit, $"pac {variant}: chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
+    }
+
+    [Fact]
+    public void Pac_TopK3_MatchesExactArDistribution()
+    {
+        // Zero probabilities outside the top 3: candidates of zero probability, residuals with holes.
+        var options = new GenerationOptions { Method = DecodingMethod.Pac, TopK = 3, DraftInit = DraftInitialization.Horizontal, TreeWidth = 3, TreeDepth = 1 };
+        var exact = SpeculativeTestSupport.ExactDistribution(micro.Dir, Prompt, options.ResolveSampling(micro.Pipeline.Manifest.Sampling));
+        var clock = Stopwatch.StartNew();
+        var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, Prompt, options, 6_000, 28_000_000UL, exact);
+        output.WriteLine($"pac top-k 3, horizontal, tree 3x1: 6000 samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, TV {SpeculativeTestSupport.TotalVariation(counts, exact):F4}, mean passes {passes:F2}, {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
     }
 
     [Fact]
@@ -29,7 +47,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
         // After a rejection at slot j the published rule goes on verifying the drafts of j+1, …
         // against outputs that saw the rejected draft at j, and commits them: slot j+1 is then
         // drawn from P(· | x_<j, d_j) instead of P(· | x_<j, x_j).
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, StaleContinuation = true };
+        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 1, TreeDepth = 0, StaleContinuation = true };
         var (stat, df, limit) = ChiSquare(options, 4_000, 23_000_000UL, "pac, stale continuation (as published)");
         Assert.True(stat > limit, $"committing stale continuations passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
@@ -43,7 +61,17 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     }
 
     [Fact]
-    public void ForcedEndOfLine_KeepsTheMarginalExact()
+    public void PublishedAdaptiveContinuation_WithTrees_FailsTheSameTest()
+    {
+        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 2, TreeDepth = 1, StaleContinuation = true };
+        var (stat, df, limit) = ChiSquare(options, 4_000, 29_000_000UL, "pac tree 2x1, stale continuation (as published)");
+        Assert.True(stat > limit, $"committing stale continuations passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
+    }
+
+    [Theory]
+    [InlineData(2, 2, 25_000_000UL)]
+    [InlineData(3, 3, 30_000_000UL)]
+    public void ForcedEndOfLine_KeepsTheMarginalExact(int width, int depth, ulong seed)
     {
         // As SpeculativeDecoderTests.ForcedEndOfLine_KeepsTheMarginalExact, for PAC: the code after the
         // first end-of-line token is verified against the output of the forced input.
@@ -53,10 +81,10 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
         var counts = new long[exact.Length];
         const int samples = 4000;
         for (int i = 0; i < samples; i++)
-            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, Seed = 25_000_000 + (ulong)i }).Codes[3]]++;
+            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, Seed = seed + (ulong)i, TreeWidth = width, TreeDepth = depth, DraftInit = DraftInitialization.Random }).Codes[3]]++;
         var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
         double limit = SpeculativeTestSupport.ChiSquareQuantile(df, SpeculativeTestSupport.Z);
-        output.WriteLine($"pac on tiny-eol, first code after the end of line: {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}");
+        output.WriteLine($"pac tree {width}x{depth} on tiny-eol, first code after the end of line: {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}");
         Assert.True(stat <= limit, $"chi-square {stat:F1}, df {df}, limit {limit:F1}");
     }
 

@@ -5,7 +5,7 @@
 * ``text_embedding.onnx``  input_ids [B,S] int64 -> inputs_embeds [B,S,D]
 * ``image_embedding.onnx`` image_codes [B,S] int64 -> inputs_embeds [B,S,D]
 * ``transformer.onnx``     inputs_embeds, attention_mask, position_ids, past_key_values.{i}.key/value
-                           [, noise_levels] -> logits, present.{i}.key/value (dynamic B, S, P)
+                           [, noise_levels] [, window_mask] -> logits, present.{i}.key/value (dynamic B, S, P)
 * ``vq_decoder.onnx``      codes [B,h,w] int64 -> image [B,3,H,W] (dynamic B)
 * ``model.json``, the tokenizer files, and ``parity.json`` (PyTorch reference outputs that
   ``sjd2 parity --model DIR`` replays through ONNX Runtime).
@@ -73,18 +73,26 @@ class _ImageEmbedding(nn.Module):
 
 
 class _TransformerGraph(nn.Module):
-    def __init__(self, model: Sjd2Transformer):
+    """``window_mask=True`` adds the tree-attention input (the graphs of tiny, micro and the
+    default model); the family exporters leave it out."""
+
+    def __init__(self, model: Sjd2Transformer, window_mask: bool = False):
         super().__init__()
         self.model = model
         self.num_layers = model.config.num_layers
         self.noise = model.config.noise_conditioning
+        self.window_mask = window_mask
 
     def forward(self, inputs_embeds, attention_mask, position_ids, *rest):
         n = 2 * self.num_layers
         flat = rest[:n]
         past = [(flat[2 * i], flat[2 * i + 1]) for i in range(self.num_layers)]
         noise_levels = rest[n] if self.noise else None
-        logits, presents = self.model(inputs_embeds, attention_mask, position_ids, past, noise_levels)
+        if self.window_mask:
+            logits, presents = self.model(inputs_embeds, attention_mask, position_ids, past, noise_levels,
+                                          rest[-1])
+        else:
+            logits, presents = self.model(inputs_embeds, attention_mask, position_ids, past, noise_levels)
         out = [logits]
         for k, v in presents:
             out += [k, v]
@@ -100,13 +108,20 @@ class _VqGraph(nn.Module):
         return self.decoder(codes)
 
 
-def transformer_input_names(num_layers: int, noise: bool) -> List[str]:
+def transformer_input_names(num_layers: int, noise: bool, window_mask: bool = False) -> List[str]:
     names = ["inputs_embeds", "attention_mask", "position_ids"]
     for i in range(num_layers):
         names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
     if noise:
         names.append("noise_levels")
+    if window_mask:
+        names.append("window_mask")
     return names
+
+
+def causal_window_mask(s: int) -> torch.Tensor:
+    """The window_mask [S,S] that makes a window an ordinary causal chain."""
+    return torch.tril(torch.ones(s, s, dtype=torch.long))
 
 
 def transformer_output_names(num_layers: int) -> List[str]:
@@ -183,6 +198,49 @@ def window_consistency_check(model: Sjd2Transformer, seed: int = 0, seq_len: int
     return worst32
 
 
+@torch.no_grad()
+def _tree_diff(model: Sjd2Transformer, dtype: torch.dtype, seed: int, prefix: int, s: int) -> float:
+    """Max |logit| difference between one tree pass (example_tree_mask, positions by depth) and
+    feeding each tree token's root path as an ordinary causal chain after the same prefix."""
+    cfg = model.config
+    g = torch.Generator().manual_seed(seed + 1)
+    b = 2
+    x = torch.randn(b, prefix + s, cfg.hidden_size, generator=g).to(dtype)
+    mask = torch.ones(b, prefix + s, dtype=torch.long)
+    mask[1, :2] = 0
+    pos = _row_positions(mask)
+    nl = torch.zeros(b, prefix + s, dtype=dtype) if cfg.noise_conditioning else None
+
+    def sl(t, a, e):
+        return None if t is None else t[:, a:e]
+
+    _, past = model(x[:, :prefix], mask[:, :prefix], pos[:, :prefix], None, sl(nl, 0, prefix))
+    tree = example_tree_mask(s)
+    depth = tree.sum(dim=1) - 1
+    tree_pos = pos[:, prefix - 1:prefix] + 1 + depth.unsqueeze(0)
+    tree_logits, _ = model(x[:, prefix:], mask, tree_pos, past, sl(nl, prefix, prefix + s), tree)
+    worst = 0.0
+    for i in range(s):
+        path = [j for j in range(s) if tree[i, j] == 1]      # root .. i, ascending = by depth
+        xs = x[:, prefix:][:, path]
+        chain, _ = model(xs, mask[:, :prefix + len(path)], tree_pos[:, path], past,
+                         None if nl is None else nl[:, prefix:][:, path])
+        worst = max(worst, (chain[:, -1] - tree_logits[:, i]).abs().max().item())
+    return worst
+
+
+def tree_consistency_check(model: Sjd2Transformer, seed: int = 0, prefix: int = 5, s: int = 6,
+                           tol: float = 1e-5) -> float:
+    """A tree pass (window_mask) gives each token the logits of its root path fed as a chain;
+    asserted in float64 against ``tol``."""
+    d64 = _tree_diff(copy.deepcopy(model).double(), torch.float64, seed, prefix, s)
+    d32 = _tree_diff(model, torch.float32, seed, prefix, s)
+    print(f"  self-test (PyTorch) tree pass vs root-path chains: float64 {d64:.2g}; float32 {d32:.3g}")
+    if not d64 < tol:
+        raise AssertionError(f"tree consistency failed in float64: max diff {d64} >= {tol}")
+    return d32
+
+
 # ---------------------------------------------------------------------------------------------
 # parity.json helpers
 # ---------------------------------------------------------------------------------------------
@@ -235,8 +293,22 @@ def _quantise(t: torch.Tensor, decimals: int = 4) -> torch.Tensor:
     return torch.from_numpy(np.round(t.numpy().astype(np.float64), decimals).astype(np.float32))
 
 
+def example_tree_mask(s: int) -> torch.Tensor:
+    """A window_mask [S,S] for a small tree: token 0 the root, then alternately a child of the
+    previous token and a sibling of it (so both the chain and the branch rules are exercised)."""
+    parent = [-1] + [j - 1 if j % 2 == 1 else max(j - 2, 0) for j in range(1, s)]
+    mask = torch.zeros(s, s, dtype=torch.long)
+    for i in range(s):
+        j = i
+        while j >= 0:
+            mask[i, j] = 1
+            j = parent[j]
+    return mask
+
+
 def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: int, p: int,
-                      s: int, pad: int, noisy: bool, keep_layers: Optional[Sequence[int]]) -> dict:
+                      s: int, pad: int, noisy: bool, keep_layers: Optional[Sequence[int]],
+                      window_mask: Optional[torch.Tensor] = None) -> dict:
     cfg = model.config
     total = p + s
     mask = torch.ones(b, total, dtype=torch.long)
@@ -258,7 +330,7 @@ def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: 
         else:
             nl = torch.zeros(b, s)
     with torch.no_grad():
-        logits, presents = model(x, mask, pos, past, nl)
+        logits, presents = model(x, mask, pos, past, nl, window_mask)
     inputs = {"inputs_embeds": _tensor(x, True), "attention_mask": _tensor(mask),
               "position_ids": _tensor(pos)}
     for i, (k, v) in enumerate(past):
@@ -266,6 +338,8 @@ def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: 
         inputs[f"past_key_values.{i}.value"] = _tensor(v, True)
     if nl is not None:
         inputs["noise_levels"] = _tensor(nl, True)
+    if window_mask is not None:
+        inputs["window_mask"] = _tensor(window_mask)
     outputs = {"logits": _tensor(logits)}
     for i, (k, v) in enumerate(presents):
         if keep_layers is None or i in keep_layers:
@@ -283,7 +357,9 @@ def _case_floats(case: dict) -> int:
 
 
 def build_parity_cases(model: Sjd2Transformer, vq_decoder: nn.Module, grid: Tuple[int, int],
-                       seed: int = 0, max_floats: int = 60000) -> List[dict]:
+                       seed: int = 0, max_floats: int = 60000, window_mask: bool = False) -> List[dict]:
+    """``window_mask``: the graph has the tree-attention input; the prefill case feeds the causal
+    mask and the window case a tree."""
     cfg = model.config
     L = cfg.num_layers
     cases: List[dict] = []
@@ -309,10 +385,11 @@ def build_parity_cases(model: Sjd2Transformer, vq_decoder: nn.Module, grid: Tupl
     for keep, p, s in plans:
         tcases = [
             _transformer_case(model, gen(2), "prefill B=2 P=0 S=5 (row 1 left-padded by 2)",
-                              2, 0, 5, 2, False, keep),
+                              2, 0, 5, 2, False, keep, causal_window_mask(5) if window_mask else None),
             _transformer_case(model, gen(3), f"window B=2 P={p} S={s} (row 1 left-padded by 2)"
-                              + (", rising noise levels" if cfg.noise_conditioning else ""),
-                              2, p, s, 2, True, keep),
+                              + (", rising noise levels" if cfg.noise_conditioning else "")
+                              + (", tree window_mask" if window_mask else ""),
+                              2, p, s, 2, True, keep, example_tree_mask(s) if window_mask else None),
         ]
         if sum(_case_floats(c) for c in tcases) <= max_floats * 0.8:
             break
@@ -362,7 +439,7 @@ def _describe(path: str) -> None:
 
 
 def export_graphs(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Module,
-                  grid: Tuple[int, int]) -> None:
+                  grid: Tuple[int, int], window_mask: bool = False) -> None:
     cfg = transformer.config
     L = cfg.num_layers
     tmp_b, tmp_p, tmp_s = 2, 3, 4
@@ -375,7 +452,7 @@ def export_graphs(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Mod
             ["image_codes"], ["inputs_embeds"],
             {"image_codes": {0: "batch", 1: "sequence"}, "inputs_embeds": {0: "batch", 1: "sequence"}})
 
-    in_names = transformer_input_names(L, cfg.noise_conditioning)
+    in_names = transformer_input_names(L, cfg.noise_conditioning, window_mask)
     out_names = transformer_output_names(L)
     args = [torch.randn(tmp_b, tmp_s, cfg.hidden_size),
             torch.ones(tmp_b, tmp_p + tmp_s, dtype=torch.long),
@@ -384,6 +461,8 @@ def export_graphs(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Mod
         args.append(torch.randn(tmp_b, cfg.num_kv_heads, tmp_p, cfg.head_dim))
     if cfg.noise_conditioning:
         args.append(torch.zeros(tmp_b, tmp_s))
+    if window_mask:
+        args.append(causal_window_mask(tmp_s))
     axes = {"inputs_embeds": {0: "batch", 1: "sequence"},
             "attention_mask": {0: "batch", 1: "total_sequence"},
             "position_ids": {0: "batch", 1: "sequence"},
@@ -394,7 +473,9 @@ def export_graphs(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Mod
             axes[f"present.{i}.{kind}"] = {0: "batch", 2: "total_sequence"}
     if cfg.noise_conditioning:
         axes["noise_levels"] = {0: "batch", 1: "sequence"}
-    _export(_TransformerGraph(transformer), tuple(args), os.path.join(out_dir, GRAPH_FILES["transformer"]),
+    if window_mask:
+        axes["window_mask"] = {0: "sequence", 1: "sequence"}
+    _export(_TransformerGraph(transformer, window_mask), tuple(args), os.path.join(out_dir, GRAPH_FILES["transformer"]),
             in_names, out_names, axes)
 
     h, w = grid
@@ -449,7 +530,7 @@ def write_tokenizer_files(out_dir, tokenizer_files):
 def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Module,
                         manifest: dict, tokenizer_files: Dict[str, Union[str, bytes, pathlib.Path]],
                         parity_seed: int = 0, tolerance: float = 1e-4,
-                        self_test_tol: float = 1e-5) -> dict:
+                        self_test_tol: float = 1e-5, window_mask: bool = True) -> dict:
     """Writes a complete model folder and returns the manifest written.
 
     ``manifest``: the model.json content; ``graphs`` is filled in, ``transformer`` dimensions are
@@ -465,17 +546,19 @@ def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: 
 
     print(f"exporting to {out_dir}")
     window_consistency_check(transformer, seed=parity_seed, tol=self_test_tol)
+    if window_mask:
+        tree_consistency_check(transformer, seed=parity_seed, tol=self_test_tol)
 
     write_tokenizer_files(out_dir, tokenizer_files)
 
-    export_graphs(out_dir, transformer, vq_decoder, grid)
+    export_graphs(out_dir, transformer, vq_decoder, grid, window_mask)
     for key in ("text_embedding", "image_embedding", "transformer", "vq_decoder"):
         _describe(os.path.join(out_dir, GRAPH_FILES[key]))
 
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         f.write(_dumps(m) + "\n")
 
-    cases = build_parity_cases(transformer, vq_decoder, grid, seed=parity_seed)
+    cases = build_parity_cases(transformer, vq_decoder, grid, seed=parity_seed, window_mask=window_mask)
     with open(os.path.join(out_dir, "parity.json"), "w", encoding="utf-8") as f:
         f.write(_dumps({"tolerance": tolerance, "cases": cases}) + "\n")
     print(f"  parity.json: {len(cases)} cases ({', '.join(c['graph'] + ' ' + c['name'] for c in cases)}), "

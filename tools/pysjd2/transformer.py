@@ -4,17 +4,18 @@ The module follows the ONNX contract in docs/model-format.md:
 
 * inputs: ``inputs_embeds`` [B,S,D], ``attention_mask`` [B,P+S] int64 (1 real, 0 pad),
   ``position_ids`` [B,S] int64, ``past_key_values`` (L pairs of [B,Hkv,P,Dh]; P may be 0),
-  optional ``noise_levels`` [B,S] float (SJD2 models).
+  optional ``noise_levels`` [B,S] float (SJD2 models), optional ``window_mask`` [S,S] int64
+  (tree attention: 1 = new token i may attend new token j; absent = causal, j <= i).
 * outputs: ``logits`` [B,S,K] over image codes only and ``presents`` (L pairs of
   [B,Hkv,P+S,Dh] = concat(past, new) along the sequence axis).
 
 Causality is built explicitly from the positions inside the window: new token i sees every
-cached position p with attention_mask[b,p]==1 and new token j when j<=i and
-attention_mask[b,P+j]==1. Nothing relies on ``is_causal``. Masked scores get a large negative
-bias (-1e9, not -inf). Additionally every token sees its own key: that changes nothing for real
-tokens and makes a padding token (attention_mask 0, output never used) attend to itself only,
-so no row is ever fully masked and padding outputs are identical for full pass,
-prefix-then-window and token-by-token.
+cached position p with attention_mask[b,p]==1 and new token j when j<=i (or, with a
+``window_mask``, when window_mask[i,j]==1) and attention_mask[b,P+j]==1. Nothing relies on
+``is_causal``. Masked scores get a large negative bias (-1e9, not -inf). Additionally every
+token sees its own key: that changes nothing for real tokens and makes a padding token
+(attention_mask 0, output never used) attend to itself only, so no row is ever fully masked
+and padding outputs are identical for full pass, prefix-then-window and token-by-token.
 
 Training (no cache): call ``model.training_forward(inputs_embeds, attention_mask,
 position_ids, noise_levels)`` or equivalently ``model(inputs_embeds, attention_mask,
@@ -94,11 +95,15 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + rotate_half(x) * sin
 
 
-def window_attention_bias(attention_mask: torch.Tensor, num_new: torch.Tensor) -> torch.Tensor:
+def window_attention_bias(attention_mask: torch.Tensor, num_new: torch.Tensor,
+                          window_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Additive bias [B,1,1,S,T] (T = P+S) for a window of S new tokens after P cached ones.
 
     ``num_new`` is any tensor whose first dimension has length S (used only for its shape-free
     index ramp, so the exported graph stays dynamic in B, S and P, including P = 0).
+    ``window_mask`` [S,S] (1 = new token i sees new token j) replaces the causal rule inside the
+    window (tree attention: one pass verifies several branches of drafts); cached keys stay
+    visible to every new token.
     """
     ones_t = torch.ones_like(attention_mask[0])               # [T] int64
     ones_s = torch.ones_like(num_new)                         # [S] int64
@@ -110,6 +115,12 @@ def window_attention_bias(attention_mask: torch.Tensor, num_new: torch.Tensor) -
     key_rel = (key_idx - total_t).unsqueeze(0)                # [1,T]
     query_rel = (query_idx - total_s).unsqueeze(1)            # [S,1]
     causal = key_rel <= query_rel                             # [S,T]
+    if window_mask is not None:
+        # new key j = t - P sits at key_rel = j - S; cached keys (key_rel < -S) stay visible
+        is_new = key_rel >= -total_s                          # [1,T]
+        new_idx = (key_rel + total_s).clamp(min=0).expand(query_rel.shape[0], -1)  # [S,T]
+        in_window = torch.gather(window_mask, 1, new_idx) == 1
+        causal = (is_new & in_window) | (~is_new & causal)
     itself = key_rel == query_rel                             # [S,T] the token's own key
     real = attention_mask == 1                                # [B,T]
     # A real token never sees padding. A padding token (whose output nobody reads) sees only
@@ -250,14 +261,15 @@ class Sjd2Transformer(nn.Module):
     # ---- main pass -----------------------------------------------------------------------
     def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor,
                 position_ids: torch.Tensor, past_key_values: Optional[Sequence[KV]] = None,
-                noise_levels: Optional[torch.Tensor] = None):
+                noise_levels: Optional[torch.Tensor] = None,
+                window_mask: Optional[torch.Tensor] = None):
         x = inputs_embeds
         if self.noise_embed is not None:
             if noise_levels is None:
                 noise_levels = torch.zeros(x.shape[:2], dtype=x.dtype, device=x.device)
             x = x + self.noise_embed(noise_levels)
         cos, sin = rotary_cos_sin(position_ids, self.config.head_dim, self.config.rope_theta)
-        bias = window_attention_bias(attention_mask, position_ids[0])
+        bias = window_attention_bias(attention_mask, position_ids[0], window_mask)
         presents: List[KV] = []
         for i, layer in enumerate(self.layers):
             past = past_key_values[i] if past_key_values is not None else None

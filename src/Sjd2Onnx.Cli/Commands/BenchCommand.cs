@@ -52,6 +52,7 @@ internal static class BenchCommand
                 continue;
             }
             if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest); // one-line errors now
+            CommonOptions.NoticeChainFallback(options, pipeline);
             if (methods.Any(m => m.Label == spec)) throw new UsageException($"--methods lists '{spec}' twice.");
             methods.Add(new BenchMethod(spec, options));
         }

@@ -56,7 +56,15 @@ internal static class CommonOptions
             throw new UsageException("--top-k 0 keeps no token; pass a positive k, or leave --top-k out to use the model's default.");
         options.ResolveSampling(pipeline.Manifest.Sampling); // validates, one-line errors
         if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
+        NoticeChainFallback(options, pipeline);
         return options;
+    }
+
+    /// <summary>One line on stderr when PAC runs on a model without tree attention (it then decodes chains).</summary>
+    public static void NoticeChainFallback(GenerationOptions options, Sjd2Pipeline pipeline)
+    {
+        if (options.Method == DecodingMethod.Pac && !pipeline.SupportsTreeAttention && (options.TreeWidth ?? GenerationOptions.DefaultTreeWidth) > 1)
+            Console.Error.WriteLine($"notice: model {pipeline.Manifest.Name} has no tree attention (no window_mask input); pac decodes chain drafts (sjd++ coupled). Re-export the model for draft trees.");
     }
 
     /// <summary>

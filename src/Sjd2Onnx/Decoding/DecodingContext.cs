@@ -93,11 +93,11 @@ internal sealed class DecodingContext : IDisposable
     public void Prefill()
     {
         var embeds = RunEmbedding(_sessions.TextEmbedding, "input_ids", _prefixIds, Batch, _prefixLength);
-        RunTransformer(embeds, _prefixLength, default);
+        RunTransformer(embeds, _prefixLength, default, default, default);
         Runner.Commit(_prefixLength);
     }
 
-    /// <summary>The window embedding buffer [B, S, D] that <see cref="RunWindow"/> feeds; rows share the image part.</summary>
+    /// <summary>The window embedding buffer [B, S, D] that <see cref="RunWindow(int, ReadOnlySpan{float})"/> feeds; rows share the image part.</summary>
     public Span<float> WindowRow(int row, int s) => _windowEmbeds.AsSpan(row * s * Hidden, s * Hidden);
 
     /// <summary>
@@ -139,7 +139,14 @@ internal sealed class DecodingContext : IDisposable
     public ReadOnlySpan<float> ForcedEmbedding => _endOfLine;
 
     /// <summary>Copies row 0 of the window into the other rows and runs one pass over s tokens.</summary>
-    public void RunWindow(int s, ReadOnlySpan<float> noise = default)
+    public void RunWindow(int s, ReadOnlySpan<float> noise = default) => RunWindow(s, noise, default, default);
+
+    /// <summary>
+    /// Like <see cref="RunWindow(int, ReadOnlySpan{float})"/> but as a tree pass: per-token position
+    /// offsets and a window mask, see <see cref="TransformerRunner.Run(float[], int, ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{bool}, RunOptions)"/>;
+    /// keep the accepted path with <see cref="TransformerRunner.Commit(ReadOnlySpan{int})"/>.
+    /// </summary>
+    public void RunWindow(int s, ReadOnlySpan<float> noise, ReadOnlySpan<int> positionOffsets, ReadOnlySpan<bool> windowMask)
     {
         var row0 = WindowRow(0, s);
         for (int b = 1; b < Batch; b++) row0.CopyTo(_windowEmbeds.AsSpan(b * s * Hidden, s * Hidden));
@@ -149,7 +156,7 @@ internal sealed class DecodingContext : IDisposable
             noiseRows = _noiseRows.AsSpan(0, Batch * s);
             for (int b = 0; b < Batch; b++) noise[..s].CopyTo(noiseRows.Slice(b * s, s));
         }
-        RunTransformer(_windowEmbeds, s, noiseRows);
+        RunTransformer(_windowEmbeds, s, noiseRows, positionOffsets, windowMask);
         Statistics.FedPerPass.Add(s);
     }
 
@@ -172,11 +179,11 @@ internal sealed class DecodingContext : IDisposable
 
     private float[] EmbedText(long[] ids) => RunEmbedding(_sessions.TextEmbedding, "input_ids", ids, 1, ids.Length);
 
-    private void RunTransformer(float[] embeds, int s, ReadOnlySpan<float> noise)
+    private void RunTransformer(float[] embeds, int s, ReadOnlySpan<float> noise, ReadOnlySpan<int> positionOffsets, ReadOnlySpan<bool> windowMask)
     {
         _cancellation.ThrowIfCancellationRequested();
         _onnxClock.Start();
-        try { Runner.Run(embeds, s, noise, _runOptions); }
+        try { Runner.Run(embeds, s, noise, positionOffsets, windowMask, _runOptions); }
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
         finally { _onnxClock.Stop(); }
         Statistics.Passes++;

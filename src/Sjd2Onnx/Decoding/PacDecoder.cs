@@ -8,7 +8,7 @@ namespace Sjd2Onnx.Decoding;
 /// SJD with proactive drafting and adaptive continuation made exact (<c>--method pac</c>). A pass
 /// feeds a <see cref="DraftTree"/>: the anchor, then for the first <c>depth</c> slots after it a
 /// full tree of up to <c>width</c> candidates per slot (the slot's own draft first, then one-hot
-/// alternatives: the most likely other codes of the draft's q, or the other spatial priors), then
+/// alternatives: the most likely other codes of the stale distribution the draft was sampled from), then
 /// a chain of drafts from the tree's first-candidate path (the spine) to the window's end. The
 /// accepted path is found from the anchor: at each node its children are verified against the
 /// node's output with recursive rejection sampling (<see cref="CandidateVerifier"/>), which is
@@ -43,6 +43,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
         bool trees = feeder.CanFeedTrees;
         int width = trees ? Math.Max(1, settings.TreeWidth) : 1, depth = trees ? settings.TreeDepth : 0;
         var tree = new DraftTree(maxWindow);
+        bool coupled = settings.Reuse == DraftReuse.Coupled; // otherwise plain Jacobi resampling (a test of trees alone)
         var p = new float[k];
         var alternatives = new int[Math.Max(1, width)];
         var frontier = new int[maxWindow];
@@ -71,17 +72,17 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
             int root = node, spine = root, slotNext = n;
             Array.Fill(spineAt, -1);
             spineAt[n - 1 - fed0] = root;
-            // The tree: every node of a level gets the next slot's candidates as children.
+            // The tree: every node of a level gets the next slot's candidates as children, the
+            // spine's first (frontier[0] is always the spine), as many as the window holds.
             int frontierCount = 1;
             frontier[0] = root;
-            for (int level = 0; level < depth && slotNext <= last - 1; level++, slotNext++)
+            for (int level = 0; level < depth && slotNext <= last - 1 && tree.Count < window; level++, slotNext++)
             {
                 int c = Candidates(slotNext, width, drafts, layout, alternatives);
-                if (tree.Count + frontierCount * c > window) break;
                 int next = 0, nextSpine = -1;
                 for (int f = 0; f < frontierCount; f++)
                 {
-                    for (int r = 0; r < c; r++)
+                    for (int r = 0; r < c && tree.Count < window; r++)
                     {
                         int v = tree.Add(slotNext, alternatives[r], frontier[f], r);
                         nextFrontier[next++] = v;
@@ -164,7 +165,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
             }
             // `reference` is the node at the new token's slot whose output continues past it.
             if (reference < 0) reference = SpineAt(spineAt, newSlot - fed0);
-            feeder.Keep(tree, kept, keptCount);
+            feeder.Keep(kept, keptCount);
 
             // Coupled update of every slot this pass predicted beyond the new token.
             int predictedThrough = newSlot;
@@ -173,7 +174,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
                 if (!layout.IsForced(slot))
                 {
                     ctx.Distribution(r, p);
-                    if (drafts.HasDraft(slot))
+                    if (coupled && drafts.HasDraft(slot))
                     {
                         int old = drafts.Token(slot);
                         int next = coupling.Accept(p, old, drafts.Q(slot), rng) ? old : coupling.Resample(p, old, drafts.Q(slot), rng);
@@ -203,36 +204,29 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
 
     /// <summary>
     /// The candidates of a slot into <paramref name="into"/>: its own draft first, then up to
-    /// width − 1 distinct alternatives — the most likely other codes of the draft's q when it was
-    /// sampled, else the other spatial priors (the codes above and to the left). Alternatives are
-    /// deterministic given what is drafted, so they are verified as one-hot proposals.
+    /// width − 1 distinct alternatives, the most likely other codes of the draft's q (the stale
+    /// distribution it was sampled from) that q gives at least <see cref="AlternativeFloor"/>.
+    /// A one-hot draft (a spatial prior) has no distribution to rank alternatives by and stays
+    /// alone; so does a confident q. Alternatives are deterministic given the draft and q, so they
+    /// are verified as one-hot proposals.
     /// </summary>
     private static int Candidates(int slot, int width, DraftState drafts, ImageLayout layout, int[] into)
     {
         into[0] = drafts.Token(slot);
-        if (width <= 1 || layout.IsForced(slot)) return 1;
+        if (width <= 1 || layout.IsForced(slot) || drafts.IsOneHot(slot)) return 1;
         int count = 1;
-        if (!drafts.IsOneHot(slot))
+        var q = drafts.QBuffer(slot);
+        while (count < width)
         {
-            var q = drafts.QBuffer(slot);
-            while (count < width)
-            {
-                int best = -1;
-                for (int x = 0; x < q.Length; x++)
-                    if (q[x] > 0 && (best < 0 || q[x] > q[best]) && Array.IndexOf(into, x, 0, count) < 0) best = x;
-                if (best < 0) break;
-                into[count++] = best;
-            }
-            return count;
-        }
-        int code = layout.CodeIndex(slot);
-        int above = code - layout.Cols, left = code % layout.Cols > 0 ? code - 1 : -1;
-        foreach (int neighbour in (ReadOnlySpan<int>)[above, left])
-        {
-            if (count >= width || neighbour < 0) continue;
-            int token = drafts.Current[neighbour];
-            if (Array.IndexOf(into, token, 0, count) < 0) into[count++] = token;
+            int best = -1;
+            for (int x = 0; x < q.Length; x++)
+                if (q[x] >= AlternativeFloor && (best < 0 || q[x] > q[best]) && Array.IndexOf(into, x, 0, count) < 0) best = x;
+            if (best < 0) break;
+            into[count++] = best;
         }
         return count;
     }
+
+    // An alternative below this share of its slot's stale distribution is rarely accepted and not worth a node.
+    private const float AlternativeFloor = 0.05f;
 }

@@ -48,7 +48,8 @@ internal sealed class ModelSessions : IDisposable
                 throw new Sjd2Exception(hasNoise
                     ? "the transformer graph has a noise_levels input but model.json has no sjd2 section; re-export the model."
                     : "model.json has an sjd2 section but the transformer graph has no noise_levels input; re-export the model.");
-            Check(transformer, "transformer", TransformerInputs(m, hasNoise), TransformerOutputs(m));
+            bool hasWindowMask = transformer.InputMetadata.ContainsKey("window_mask");
+            Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask), TransformerOutputs(m));
             return new ModelSessions(text, image, transformer, vq, hasNoise);
         }
         catch
@@ -58,7 +59,7 @@ internal sealed class ModelSessions : IDisposable
         }
     }
 
-    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise)
+    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise, bool windowMask = false)
     {
         var t = m.Transformer;
         yield return new("inputs_embeds", TensorElementType.Float, [null, null, t.HiddenSize]);
@@ -70,6 +71,8 @@ internal sealed class ModelSessions : IDisposable
             yield return new($"past_key_values.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
         }
         if (noise) yield return new("noise_levels", TensorElementType.Float, [null, null]);
+        // Optional (tree attention); graphs without it run causal windows.
+        if (windowMask) yield return new("window_mask", TensorElementType.Int64, [null, null]);
     }
 
     internal static IEnumerable<Port> TransformerOutputs(ModelManifest m)

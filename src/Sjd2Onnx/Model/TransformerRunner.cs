@@ -7,6 +7,9 @@ namespace Sjd2Onnx.Model;
 /// Runs the transformer over windows of new tokens with a host-side KV cache that can roll back.
 /// Two buffers per layer tensor alternate as past and present: when a whole window is kept the
 /// present simply becomes the next past (no copy); a partial keep compacts it in place.
+/// Graphs with a <c>window_mask</c> input also run tree passes: each new token sees the cache and
+/// the window tokens its mask names, at a position given per token, and <see cref="Commit(ReadOnlySpan{int})"/>
+/// keeps one root-to-leaf path of the tree.
 /// </summary>
 internal sealed class TransformerRunner : IDisposable
 {
@@ -18,6 +21,9 @@ internal sealed class TransformerRunner : IDisposable
     private readonly long[] _mask;                // [B, capacity]
     private readonly long[] _positions;           // [B, maxWindow]
     private readonly float[] _noiseLevels;        // [B, maxWindow]
+    private readonly long[]? _windowMask;         // [S, S] (graphs with tree attention)
+    private readonly int[] _offsets;              // position offset of each token of the pending window
+    private readonly float[] _scratchRows;        // kept window rows of one block while a tree path is compacted
     private readonly int[] _padding;              // left padding of each row
     private readonly int[] _positionShift;        // added to each row's position ids (sequence.first_image_position)
     private readonly string[] _inputNames, _outputNames;
@@ -30,6 +36,7 @@ internal sealed class TransformerRunner : IDisposable
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
         _noise = session.InputMetadata.ContainsKey("noise_levels");
+        SupportsTreeAttention = session.InputMetadata.ContainsKey("window_mask");
         int kvSize = batch * _heads * capacity * _headDim;
         _past = NewBuffers(2 * _layers, kvSize);
         _present = NewBuffers(2 * _layers, kvSize);
@@ -39,6 +46,9 @@ internal sealed class TransformerRunner : IDisposable
         _noiseLevels = new float[batch * maxWindow];
         _padding = new int[batch];
         _positionShift = new int[batch];
+        _windowMask = SupportsTreeAttention ? new long[maxWindow * maxWindow] : null;
+        _offsets = new int[maxWindow];
+        _scratchRows = new float[maxWindow * _headDim];
 
         var inputs = new List<string> { "inputs_embeds", "attention_mask", "position_ids" };
         var outputs = new List<string> { "logits" };
@@ -48,6 +58,7 @@ internal sealed class TransformerRunner : IDisposable
             outputs.Add($"present.{i}.key"); outputs.Add($"present.{i}.value");
         }
         if (_noise) inputs.Add("noise_levels");
+        if (SupportsTreeAttention) inputs.Add("window_mask");
         _inputNames = [.. inputs];
         _outputNames = [.. outputs];
     }
@@ -60,6 +71,13 @@ internal sealed class TransformerRunner : IDisposable
 
     /// <summary>Longest window one pass may feed.</summary>
     public int MaxWindow => _maxWindow;
+
+    /// <summary>
+    /// True when the graph takes a <c>window_mask</c> (model contract: tree attention), so that
+    /// <see cref="Run(float[], int, ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{bool}, RunOptions)"/>
+    /// accepts a mask; older graphs only run causal windows.
+    /// </summary>
+    public bool SupportsTreeAttention { get; }
 
     /// <summary>Sets each row's left padding before the first pass (rows of unequal prompt length).</summary>
     public void SetPadding(ReadOnlySpan<int> padding)
@@ -81,19 +99,45 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>
     /// Feeds S new tokens per row: <paramref name="embeds"/> is [B,S,D], <paramref name="noise"/> is
     /// [B,S] or empty (all clean). Afterwards <see cref="Logits"/> holds [B,S,K]; call
-    /// <see cref="Commit"/> to keep a prefix of the window in the cache.
+    /// <see cref="Commit(int)"/> to keep a prefix of the window in the cache.
     /// </summary>
-    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, RunOptions runOptions)
+    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, RunOptions runOptions) =>
+        Run(embeds, s, noise, default, default, runOptions);
+
+    /// <summary>
+    /// Feeds S new tokens per row as a tree (or any other attention pattern inside the window).
+    /// <paramref name="positionOffsets"/> [S]: token j gets the position of cache index
+    /// <see cref="Length"/> + offset (its depth in the tree; empty = 0..S−1, a chain).
+    /// <paramref name="windowMask"/> [S·S], row-major: <c>windowMask[i·S + j]</c> true = new token i
+    /// attends new token j (a token always attends itself; empty = causal, j ≤ i); requires
+    /// <see cref="SupportsTreeAttention"/>. Rows share offsets and mask (the CFG rows carry the same tree).
+    /// Logits of token i equal those of feeding its attended tokens, in window order, as a chain.
+    /// </summary>
+    public void Run(float[] embeds, int s, ReadOnlySpan<float> noise, ReadOnlySpan<int> positionOffsets,
+        ReadOnlySpan<bool> windowMask, RunOptions runOptions)
     {
         if (_pending != 0) throw new InvalidOperationException("commit the previous window first");
         if (s < 1 || s > _maxWindow || Length + s > _capacity)
             throw new InvalidOperationException($"window of {s} does not fit (cached {Length}, capacity {_capacity}, max window {_maxWindow})");
+        if (!positionOffsets.IsEmpty && positionOffsets.Length != s)
+            throw new ArgumentException($"{positionOffsets.Length} position offsets for a window of {s}", nameof(positionOffsets));
+        if (!windowMask.IsEmpty && windowMask.Length != s * s)
+            throw new ArgumentException($"a window mask of {windowMask.Length} entries for a window of {s} (needs {s * s})", nameof(windowMask));
+        if (!windowMask.IsEmpty && !SupportsTreeAttention)
+            throw new InvalidOperationException("this transformer graph has no window_mask input (re-export the model for tree attention)");
         int p = Length, total = p + s;
+        for (int j = 0; j < s; j++) _offsets[j] = positionOffsets.IsEmpty ? j : positionOffsets[j];
         for (int b = 0; b < _batch; b++)
         {
             var mask = _mask.AsSpan(b * total, total);
             for (int t = 0; t < total; t++) mask[t] = t >= _padding[b] ? 1 : 0;
-            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + j - _padding[b] + _positionShift[b]);
+            for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + _offsets[j] - _padding[b] + _positionShift[b]);
+        }
+        if (_windowMask is not null)
+        {
+            for (int i = 0; i < s; i++)
+                for (int j = 0; j < s; j++)
+                    _windowMask[i * s + j] = (windowMask.IsEmpty ? j <= i : windowMask[i * s + j]) ? 1 : 0;
         }
         if (_noise)
         {
@@ -114,6 +158,7 @@ internal sealed class TransformerRunner : IDisposable
             long[] pastShape = [_batch, _heads, p, _headDim];
             for (int i = 0; i < 2 * _layers; i++) inputs.Add(Tensor(_past[i], pastShape));
             if (_noise) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]));
+            if (_windowMask is not null) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _windowMask.AsMemory(0, s * s), [s, s]));
             values.AddRange(inputs);
 
             var outputs = new List<OrtValue>(_outputNames.Length)
@@ -145,6 +190,14 @@ internal sealed class TransformerRunner : IDisposable
     public void Commit(int keep)
     {
         if (keep < 0 || keep > _pending) throw new ArgumentOutOfRangeException(nameof(keep));
+        for (int m = 0; m < keep; m++)
+        {
+            if (_offsets[m] != m)
+                throw new InvalidOperationException($"window token {m} was fed at position offset {_offsets[m]}, it cannot be cached at offset {m}; commit the tree path by its indices");
+            for (int i = 0; i < _pending; i++)
+                if (i != m && Attended(m, i) != (i < m))
+                    throw new InvalidOperationException($"window token {m} {(i < m ? "did not attend" : "attended")} window token {i}; commit the tree path by its indices");
+        }
         int total = Length + _pending, kept = Length + keep;
         if (kept < total)
             foreach (var buffer in _present) Compact(buffer, total, kept);
@@ -152,6 +205,44 @@ internal sealed class TransformerRunner : IDisposable
         Length = kept;
         _pending = 0;
     }
+
+    /// <summary>
+    /// Keeps the window tokens <paramref name="kept"/> (indices into the last window, in the order
+    /// they follow the cache: a root-to-leaf path of a tree pass) and drops the others. Token
+    /// <c>kept[m]</c> must have been fed at position offset m, so that the cache stays a sequence.
+    /// </summary>
+    public void Commit(ReadOnlySpan<int> kept)
+    {
+        if (kept.Length > _pending) throw new ArgumentOutOfRangeException(nameof(kept), $"{kept.Length} tokens kept of a window of {_pending}");
+        bool prefix = true;
+        for (int m = 0; m < kept.Length; m++)
+        {
+            int j = kept[m];
+            if (j < 0 || j >= _pending) throw new ArgumentOutOfRangeException(nameof(kept), $"window index {j} outside the window of {_pending}");
+            for (int q = 0; q < m; q++)
+                if (kept[q] == j) throw new ArgumentException($"window index {j} is kept twice", nameof(kept));
+            if (_offsets[j] != m)
+                throw new InvalidOperationException($"window token {j} was fed at position offset {_offsets[j]}, it cannot be cached at offset {m}");
+            // Its cached keys were computed seeing exactly the kept tokens before it.
+            for (int i = 0; i < _pending; i++)
+                if (i != j && Attended(j, i) != kept[..m].Contains(i))
+                    throw new InvalidOperationException($"window token {j} {(Attended(j, i) ? "attended" : "did not attend")} window token {i}; the kept tokens must be one path, each attending exactly those before it");
+            prefix &= j == m;
+        }
+        if (prefix)
+        {
+            Commit(kept.Length);
+            return;
+        }
+        int p = Length, total = p + _pending, keptTotal = p + kept.Length;
+        foreach (var buffer in _present) CompactPath(buffer, p, total, keptTotal, kept);
+        (_past, _present) = (_present, _past);
+        Length = keptTotal;
+        _pending = 0;
+    }
+
+    // Whether new token i of the pending window attended new token j.
+    private bool Attended(int i, int j) => _windowMask is null ? j <= i : _windowMask[i * _pending + j] != 0;
 
     /// <summary>Rolls the cache back to <paramref name="length"/> tokens (≤ <see cref="Length"/>).</summary>
     public void Truncate(int length)
@@ -176,6 +267,20 @@ internal sealed class TransformerRunner : IDisposable
         int blocks = _batch * _heads, rowLen = _headDim;
         for (int blk = 1; blk < blocks; blk++)
             buffer.AsSpan(blk * from * rowLen, to * rowLen).CopyTo(buffer.AsSpan(blk * to * rowLen, to * rowLen));
+    }
+
+    // [B·H, total, Dh] -> [B·H, p + kept, Dh] keeping the first p rows and window rows p + kept[m], in place.
+    // A block's kept rows go through scratch first: its destination may overlap them.
+    private void CompactPath(float[] buffer, int p, int total, int keptTotal, ReadOnlySpan<int> kept)
+    {
+        int blocks = _batch * _heads, rowLen = _headDim;
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            for (int m = 0; m < kept.Length; m++)
+                buffer.AsSpan((blk * total + p + kept[m]) * rowLen, rowLen).CopyTo(_scratchRows.AsSpan(m * rowLen, rowLen));
+            if (blk > 0) buffer.AsSpan(blk * total * rowLen, p * rowLen).CopyTo(buffer.AsSpan(blk * keptTotal * rowLen, p * rowLen));
+            _scratchRows.AsSpan(0, kept.Length * rowLen).CopyTo(buffer.AsSpan((blk * keptTotal + p) * rowLen, kept.Length * rowLen));
+        }
     }
 
     private static OrtValue Tensor(float[] buffer, long[] shape)

@@ -5,7 +5,14 @@ internal static class ModelLocator
 {
     public static string Resolve(string? explicitDir)
     {
-        if (explicitDir is not null) return explicitDir;
+        if (explicitDir is not null)
+        {
+            if (File.Exists(explicitDir))
+                throw new UsageException($"--model '{explicitDir}' is a file; pass the model folder (the one holding model.json).");
+            if (!Directory.Exists(explicitDir))
+                throw new UsageException($"model folder '{explicitDir}' does not exist; pass --model with a folder made by export_models.py.");
+            return explicitDir;
+        }
         foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)

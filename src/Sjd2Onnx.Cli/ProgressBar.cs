@@ -1,6 +1,6 @@
 namespace Sjd2Onnx.Cli;
 
-/// <summary>A one-line progress bar on standard error (only when it is a terminal or forced).</summary>
+/// <summary>A one-line progress bar of one image on the <see cref="StatusLine"/> (nothing when disabled).</summary>
 internal sealed class ProgressBar(string label, bool enabled) : IProgress<Decoding.DecodeProgress>
 {
     private int _lastWidth = -1;
@@ -12,7 +12,7 @@ internal sealed class ProgressBar(string label, bool enabled) : IProgress<Decodi
         int filled = p.TotalSlots == 0 ? width : p.CommittedSlots * width / p.TotalSlots;
         if (filled == _lastWidth && p.CommittedSlots != p.TotalSlots) return;
         _lastWidth = filled;
-        Console.Error.Write($"\r{label} [{new string('#', filled)}{new string('.', width - filled)}] {p.CommittedSlots}/{p.TotalSlots} tokens, {p.Pass} passes");
-        if (p.CommittedSlots >= p.TotalSlots) Console.Error.WriteLine();
+        StatusLine.Show($"{label} [{new string('#', filled)}{new string('.', width - filled)}] {p.CommittedSlots}/{p.TotalSlots} tokens, {p.Pass} passes");
+        if (p.CommittedSlots >= p.TotalSlots) StatusLine.End();
     }
 }

@@ -57,8 +57,11 @@ public class BadInputTests
         string model = build(temp);
         string outDir = NewOutDir(temp);
         var r = Sjd2Cli.Run("generate", Prompt, "--out", Path.Combine(outDir, "a.png"), "--model", model);
-        AssertOneLineError(r, expect, outDir);
+        AssertOneLineError(r, expect, outDir, name, BrokenModelExitCode(name));
     }
+
+    /// <summary>A --model that is not a folder is a usage error (2); a folder that is not a usable model a run-time failure (1).</summary>
+    private static int BrokenModelExitCode(string name) => name == "missing folder" ? 2 : 1;
 
     [Theory]
     [MemberData(nameof(BrokenModelNames))]
@@ -81,7 +84,7 @@ public class BadInputTests
         {
             var (build, expect) = BrokenModels[name];
             var r = Sjd2Cli.Run(command, "--model", build(temp));
-            AssertOneLineError(r, expect, null, $"{command}, {name}");
+            AssertOneLineError(r, expect, null, $"{command}, {name}", BrokenModelExitCode(name));
         }
     }
 
@@ -110,46 +113,60 @@ public class BadInputTests
                 break;
         }
         var r = Sjd2Cli.Run("parity", "--model", dir);
-        AssertOneLineError(r, expect, null, name);
+        AssertOneLineError(r, expect, null, name, 1);
     }
 
-    public static TheoryData<string, string[], string> BadOptions() => new()
+    /// <summary>Name → (arguments, a word the one-line message must contain, exit code: 2 usage error, 1 run-time failure).</summary>
+    public static TheoryData<string, string[], string, int> BadOptions() => new()
     {
-        { "empty prompt", ["generate", "", "--out", "{out}", "--model", "{tiny}"], "prompt" },
-        { "blank prompt", ["generate", "   ", "--out", "{out}", "--model", "{tiny}"], "prompt" },
-        { "prompt too long", ["generate", string.Join(' ', Enumerable.Repeat("red", 25)), "--out", "{out}", "--model", "{tiny}"], "24" },
-        { "no prompt", ["generate", "--out", "{out}", "--model", "{tiny}"], "prompt" },
-        { "two prompts", ["generate", "a", "b", "--out", "{out}", "--model", "{tiny}"], "prompt" },
-        { "no --out", ["generate", Prompt, "--model", "{tiny}"], "--out" },
-        { "top-k 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "0"], "top-k" },
-        { "top-k negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "-3"], "top-k" },
-        { "top-p 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "0"], "top-p" },
-        { "top-p 1.5", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "1.5"], "top-p" },
-        { "top-p NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "NaN"], "top-p" },
-        { "cfg NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "NaN"], "cfg" },
-        { "cfg infinity", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "Infinity"], "cfg" },
-        { "cfg not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "three"], "cfg" },
-        { "temperature 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "0"], "temperature" },
-        { "temperature -1", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "-1"], "temperature" },
-        { "count 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--count", "0"], "count" },
-        { "seed negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "-1"], "seed" },
-        { "unknown ep", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "tpu"], "tpu" },
-        { "cuda on the CPU package", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "cuda"], "Microsoft.ML.OnnxRuntime.Gpu" },
-        { "directml on the CPU package", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "dml"], "Microsoft.ML.OnnxRuntime.DirectML" },
-        { "info with cuda", ["info", "--model", "{tiny}", "--ep", "cuda"], "Microsoft.ML.OnnxRuntime.Gpu" },
-        { "output folder missing", ["generate", Prompt, "--out", "{outdir}/no/such/folder/a.png", "--model", "{tiny}"], "does not exist" },
-        { "output is a folder", ["generate", Prompt, "--out", "{outdir}", "--model", "{tiny}"], "folder" },
-        { "unknown option", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--colour", "red"], "--colour" },
-        { "unknown flag on info", ["info", "--model", "{tiny}", "--verbose"], "--verbose" },
-        { "option given twice", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "1", "--seed", "2"], "--seed" },
-        { "option without value", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed"], "--seed" },
-        { "unknown method", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--method", "telepathy"], "telepathy" },
-        { "unknown command", ["paint", Prompt], "paint" },
+        { "empty prompt", ["generate", "", "--out", "{out}", "--model", "{tiny}"], "prompt", 2 },
+        { "blank prompt", ["generate", "   ", "--out", "{out}", "--model", "{tiny}"], "prompt", 2 },
+        { "prompt too long", ["generate", string.Join(' ', Enumerable.Repeat("red", 25)), "--out", "{out}", "--model", "{tiny}"], "24", 2 },
+        { "no prompt", ["generate", "--out", "{out}", "--model", "{tiny}"], "prompt", 2 },
+        { "two prompts", ["generate", "a", "b", "--out", "{out}", "--model", "{tiny}"], "prompt", 2 },
+        { "no --out", ["generate", Prompt, "--model", "{tiny}"], "--out", 2 },
+        { "top-k negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "-3"], "top-k", 2 },
+        { "top-k not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "many"], "--top-k must be an integer, got 'many'", 2 },
+        { "top-p 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "0"], "top-p", 2 },
+        { "top-p 1.5", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "1.5"], "top-p", 2 },
+        { "top-p NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "NaN"], "top-p", 2 },
+        { "cfg NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "NaN"], "cfg", 2 },
+        { "cfg infinity", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "Infinity"], "cfg", 2 },
+        { "cfg 1e30", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "1e30"], "cfg scale must be a number in [-100, 100]", 2 },
+        { "cfg not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "three"], "--cfg must be a number, got 'three'", 2 },
+        { "temperature 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "0"], "temperature", 2 },
+        { "temperature -1", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "-1"], "temperature", 2 },
+        { "temperature 1e30", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "1e30"], "temperature must be in [0.001, 100]", 2 },
+        { "count 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--count", "0"], "--count must be between 1 and 10000, got 0", 2 },
+        { "seed negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "-1"], "--seed must be an integer from 0", 2 },
+        { "seed past the largest with --count", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "18446744073709551615", "--count", "2"], "runs past the largest seed", 2 },
+        { "unknown ep", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "tpu"], "unknown execution provider 'tpu'", 2 },
+        { "cuda on the CPU package", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "cuda"], "Microsoft.ML.OnnxRuntime.Gpu", 1 },
+        { "directml on the CPU package", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--ep", "dml"], "Microsoft.ML.OnnxRuntime.DirectML", 1 },
+        { "info with cuda", ["info", "--model", "{tiny}", "--ep", "cuda"], "Microsoft.ML.OnnxRuntime.Gpu", 1 },
+        { "model is a file", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}/model.json"], "is a file", 2 },
+        { "output folder missing", ["generate", Prompt, "--out", "{outdir}/no/such/folder/a.png", "--model", "{tiny}"], "does not exist", 2 },
+        { "output folder is a file", ["generate", Prompt, "--out", "{tiny}/model.json/a.png", "--model", "{tiny}"], "is a file, not a folder", 2 },
+        { "output is a folder", ["generate", Prompt, "--out", "{outdir}", "--model", "{tiny}"], "folder", 2 },
+        { "output named .jpg", ["generate", Prompt, "--out", "{outdir}/a.jpg", "--model", "{tiny}"], "with .png", 2 },
+        { "standard output with --count", ["generate", Prompt, "--out", "-", "--count", "2", "--model", "{tiny}"], "--out -", 2 },
+        { "unknown option", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--colour", "red"], "has no option --colour", 2 },
+        { "unknown option first", ["generate", "--colour", "red", Prompt, "--out", "{out}", "--model", "{tiny}"], "has no option --colour", 2 },
+        { "unknown flag on info", ["info", "--model", "{tiny}", "--verbose"], "'info' has no option --verbose", 2 },
+        { "positional on info", ["info", "extra", "--model", "{tiny}"], "'info' takes no positional argument (got 'extra')", 2 },
+        { "option before the command", ["--seed", "1", "generate", Prompt, "--out", "{out}", "--model", "{tiny}"], "--seed", 2 },
+        { "switch given no", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--quiet=no"], "--quiet is a switch", 2 },
+        { "option given twice", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "1", "--seed", "2"], "--seed", 2 },
+        { "option without value", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed"], "--seed", 2 },
+        { "unknown method", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--method", "telepathy"], "unknown method 'telepathy'", 2 },
+        { "unknown command", ["paint", Prompt], "unknown command 'paint'", 2 },
+        { "help for an unknown command", ["help", "paint"], "unknown command 'paint'", 2 },
+        { "missing response file", ["generate", "@{outdir}/none.rsp"], "none.rsp", 2 },
     };
 
     [Theory]
     [MemberData(nameof(BadOptions))]
-    public void CliRefusesBadOptions(string name, string[] args, string expect)
+    public void CliRefusesBadOptions(string name, string[] args, string expect, int exitCode)
     {
         using var temp = new TempDir();
         string outDir = NewOutDir(temp);
@@ -158,7 +175,7 @@ public class BadInputTests
             .Replace("{outdir}", outDir)
             .Replace("{tiny}", TestPaths.Model("tiny"))).ToArray();
         var r = Sjd2Cli.Run(resolved);
-        AssertOneLineError(r, expect, outDir, name);
+        AssertOneLineError(r, expect, outDir, name, exitCode);
     }
 
     [Fact]
@@ -204,10 +221,10 @@ public class BadInputTests
         return outDir;
     }
 
-    private static void AssertOneLineError(Sjd2Cli.Result r, string expect, string? outDir, string? what = null)
+    private static void AssertOneLineError(Sjd2Cli.Result r, string expect, string? outDir, string? what, int exitCode)
     {
         string context = $"{what}\n{r}";
-        Assert.True(r.ExitCode != 0, $"exit code 0: {context}");
+        Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}: {context}");
         var lines = r.StderrLines;
         Assert.True(lines.Length == 1, $"expected exactly one stderr line, got {lines.Length}: {context}");
         Assert.StartsWith("sjd2: error:", lines[0]);

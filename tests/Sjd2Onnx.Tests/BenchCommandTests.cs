@@ -142,6 +142,25 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("passes", stdout);
     }
 
+    [Fact]
+    public void Pac_UsesTreesWhereTheModelHasThemAndSaysSoWhereNot()
+    {
+        // tiny has tree attention (window_mask): no notice. A family test model without it decodes
+        // chains and says so in one line.
+        var (code, _, stderr) = Cli("generate", "a red circle", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--method", "pac",
+            "--tree", "3x2", "--out", Path.Combine(_temp, "t.png"), "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("notice", stderr);
+        string family = Path.Combine(Path.GetDirectoryName(SpeculativeTestSupport.ModelDir("tiny"))!, "families", "llamagen");
+        (code, _, stderr) = Cli("generate", "a red circle", "--model", family, "--method", "pac", "--out", Path.Combine(_temp, "f.png"), "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("no tree attention"));
+        (code, _, stderr) = Cli("generate", "a red circle", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--method", "pac",
+            "--tree", "3", "--out", Path.Combine(_temp, "x.png"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("--tree must be WIDTHxDEPTH", stderr);
+    }
+
     private static (int Code, string Stdout, string Stderr) Cli(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -69,9 +69,10 @@ public class CliSmokeTests
     {
         var r = Sjd2Cli.Run("help");
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("sjd2 generate", r.Stdout);
-        // No arguments at all: usage and a non-zero exit.
-        Assert.NotEqual(0, Sjd2Cli.Run().ExitCode);
+        Assert.Contains("generate <prompt>", r.Stdout);
+        Assert.Equal("", r.Stderr);
+        // No arguments at all: the overview and the usage-error exit code.
+        Assert.Equal(2, Sjd2Cli.Run().ExitCode);
     }
 
     /// <summary>Checks the PNG signature and the IHDR chunk; returns width and height.</summary>

@@ -61,6 +61,8 @@ public sealed class EvalCommandTests : IDisposable
         File.WriteAllLines(bad, ["a red circle on the left", "a pink hexagon"]);
         AssertError(["eval", "--prompts", bad, "--model", model], "bad.txt:2:");
         AssertError(["eval", "--prompts", "2", "--model", model, "--bogus", "1"], "no option --bogus");
+        AssertError(["eval", "--validate", ShapesTestData.DataDir, "--world", ShapesTestData.WorldPath, "--method", "sjd"], "'eval --validate' has no option --method");
+        AssertError(["eval", "stray", "--prompts", "2", "--model", model], "'eval' takes no positional argument (got 'stray')");
     }
 
     [Fact]

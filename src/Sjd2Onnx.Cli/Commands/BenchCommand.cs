@@ -1,8 +1,10 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sjd2Onnx.Cli.Options;
 
 namespace Sjd2Onnx.Cli.Commands;
 
@@ -12,32 +14,87 @@ namespace Sjd2Onnx.Cli.Commands;
 /// per method the passes (NFE), step compression and latency speedup against AR, acceptance,
 /// host share and, with an evaluator, ShapesEval accuracy; prints a table and writes JSON.
 /// </summary>
-internal static class BenchCommand
+internal sealed class BenchCommand
 {
-    private static readonly string[] DecodingKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "tree"];
-
-    public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
+    private readonly Option<string?> _methods = new("--methods")
     {
-        if (cl.Positionals.Count != 0) throw new UsageException("bench takes no positional arguments; see 'sjd2 help'.");
-        string methodList = cl.String("methods") ?? "ar,sjd,sjd++,sjd2";
-        string promptArg = cl.String("prompts") ?? "4";
-        int seeds = cl.Int("seeds", 1, 100000) ?? 2;
-        ulong baseSeed = cl.ULong("seed") ?? 0;
-        int warmup = cl.Int("warmup", 0, 100) ?? 2;
-        string? jsonPath = cl.String("json");
-        bool quiet = cl.Has("quiet");
-        bool heldOut = cl.Has("held-out");
+        Description = "Comma-separated method specs (default ar,sjd,sjd++,sjd2); a spec may carry its own decoding options, e.g. sjd2:kv=exact:window=24.",
+        HelpName = "SPEC,...",
+    };
+
+    private readonly Option<string?> _prompts = new("--prompts")
+    {
+        Description = "A count of prompts (from the shapes grammar when the model has one, else a built-in list; default 4) or a file with one prompt a line.",
+        HelpName = "N|FILE",
+    };
+
+    private readonly Option<bool> _heldOut = SharedOptions.Switch("--held-out", "Draw held-out colour+shape prompts from the shapes grammar.");
+
+    private readonly Option<int?> _seeds = new("--seeds")
+    {
+        Description = "Seeds per prompt (default 2).",
+        HelpName = "S",
+        CustomParser = ValueParsers.Int("--seeds", 1, 100000),
+    };
+
+    private readonly Option<int?> _warmup = new("--warmup")
+    {
+        Description = "Warm-up rounds of every method before timing (default 2).",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--warmup", 0, 100),
+    };
+
+    private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
+    private readonly Option<string?> _json = SharedOptions.Json("Write the summary and every run as JSON.");
+    private readonly Option<bool> _quiet = SharedOptions.Quiet();
+    private readonly ModelOptions _model = new();
+    private readonly SamplingOptions _sampling = new();
+    private readonly DecodingOptions _decoding = new();
+
+    /// <summary>The <c>bench</c> command.</summary>
+    public static Command Create() => new BenchCommand().Build();
+
+    private Command Build()
+    {
+        var command = new Command("bench",
+            "The decoding methods on the same prompts and seeds, interleaved per (prompt, seed) after a warm-up: NFE, step compression, latency, speedup, accepted tokens per pass, host share and ShapesEval accuracy (shapes models). The decoding options apply to every method that uses them.");
+        command.Options.Add(_methods);
+        command.Options.Add(_prompts);
+        command.Options.Add(_heldOut);
+        command.Options.Add(_seeds);
+        command.Options.Add(_seed);
+        command.Options.Add(_warmup);
+        command.Options.Add(_json);
+        _decoding.AddTo(command, withMethod: false);
+        _sampling.AddTo(command);
+        _model.AddTo(command);
+        command.Options.Add(_quiet);
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private async Task<int> RunAsync(ParseResult parse, CancellationToken ct)
+    {
+        string methodList = parse.GetValue(_methods) ?? "ar,sjd,sjd++,sjd2";
+        string promptArg = parse.GetValue(_prompts) ?? "4";
+        int seeds = parse.GetValue(_seeds) ?? 2;
+        ulong baseSeed = parse.GetValue(_seed) ?? 0;
+        int warmup = parse.GetValue(_warmup) ?? 2;
+        string? jsonPath = parse.GetValue(_json);
+        bool quiet = parse.GetValue(_quiet);
+        bool heldOut = parse.GetValue(_heldOut);
+        SharedOptions.CheckSeedRange(baseSeed, seeds, "--seeds");
         if (jsonPath is not null) CheckWritable(jsonPath);
 
-        using var pipeline = CommonOptions.OpenModel(cl);
-        var sampling = CommonOptions.ReadGeneration(SamplingOnly(cl), pipeline);
-        var global = DecodingKeys.Select(k => (Key: k, Value: cl.String(k))).Where(p => p.Value is not null).ToList();
-        string provider = cl.String("ep") ?? "cpu";
-        cl.RejectUnknown("bench");
+        using var pipeline = _model.Open(parse);
+        var sampling = _sampling.Apply(parse, new GenerationOptions());
+        UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
+        var global = _decoding.ValuesOf(parse);
+        string provider = _model.ProviderName(parse);
 
         var scorer = BenchScorer.Load(pipeline.ModelDirectory);
         var prompts = ReadPrompts(promptArg, scorer, baseSeed, heldOut);
-        foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+        UsageException.FromEngine(() => { foreach (var p in prompts) pipeline.Tokenize(p); }); // prompt errors before any work
 
         var methods = new List<BenchMethod>();
         var skipped = new JsonObject();
@@ -47,12 +104,13 @@ internal static class BenchCommand
             if (options.Method == DecodingMethod.Sjd2 && pipeline.Manifest.Sjd2 is null)
             {
                 string why = $"model {pipeline.Manifest.Name} is not trained for SJD2";
+                StatusLine.End();
                 Console.Error.WriteLine($"bench: skipping {spec}: {why}.");
                 skipped[spec] = why;
                 continue;
             }
-            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest); // one-line errors now
-            CommonOptions.NoticeChainFallback(options, pipeline);
+            if (options.Method != DecodingMethod.Ar) UsageException.FromEngine(() => options.ResolveDecoding(pipeline.Manifest)); // one-line errors now
+            DecodingOptions.NoticeChainFallback(options, pipeline);
             if (methods.Any(m => m.Label == spec)) throw new UsageException($"--methods lists '{spec}' twice.");
             methods.Add(new BenchMethod(spec, options));
         }
@@ -63,6 +121,7 @@ internal static class BenchCommand
             foreach (var m in methods)
                 await pipeline.GenerateAsync(prompts[0], m.Options with { Seed = ulong.MaxValue - (ulong)w }, null, ct);
 
+        bool progress = StatusLine.Enabled(quiet);
         int total = prompts.Count * seeds, done = 0;
         for (int pi = 0; pi < prompts.Count; pi++)
         {
@@ -81,10 +140,10 @@ internal static class BenchCommand
                         [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass]));
                 }
                 done++;
-                if (!quiet && !Console.IsErrorRedirected) Console.Error.Write($"\rbench {done}/{total} (prompt, seed) pairs");
+                if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
             }
         }
-        if (!quiet && !Console.IsErrorRedirected) Console.Error.WriteLine();
+        StatusLine.End();
 
         var ar = methods.FirstOrDefault(m => m.Options.Method == DecodingMethod.Ar);
         PrintTable(pipeline, provider, prompts.Count, seeds, methods, ar);
@@ -94,37 +153,17 @@ internal static class BenchCommand
             File.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
             if (!quiet) Console.WriteLine($"wrote {jsonPath}");
         }
-        return 0;
-    }
-
-    // Sampling options are shared by every method; decoding ones are read per method spec.
-    private static CommandLine SamplingOnly(CommandLine cl)
-    {
-        var args = new List<string>();
-        foreach (var key in new[] { "cfg", "temperature", "top-k", "top-p" })
-            if (cl.String(key) is string v) { args.Add($"--{key}"); args.Add(v); }
-        return new CommandLine(args, new HashSet<string>());
+        return ExitCodes.Success;
     }
 
     /// <summary>
     /// A method spec: a name with optional per-method overrides of the decoding options,
     /// e.g. <c>sjd2:kv=exact:window=24</c> or <c>sjd++:reuse-threshold=0.2</c>.
     /// </summary>
-    private static GenerationOptions ParseSpec(string spec, List<(string Key, string? Value)> global, GenerationOptions sampling)
+    private static GenerationOptions ParseSpec(string spec, DecodingValues global, GenerationOptions sampling)
     {
-        var parts = spec.Split(':');
-        var method = CommonOptions.ParseMethod(parts[0]);
-        var values = global.ToDictionary(p => p.Key, p => p.Value);
-        foreach (var part in parts.Skip(1))
-        {
-            int eq = part.IndexOf('=');
-            string key = eq < 0 ? part : part[..eq];
-            if (eq < 0 || !DecodingKeys.Contains(key))
-                throw new UsageException($"bad method spec '{spec}': use NAME:key=value with keys {string.Join(", ", DecodingKeys)}.");
-            values[key] = part[(eq + 1)..];
-        }
-        var args = values.Where(p => p.Value is not null).SelectMany(p => new[] { $"--{p.Key}", p.Value! }).ToList();
-        var decoding = CommonOptions.ReadDecoding(new CommandLine(args, new HashSet<string>()), method, methodsMayDiffer: true);
+        var (method, overrides) = DecodingOptions.ParseSpec(spec);
+        var decoding = DecodingOptions.ToGenerationOptions(global.With(overrides), method, methodsMayDiffer: true);
         return decoding with { CfgScale = sampling.CfgScale, Temperature = sampling.Temperature, TopK = sampling.TopK, TopP = sampling.TopP };
     }
 
@@ -188,7 +227,7 @@ internal static class BenchCommand
         {
             summary[r.Label] = new JsonObject
             {
-                ["method"] = CommonOptions.MethodName(r.Options.Method),
+                ["method"] = DecodingOptions.MethodName(r.Options.Method),
                 ["images"] = r.Runs.Count,
                 ["nfe"] = r.Nfe,
                 ["step_compression"] = r.StepCompression(ar),

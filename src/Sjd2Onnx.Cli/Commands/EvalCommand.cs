@@ -1,7 +1,9 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sjd2Onnx.Cli.Options;
 using Sjd2Onnx.Evaluation;
 using Sjd2Onnx.Imaging;
 
@@ -13,31 +15,79 @@ namespace Sjd2Onnx.Cli.Commands;
 /// grammar and, separately, for held-out colour+shape combinations.
 /// <c>sjd2 eval --validate DIR</c>: the evaluator on rendered ground truth.
 /// </summary>
-internal static class EvalCommand
+internal sealed class EvalCommand
 {
     private const string NoWorld = "this model has no shapes_world.json; sjd2 eval works with the shapes demo model";
 
-    public static async Task<int> RunAsync(CommandLine cl, CancellationToken ct)
+    private readonly Option<string?> _prompts = new("--prompts")
     {
-        if (cl.Positionals.Count != 0)
-            throw new UsageException($"eval takes no positional arguments (got '{cl.Positionals[0]}'); pass prompts with --prompts N or --prompts FILE.");
-        string? json = cl.String("json");
-        if (json is not null) CheckJsonPath(json);
-        bool quiet = cl.Has("quiet");
-        string? validate = cl.String("validate");
-        return validate is not null ? Validate(cl, validate, json, quiet) : await EvaluateAsync(cl, json, quiet, ct);
+        Description = "N: draw N prompts from the shapes grammar and N held-out colour+shape prompts; FILE: one prompt a line (# comments).",
+        HelpName = "N|FILE",
+    };
+
+    private readonly Option<string?> _validate = new("--validate")
+    {
+        Description = "Instead of generating: score the rendered ground truth in DIR (e.g. tests/data/shapes) against its own captions.",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<string?> _images = new("--images")
+    {
+        Description = "Existing folder to save every generated image in.",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<string?> _world = new("--world")
+    {
+        Description = "Shapes world file (default: shapes_world.json in the model folder).",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<ulong?> _seed = SharedOptions.Seed("Seed of the first prompt (default 0); prompt i uses seed + i.");
+    private readonly Option<string?> _json = SharedOptions.Json("Write the scores (and every sample) as JSON.");
+    private readonly Option<bool> _quiet = SharedOptions.Quiet();
+    private readonly ModelOptions _model = new();
+    private readonly SamplingOptions _sampling = new();
+    private readonly DecodingOptions _decoding = new();
+
+    /// <summary>The <c>eval</c> command.</summary>
+    public static Command Create() => new EvalCommand().Build();
+
+    private Command Build()
+    {
+        var command = new Command("eval",
+            "Shapes demo model: generate one image per prompt and score it against its prompt, per attribute and overall, for grammar prompts and held-out colour+shape prompts. With --validate: the scorer's agreement with rendered ground truth.");
+        command.Options.Add(_prompts);
+        command.Options.Add(_validate);
+        command.Options.Add(_json);
+        command.Options.Add(_images);
+        command.Options.Add(_seed);
+        command.Options.Add(_world);
+        _decoding.AddTo(command);
+        _sampling.AddTo(command);
+        _model.AddTo(command);
+        command.Options.Add(_quiet);
+        command.SetAction(RunAsync);
+        return command;
     }
 
-    private static async Task<int> EvaluateAsync(CommandLine cl, string? json, bool quiet, CancellationToken ct)
+    private async Task<int> RunAsync(ParseResult parse, CancellationToken ct)
     {
-        string promptsArg = cl.String("prompts")
+        string? json = parse.GetValue(_json);
+        if (json is not null) CheckJsonPath(json);
+        bool quiet = parse.GetValue(_quiet);
+        string? validate = parse.GetValue(_validate);
+        return validate is not null ? Validate(parse, validate, json, quiet) : await EvaluateAsync(parse, json, quiet, ct);
+    }
+
+    private async Task<int> EvaluateAsync(ParseResult parse, string? json, bool quiet, CancellationToken ct)
+    {
+        string promptsArg = parse.GetValue(_prompts)
             ?? throw new UsageException("eval needs --prompts N (draw N prompts from the shapes grammar, and N held-out ones) or --prompts FILE (one prompt a line).");
-        string modelDir = ModelLocator.Resolve(cl.String("model"));
-        if (!Directory.Exists(modelDir))
-            throw new UsageException($"model folder '{modelDir}' does not exist; pass --model with a folder made by export_models.py.");
-        var evaluator = LoadEvaluator(cl.String("world"), modelDir);
-        ulong seed = cl.ULong("seed") ?? 0;
-        string? imagesDir = cl.String("images");
+        string modelDir = _model.Folder(parse);
+        var evaluator = LoadEvaluator(parse.GetValue(_world), modelDir);
+        ulong seed = parse.GetValue(_seed) ?? 0;
+        string? imagesDir = parse.GetValue(_images);
         if (imagesDir is not null && !Directory.Exists(imagesDir))
             throw new UsageException($"the --images folder '{imagesDir}' does not exist; create it first.");
 
@@ -50,14 +100,21 @@ internal static class EvalCommand
         }
         else sets.Add(("prompts", ReadPromptFile(promptsArg, evaluator)));
 
-        string method = (cl.String("method") ?? "ar").Trim().ToLowerInvariant();
-        using var pipeline = CommonOptions.OpenModel(cl);
-        var options = CommonOptions.ReadGeneration(cl, pipeline);
-        cl.RejectUnknown("eval");
-        foreach (var (_, prompts) in sets)
-            foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+        SharedOptions.CheckSeedRange(seed, sets.Max(set => set.Prompts.Count), "--prompts");
+        var decodingMethod = _decoding.MethodOf(parse);
+        string method = DecodingOptions.MethodName(decodingMethod);
+        var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), decodingMethod, methodsMayDiffer: false));
+        using var pipeline = _model.Open(parse);
+        UsageException.FromEngine(() =>
+        {
+            options.ResolveSampling(pipeline.Manifest.Sampling);
+            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
+            DecodingOptions.NoticeChainFallback(options, pipeline);
+            foreach (var (_, prompts) in sets)
+                foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
+        });
 
-        bool showProgress = !quiet && !Console.IsErrorRedirected;
+        bool showProgress = StatusLine.Enabled(quiet);
         var results = new List<SetResult>();
         var samples = new JsonArray();
         var clock = Stopwatch.StartNew();
@@ -68,7 +125,7 @@ internal static class EvalCommand
             double ms = 0;
             for (int i = 0; i < prompts.Count; i++)
             {
-                if (showProgress) Console.Error.Write($"\r{name} {i + 1}/{prompts.Count}   ");
+                if (showProgress) StatusLine.Show($"{name} {i + 1}/{prompts.Count}");
                 ulong s = seed + (ulong)i;
                 var result = await pipeline.GenerateAsync(prompts[i], options with { Seed = s }, null, ct);
                 var score = evaluator.Score(prompts[i], result.Image);
@@ -96,7 +153,7 @@ internal static class EvalCommand
                     ["image"] = file,
                 });
             }
-            if (showProgress) Console.Error.WriteLine();
+            StatusLine.End();
             results.Add(new SetResult(name, scores, prompts.Count == 0 ? 0 : (double)passes / prompts.Count, prompts.Count == 0 ? 0 : ms / prompts.Count));
         }
 
@@ -116,12 +173,14 @@ internal static class EvalCommand
         return 0;
     }
 
-    private static int Validate(CommandLine cl, string dir, string? json, bool quiet)
+    private int Validate(ParseResult parse, string dir, string? json, bool quiet)
     {
-        string? world = cl.String("world");
-        string? model = cl.String("model");
-        cl.RejectUnknown("eval --validate");
-        var evaluator = LoadEvaluator(world, world is null ? ModelLocator.Resolve(model) : null);
+        // Scoring ground truth generates nothing: the generation options would be silently ignored.
+        var generationOnly = new Option[] { _prompts, _images, _seed, _model.Provider, _model.DeviceId, _decoding.Method, _sampling.Cfg, _sampling.Temperature, _sampling.TopK, _sampling.TopP };
+        if (generationOnly.FirstOrDefault(o => parse.GetResult(o) is not null) is { } extra)
+            throw new UsageException($"'eval --validate' has no option {extra.Name}; it scores rendered images and generates none.");
+        string? world = parse.GetValue(_world);
+        var evaluator = LoadEvaluator(world, world is null ? _model.Folder(parse) : null);
         if (!Directory.Exists(dir)) throw new UsageException($"the ground-truth folder '{dir}' does not exist.");
         var report = ShapesGroundTruth.Load(dir).Validate(evaluator);
         var inv = CultureInfo.InvariantCulture;

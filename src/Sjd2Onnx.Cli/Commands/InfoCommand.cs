@@ -1,12 +1,26 @@
+using System.CommandLine;
+using Sjd2Onnx.Cli.Options;
+
 namespace Sjd2Onnx.Cli.Commands;
 
 /// <summary><c>sjd2 info</c>: model summary and the execution providers this build offers.</summary>
-internal static class InfoCommand
+internal sealed class InfoCommand
 {
-    public static int Run(CommandLine cl)
+    private readonly ModelOptions _model = new();
+
+    /// <summary>The <c>info</c> command.</summary>
+    public static Command Create()
     {
-        using var pipeline = CommonOptions.OpenModel(cl);
-        cl.RejectUnknown("info");
+        var info = new InfoCommand();
+        var command = new Command("info", "Model summary, its sampling defaults and the execution providers this build offers.");
+        info._model.AddTo(command);
+        command.SetAction(info.Run);
+        return command;
+    }
+
+    private int Run(ParseResult parse)
+    {
+        using var pipeline = _model.Open(parse);
         var m = pipeline.Manifest;
         Console.WriteLine($"model        {m.Name} ({Path.GetFullPath(pipeline.ModelDirectory)})");
         if (m.Description.Length > 0) Console.WriteLine($"description  {m.Description}");
@@ -16,6 +30,6 @@ internal static class InfoCommand
         Console.WriteLine($"cfg          {m.Cfg.Unconditional}; defaults: cfg {m.Sampling.CfgScale}, temperature {m.Sampling.Temperature}, top-k {m.Sampling.TopK}, top-p {m.Sampling.TopP}");
         Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
         Console.WriteLine($"providers    {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
-        return 0;
+        return ExitCodes.Success;
     }
 }

@@ -1,16 +1,28 @@
+using System.CommandLine;
+using Sjd2Onnx.Cli.Options;
 using Sjd2Onnx.Model;
 
 namespace Sjd2Onnx.Cli.Commands;
 
 /// <summary><c>sjd2 parity --model DIR</c>: ONNX Runtime outputs against the PyTorch reference cases.</summary>
-internal static class ParityCommand
+internal sealed class ParityCommand
 {
-    public static int Run(CommandLine cl)
+    private readonly ModelOptions _model = new();
+
+    /// <summary>The <c>parity</c> command.</summary>
+    public static Command Create()
     {
-        string dir = ModelLocator.Resolve(cl.String("model"));
-        var provider = CommonOptions.ParseProvider(cl.String("ep") ?? "cpu");
-        cl.RejectUnknown("parity");
-        var (results, tolerance) = ParityCheck.Run(dir, provider);
+        var parity = new ParityCommand();
+        var command = new Command("parity", "ONNX Runtime outputs against the PyTorch reference cases of the export (parity.json); exit 1 above the tolerance.");
+        parity._model.AddTo(command, withDevice: false);
+        command.SetAction(parity.Run);
+        return command;
+    }
+
+    private int Run(ParseResult parse)
+    {
+        string dir = _model.Folder(parse);
+        var (results, tolerance) = ParityCheck.Run(dir, _model.ProviderOf(parse));
         double worst = 0;
         foreach (var r in results)
         {
@@ -19,6 +31,6 @@ internal static class ParityCommand
         }
         bool ok = worst <= tolerance;
         Console.WriteLine($"parity {(ok ? "ok" : "FAILED")}: max difference {worst:E2} (tolerance {tolerance:E0}) over {results.Count} outputs");
-        return ok ? 0 : 1;
+        return ok ? ExitCodes.Success : ExitCodes.Failure;
     }
 }

@@ -1,22 +1,32 @@
 namespace Sjd2Onnx.Sampling;
 
 /// <summary>How logits become a distribution: classifier-free guidance, temperature, top-k, top-p.</summary>
-/// <param name="CfgScale">Guidance scale s in u + s·(c − u); 1 disables the unconditional row.</param>
-/// <param name="Temperature">Logits are divided by it; must be &gt; 0.</param>
+/// <param name="CfgScale">Guidance scale s in u + s·(c − u); 1 disables the unconditional row; |s| ≤ <see cref="MaxCfgScale"/>.</param>
+/// <param name="Temperature">Logits are divided by it; in [<see cref="MinTemperature"/>, <see cref="MaxTemperature"/>].</param>
 /// <param name="TopK">Keep the k most likely codes; 0 keeps all.</param>
 /// <param name="TopP">Keep the smallest most-likely set with mass ≥ p; 1 keeps all.</param>
 public sealed record SamplingSettings(float CfgScale, float Temperature, int TopK, float TopP)
 {
+    /// <summary>Largest guidance scale magnitude accepted.</summary>
+    public const float MaxCfgScale = 100f;
+
+    /// <summary>Smallest temperature accepted (close to greedy sampling).</summary>
+    public const float MinTemperature = 0.001f;
+
+    /// <summary>Largest temperature accepted (close to uniform sampling).</summary>
+    public const float MaxTemperature = 100f;
+
     /// <summary>Whether an unconditional row is needed.</summary>
     public bool UsesGuidance => CfgScale != 1f;
 
     /// <summary>Throws <see cref="Sjd2Exception"/> naming the first impossible value.</summary>
     public void Validate()
     {
-        if (!float.IsFinite(CfgScale))
-            throw new Sjd2Exception($"cfg scale must be a finite number, got {CfgScale}; pass e.g. --cfg 3.");
-        if (!float.IsFinite(Temperature) || Temperature <= 0)
-            throw new Sjd2Exception($"temperature must be > 0, got {Temperature}; pass e.g. --temperature 1.");
+        // Far outside these ranges the logits overflow to infinities and the samples are noise.
+        if (!(Math.Abs(CfgScale) <= MaxCfgScale))
+            throw new Sjd2Exception($"cfg scale must be a number in [-{MaxCfgScale}, {MaxCfgScale}], got {CfgScale}; pass e.g. --cfg 3.");
+        if (!(Temperature >= MinTemperature && Temperature <= MaxTemperature))
+            throw new Sjd2Exception($"temperature must be in [{MinTemperature}, {MaxTemperature}], got {Temperature}; pass e.g. --temperature 1.");
         if (TopK < 0)
             throw new Sjd2Exception($"top-k must be >= 0 (0 = off), got {TopK}.");
         if (!(TopP > 0 && TopP <= 1))

@@ -1,0 +1,276 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Sjd2Onnx.Cli.Options;
+
+/// <summary>
+/// <c>--method</c> and the options of the speculative methods (<c>--window</c>, <c>--init</c>,
+/// <c>--reuse</c>, <c>--reuse-threshold</c>, <c>--denoise-steps</c>, <c>--kv</c>,
+/// <c>--accept-noise</c>, <c>--tree</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
+/// these same declarations.
+/// </summary>
+internal sealed class DecodingOptions
+{
+    /// <summary>The keys a bench method spec may set: the decoding options without their dashes.</summary>
+    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "tree"];
+
+    private static readonly string[] MethodWords = ["ar", "sjd", "sjd++", "pac", "sjd2"];
+
+    public Option<DecodingMethod?> Method { get; } = new("--method")
+    {
+        Description = "Decoding method: ar (one token per pass), sjd (speculative Jacobi decoding, lossless), sjd++ (sjd with draft reuse, lossless), pac (sjd++ with proactive draft trees, lossless; models with tree attention), sjd2 (Jacobi denoising; models trained for it). Default: ar.",
+        HelpName = "ar|sjd|sjd++|pac|sjd2",
+        CustomParser = r => TryParseMethod(r.Tokens.Count == 0 ? "" : r.Tokens[0].Value, out var m) ? m : Fail<DecodingMethod?>(r, MethodError(r.Tokens[0].Value)),
+    };
+
+    public Option<WindowChoice?> Window { get; } = new("--window")
+    {
+        Description = "Tokens per pass of the speculative methods (default 16), or auto: picked from measured pass costs and acceptance (never worse than ar by more than its probes; not bit-reproducible).",
+        HelpName = "N|auto",
+        CustomParser = ParseWindow,
+    };
+
+    public Option<string?> Init { get; } = new("--init")
+    {
+        Description = "New drafts copy the code above (vertical, default for sjd and sjd++), to the left (horizontal) or a random code; sjd2 starts slots as pure noise (noise, its default) or seeds them with such a prior.",
+        HelpName = "random|horizontal|vertical|noise",
+        CustomParser = ValueParsers.OneOf("--init", "random, horizontal or vertical (or noise for sjd2)", "random", "horizontal", "vertical", "noise"),
+    };
+
+    public Option<string?> Reuse { get; } = new("--reuse")
+    {
+        Description = "sjd++ draft reuse rule: coupled (default) or threshold (with --reuse-threshold, default 0.1).",
+        HelpName = "coupled|threshold",
+        CustomParser = ValueParsers.OneOf("--reuse", "coupled or threshold", "coupled", "threshold"),
+    };
+
+    public Option<float?> ReuseThreshold { get; } = new("--reuse-threshold")
+    {
+        Description = "sjd++ threshold rule: a draft survives when the new distribution gives it at least T, in (0, 1]; giving it selects --reuse threshold.",
+        HelpName = "T",
+        CustomParser = r => InRange(r, "--reuse-threshold", t => t > 0 && t <= 1, t => $"--reuse-threshold must be in (0, 1], got {t}."),
+    };
+
+    public Option<int?> DenoiseSteps { get; } = new("--denoise-steps")
+    {
+        Description = "sjd2: denoising steps from pure noise to a clean draft. Default: the model's.",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--denoise-steps", 1, 10000),
+    };
+
+    public Option<string?> Kv { get; } = new("--kv")
+    {
+        Description = "sjd2: KV cache of tokens accepted while noisy: exact (default, recomputed) or approx.",
+        HelpName = "exact|approx",
+        CustomParser = ValueParsers.OneOf("--kv", "exact or approx", "exact", "approx", "approximate"),
+    };
+
+    public Option<float?> AcceptNoise { get; } = new("--accept-noise")
+    {
+        Description = "sjd2: commit only through outputs whose inputs were fed at noise level <= S, in [0, 1]; 1 (default) as published, 0 with --kv exact is lossless.",
+        HelpName = "S",
+        CustomParser = r => InRange(r, "--accept-noise", a => a >= 0 && a <= 1, a => $"--accept-noise must be in [0, 1] (0 lossless, 1 as published), got {a}."),
+    };
+
+    public Option<string?> Tree { get; } = new("--tree")
+    {
+        Description = "pac: W candidates per slot for the D slots after the anchor (default 3x1), as WxD; 1 = chain drafts (sjd++ coupled). Models without tree attention decode chains.",
+        HelpName = "WxD",
+        CustomParser = r =>
+        {
+            string text = r.Tokens.Count == 0 ? "" : r.Tokens[0].Value;
+            return TryParseTree(text, out _, out _) ? text : Fail<string?>(r, $"--tree must be WIDTHxDEPTH (e.g. 3x1) or 1 for chains, got '{text}'.");
+        },
+    };
+
+    public DecodingOptions()
+    {
+        Method.CompletionSources.Clear(); // not the enum's member names: the words the parser takes
+        Method.CompletionSources.Add(MethodWords);
+        Window.CompletionSources.Add("auto", "8", "16", "24", "32");
+        Init.CompletionSources.Add("random", "horizontal", "vertical", "noise");
+        Reuse.CompletionSources.Add("coupled", "threshold");
+        Kv.CompletionSources.Add("exact", "approx");
+    }
+
+    /// <summary>Adds the decoding options; <paramref name="withMethod"/> false leaves <c>--method</c> out (bench has <c>--methods</c>).</summary>
+    public void AddTo(Command command, bool withMethod = true)
+    {
+        if (withMethod) command.Options.Add(Method);
+        command.Options.Add(Window);
+        command.Options.Add(Init);
+        command.Options.Add(Reuse);
+        command.Options.Add(ReuseThreshold);
+        command.Options.Add(DenoiseSteps);
+        command.Options.Add(Kv);
+        command.Options.Add(AcceptNoise);
+        command.Options.Add(Tree);
+    }
+
+    /// <summary>The method of <c>--method</c> (ar when not given).</summary>
+    public DecodingMethod MethodOf(ParseResult parse) => parse.GetValue(Method) ?? DecodingMethod.Ar;
+
+    /// <summary>The decoding values given on the command line.</summary>
+    public DecodingValues ValuesOf(ParseResult parse) => new(
+        parse.GetValue(Window), parse.GetValue(Init), parse.GetValue(Reuse), parse.GetValue(ReuseThreshold),
+        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Tree));
+
+    /// <summary>
+    /// A bench method spec: a method name with optional overrides of the decoding options,
+    /// e.g. <c>sjd2:kv=exact:window=24</c>, parsed with the same option declarations.
+    /// </summary>
+    public static (DecodingMethod Method, DecodingValues Overrides) ParseSpec(string spec)
+    {
+        var parts = spec.Split(':');
+        if (!TryParseMethod(parts[0], out var method)) throw new UsageException(MethodError(parts[0]));
+        var args = new List<string>();
+        foreach (var part in parts.Skip(1))
+        {
+            int eq = part.IndexOf('=');
+            if (eq < 0 || !SpecKeys.Contains(part[..eq]))
+                throw new UsageException($"bad method spec '{spec}': use NAME:key=value with keys {string.Join(", ", SpecKeys)}.");
+            args.Add($"--{part[..eq]}");
+            args.Add(part[(eq + 1)..]);
+        }
+        var options = new DecodingOptions();
+        var command = new Command("spec");
+        options.AddTo(command, withMethod: false);
+        var parse = command.Parse(args);
+        if (parse.Errors.Count > 0) throw new UsageException($"method spec '{spec}': {parse.Errors[0].Message}");
+        return (method!.Value, options.ValuesOf(parse));
+    }
+
+    /// <summary>
+    /// Generation options for <paramref name="method"/> from the decoding values. An option the
+    /// method does not use is an error, unless several methods share one command line (bench).
+    /// </summary>
+    public static GenerationOptions ToGenerationOptions(DecodingValues v, DecodingMethod method, bool methodsMayDiffer)
+    {
+        if (!methodsMayDiffer)
+        {
+            string m = MethodName(method);
+            if (v.Window is not null && method == DecodingMethod.Ar)
+                throw new UsageException("--window applies to --method sjd, sjd++ and sjd2; AR feeds one token per pass.");
+            if (v.Init is not null && method == DecodingMethod.Ar)
+                throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
+            if ((v.ReuseThreshold is not null || v.Reuse is not null) && method != DecodingMethod.SjdPlusPlus)
+                throw new UsageException($"--{(v.ReuseThreshold is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
+            if ((v.DenoiseSteps is not null || v.Kv is not null || v.AcceptNoise is not null) && method != DecodingMethod.Sjd2)
+                throw new UsageException($"--{(v.DenoiseSteps is not null ? "denoise-steps" : v.Kv is not null ? "kv" : "accept-noise")} applies to --method sjd2, not {m}.");
+            if (v.Tree is not null && method != DecodingMethod.Pac)
+                throw new UsageException($"--tree applies to --method pac, not {m}.");
+        }
+        int? treeWidth = null, treeDepth = null;
+        if (v.Tree is not null && method == DecodingMethod.Pac && TryParseTree(v.Tree, out int w, out int d)) (treeWidth, treeDepth) = (w, d);
+        // A threshold only means something for the threshold rule, so giving one selects it.
+        var rule = v.Reuse switch
+        {
+            null => v.ReuseThreshold is null ? DraftReuse.Coupled : DraftReuse.Threshold,
+            "coupled" => DraftReuse.Coupled,
+            _ => DraftReuse.Threshold,
+        };
+        if (rule == DraftReuse.Coupled && v.ReuseThreshold is not null)
+            throw new UsageException("--reuse-threshold applies to --reuse threshold, not coupled.");
+        return new GenerationOptions
+        {
+            Method = method,
+            Window = v.Window?.Size,
+            AutoWindow = v.Window?.Auto ?? false,
+            DraftInit = v.Init switch
+            {
+                null => null,
+                "random" => DraftInitialization.Random,
+                "horizontal" => DraftInitialization.Horizontal,
+                "vertical" => DraftInitialization.Vertical,
+                _ when method == DecodingMethod.Sjd2 => null, // noise: SJD2's own default
+                _ => throw new UsageException($"unknown --init '{v.Init}'; use random, horizontal or vertical (noise is for sjd2 only)."),
+            },
+            Reuse = rule,
+            ReuseThreshold = v.ReuseThreshold,
+            DenoiseSteps = v.DenoiseSteps,
+            AcceptNoise = method == DecodingMethod.Sjd2 ? v.AcceptNoise : null,
+            TreeWidth = treeWidth,
+            TreeDepth = treeDepth,
+            KvMode = v.Kv switch
+            {
+                null => GenerationOptions.DefaultKvMode,
+                "exact" => Sjd2KvMode.Exact,
+                _ => Sjd2KvMode.Approximate,
+            },
+        };
+    }
+
+    /// <summary>The method's name on the command line.</summary>
+    public static string MethodName(DecodingMethod method) => method switch
+    {
+        DecodingMethod.Ar => "ar",
+        DecodingMethod.Sjd => "sjd",
+        DecodingMethod.SjdPlusPlus => "sjd++",
+        DecodingMethod.Sjd2 => "sjd2",
+        DecodingMethod.Pac => "pac",
+        _ => method.ToString().ToLowerInvariant(),
+    };
+
+    private static bool TryParseMethod(string text, out DecodingMethod? method)
+    {
+        method = text.Trim().ToLowerInvariant() switch
+        {
+            "ar" => DecodingMethod.Ar,
+            "sjd" => DecodingMethod.Sjd,
+            "sjd++" or "sjdpp" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
+            "sjd2" => DecodingMethod.Sjd2,
+            "pac" => DecodingMethod.Pac,
+            _ => null,
+        };
+        return method is not null;
+    }
+
+    private static string MethodError(string text) => $"unknown method '{text}'; use --method ar, sjd, sjd++, pac or sjd2.";
+
+    /// <summary>One line on stderr when PAC runs on a model without tree attention (it then decodes chains).</summary>
+    public static void NoticeChainFallback(GenerationOptions options, Sjd2Pipeline pipeline)
+    {
+        if (options.Method == DecodingMethod.Pac && !pipeline.SupportsTreeAttention && (options.TreeWidth ?? GenerationOptions.DefaultTreeWidth) > 1)
+        {
+            StatusLine.End();
+            Console.Error.WriteLine($"notice: model {pipeline.Manifest.Name} has no tree attention (no window_mask input); pac decodes chain drafts (sjd++ coupled). Re-export the model for draft trees.");
+        }
+    }
+
+    // WxD with W ≥ 1 and D ≥ 0, or a bare 1 (chains).
+    private static bool TryParseTree(string text, out int width, out int depth)
+    {
+        width = 1;
+        depth = 0;
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length == 1) return parts[0] == "1";
+        return parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out width) && width >= 1
+            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out depth) && depth >= 0;
+    }
+
+    private static WindowChoice? ParseWindow(ArgumentResult r)
+    {
+        string text = r.Tokens.Count == 0 ? "" : r.Tokens[0].Value;
+        if (string.Equals(text.Trim(), "auto", StringComparison.OrdinalIgnoreCase)) return new WindowChoice(null, true);
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int w))
+            return Fail<WindowChoice?>(r, $"--window must be an integer or 'auto', got '{text}'.");
+        if (w < 2)
+            return Fail<WindowChoice?>(r, $"--window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
+        return new WindowChoice(w, false);
+    }
+
+    private static float? InRange(ArgumentResult r, string name, Func<float, bool> ok, Func<float, string> error)
+    {
+        float? v = ValueParsers.Float(name)(r);
+        if (v is float f && !ok(f)) return Fail<float?>(r, error(f));
+        return v;
+    }
+
+    private static T Fail<T>(ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return default!;
+    }
+}

@@ -37,14 +37,24 @@ public sealed class Sjd2Pipeline : IDisposable
     /// </summary>
     public bool SupportsTreeAttention => _sessions.Transformer.InputMetadata.ContainsKey("window_mask");
 
+    /// <summary>The execution provider the graphs run on: the first of <see cref="PipelineOptions.Provider"/> and its fallbacks that loaded.</summary>
+    public ExecutionProvider Provider => _sessions.Provider;
+
+    /// <summary>Why each provider tried before <see cref="Provider"/> could not be used, one line each (empty when the first one loaded).</summary>
+    public IReadOnlyList<string> ProviderFallbacks => _sessions.ProviderFallbacks;
+
     /// <summary>Opens a model folder: reads and validates model.json, loads the tokenizer and the four graphs.</summary>
-    /// <exception cref="Sjd2Exception">The folder, manifest or a graph is unusable, or the provider is missing.</exception>
+    /// <exception cref="Sjd2Exception">
+    /// The folder, manifest or a graph is unusable, an option is invalid, no requested provider loads,
+    /// or the ONNX Runtime native library is missing.
+    /// </exception>
     public static Sjd2Pipeline Load(string modelDir, PipelineOptions? options = null)
     {
         options ??= new PipelineOptions();
+        options.Validate();
         var manifest = ManifestReader.Load(modelDir);
         var prompts = new PromptEncoder(modelDir, manifest);
-        var sessions = ModelSessions.Open(modelDir, manifest, options.Provider, options.DeviceId);
+        var sessions = ModelSessions.Open(modelDir, manifest, options);
         return new Sjd2Pipeline(modelDir, manifest, sessions, prompts);
     }
 

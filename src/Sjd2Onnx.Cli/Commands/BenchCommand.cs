@@ -90,7 +90,7 @@ internal sealed class BenchCommand
         var sampling = _sampling.Apply(parse, new GenerationOptions());
         UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
         var global = _decoding.ValuesOf(parse);
-        string provider = _model.ProviderName(parse);
+        string provider = ModelOptions.ProviderName(pipeline.Provider); // where it ended up, after any --ep fallback
 
         var scorer = BenchScorer.Load(pipeline.ModelDirectory);
         var prompts = ReadPrompts(promptArg, scorer, baseSeed, heldOut);

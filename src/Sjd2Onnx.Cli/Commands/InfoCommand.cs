@@ -3,7 +3,7 @@ using Sjd2Onnx.Cli.Options;
 
 namespace Sjd2Onnx.Cli.Commands;
 
-/// <summary><c>sjd2 info</c>: model summary and the execution providers this build offers.</summary>
+/// <summary><c>sjd2 info</c>: model summary and which execution providers really load here.</summary>
 internal sealed class InfoCommand
 {
     private readonly ModelOptions _model = new();
@@ -12,7 +12,7 @@ internal sealed class InfoCommand
     public static Command Create()
     {
         var info = new InfoCommand();
-        var command = new Command("info", "Model summary, its sampling defaults and the execution providers this build offers.");
+        var command = new Command("info", "Model summary, its sampling defaults, and which execution providers load and run here (and why not).");
         info._model.AddTo(command);
         command.SetAction(info.Run);
         return command;
@@ -29,7 +29,17 @@ internal sealed class InfoCommand
         Console.WriteLine($"tokenizer    {m.Tokenizer.Type}, at most {m.Tokenizer.MaxPromptTokens} prompt tokens");
         Console.WriteLine($"cfg          {m.Cfg.Unconditional}; defaults: cfg {m.Sampling.CfgScale}, temperature {m.Sampling.Temperature}, top-k {m.Sampling.TopK}, top-p {m.Sampling.TopP}");
         Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
-        Console.WriteLine($"providers    {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
+        Console.WriteLine($"running on   {ModelOptions.ProviderName(pipeline.Provider)}");
+        Console.WriteLine($"onnxruntime  {Model.OnnxRuntimeEnvironment.ManagedVersion()}, lists {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
+        // Listed is not loadable: the CUDA provider is listed even when CUDA's libraries are missing.
+        var probe = new PipelineOptions { DeviceId = parse.GetValue(_model.DeviceId) ?? 0 };
+        string label = "providers";
+        foreach (var provider in Enum.GetValues<ExecutionProvider>())
+        {
+            var result = Model.SessionFactory.Probe(provider, probe);
+            Console.WriteLine($"{label,-12} {ModelOptions.ProviderName(provider),-5} {(result.Loads ? "loads and runs" : $"unavailable: {result.Reason}")}");
+            label = "";
+        }
         return ExitCodes.Success;
     }
 }

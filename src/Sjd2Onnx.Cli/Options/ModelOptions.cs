@@ -1,8 +1,12 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace Sjd2Onnx.Cli.Options;
 
-/// <summary><c>--model</c>, <c>--ep</c> and <c>--device-id</c>: which model folder, opened on which execution provider.</summary>
+/// <summary>
+/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c> and <c>--verbose</c>: which model folder, opened on
+/// which execution provider (or the first of a list that loads), with or without ONNX Runtime's log.
+/// </summary>
 internal sealed class ModelOptions
 {
     public Option<string?> Model { get; } = new("--model")
@@ -13,9 +17,9 @@ internal sealed class ModelOptions
 
     public Option<string?> Provider { get; } = new("--ep")
     {
-        Description = "Execution provider: cpu (default), cuda or dml; the build must ship its native package.",
-        HelpName = "cpu|cuda|dml",
-        CustomParser = ValueParsers.OneOf("execution provider", "--ep cpu, cuda or dml", "cpu", "cuda", "dml", "directml"),
+        Description = "Execution provider: cpu (default), cuda or dml, or a list tried in order (cuda,cpu: sjd2 says which one it ended on); the build must ship the native package.",
+        HelpName = "cpu|cuda|dml[,...]",
+        CustomParser = ParseProviderList,
     };
 
     public Option<int?> DeviceId { get; } = new("--device-id")
@@ -25,34 +29,93 @@ internal sealed class ModelOptions
         CustomParser = ValueParsers.Int("--device-id", 0, 64),
     };
 
+    public Option<bool> Verbose { get; } = SharedOptions.Switch("--verbose",
+        "ONNX Runtime's own log (info level and above) on stderr; without it ONNX Runtime prints nothing.");
+
     public ModelOptions()
     {
-        Provider.CompletionSources.Add("cpu", "cuda", "dml");
+        Provider.CompletionSources.Add("cpu", "cuda", "dml", "cuda,cpu", "dml,cpu");
     }
 
-    /// <summary>Adds the options; <paramref name="withDevice"/> false leaves <c>--device-id</c> out (commands that pick no GPU).</summary>
+    /// <summary>
+    /// Adds the options; <paramref name="withDevice"/> false leaves <c>--device-id</c> and <c>--verbose</c>
+    /// out (commands that pick no GPU and open no pipeline).
+    /// </summary>
     public void AddTo(Command command, bool withDevice = true)
     {
         command.Options.Add(Model);
         command.Options.Add(Provider);
-        if (withDevice) command.Options.Add(DeviceId);
+        if (!withDevice) return;
+        command.Options.Add(DeviceId);
+        command.Options.Add(Verbose);
     }
 
     /// <summary>The model folder: <c>--model</c> (which must be a folder) or the repository's onnx/ folder.</summary>
     public string Folder(ParseResult parse) => ModelLocator.Resolve(parse.GetValue(Model));
 
-    /// <summary>The execution provider named by <c>--ep</c>.</summary>
-    public ExecutionProvider ProviderOf(ParseResult parse) => parse.GetValue(Provider) switch
+    /// <summary>The providers named by <c>--ep</c>, in order (cpu when it is not given).</summary>
+    public IReadOnlyList<ExecutionProvider> ProvidersOf(ParseResult parse) =>
+        [.. (parse.GetValue(Provider) ?? "cpu").Split(',').Select(ToProvider)];
+
+    /// <summary>The single provider of a command that takes no fallback list (parity).</summary>
+    public ExecutionProvider ProviderOf(ParseResult parse)
     {
-        null or "cpu" => ExecutionProvider.Cpu,
-        "cuda" => ExecutionProvider.Cuda,
-        _ => ExecutionProvider.DirectML,
+        var providers = ProvidersOf(parse);
+        if (providers.Count > 1)
+            throw new UsageException("this command runs on one execution provider; pass --ep cpu, cuda or dml, not a list.");
+        return providers[0];
+    }
+
+    /// <summary>The provider's name on the command line.</summary>
+    public static string ProviderName(ExecutionProvider provider) => provider switch
+    {
+        ExecutionProvider.Cuda => "cuda",
+        ExecutionProvider.DirectML => "dml",
+        _ => "cpu",
     };
 
-    /// <summary>The provider as the user named it, for reports.</summary>
-    public string ProviderName(ParseResult parse) => parse.GetValue(Provider) ?? "cpu";
+    /// <summary>
+    /// Opens the model; a broken model or no loadable provider is a run-time failure
+    /// (<see cref="Sjd2Exception"/>). With a list, stderr says why a provider was skipped and which
+    /// one the graphs run on.
+    /// </summary>
+    public Sjd2Pipeline Open(ParseResult parse)
+    {
+        var providers = ProvidersOf(parse);
+        var pipeline = Sjd2Pipeline.Load(Folder(parse), new PipelineOptions
+        {
+            Provider = providers[0],
+            FallbackProviders = [.. providers.Skip(1)],
+            DeviceId = parse.GetValue(DeviceId) ?? 0,
+            OnnxRuntimeLog = parse.GetValue(Verbose) ? Console.Error.WriteLine : null,
+            OnnxRuntimeLogLevel = OnnxRuntimeLogLevel.Info,
+        });
+        foreach (var reason in pipeline.ProviderFallbacks) Console.Error.WriteLine($"sjd2: {reason}.");
+        if (providers.Count > 1) Console.Error.WriteLine($"sjd2: running on {ProviderName(pipeline.Provider)}.");
+        return pipeline;
+    }
 
-    /// <summary>Opens the model; a broken model is a run-time failure (<see cref="Sjd2Exception"/>).</summary>
-    public Sjd2Pipeline Open(ParseResult parse) =>
-        Sjd2Pipeline.Load(Folder(parse), new PipelineOptions { Provider = ProviderOf(parse), DeviceId = parse.GetValue(DeviceId) ?? 0 });
+    private static ExecutionProvider ToProvider(string name) => name switch
+    {
+        "cuda" => ExecutionProvider.Cuda,
+        "dml" or "directml" => ExecutionProvider.DirectML,
+        _ => ExecutionProvider.Cpu,
+    };
+
+    // One provider or a comma list, each known and named once; returned lower case, no spaces.
+    private static string? ParseProviderList(ArgumentResult result)
+    {
+        string text = result.Tokens.Count == 0 ? "" : result.Tokens[0].Value;
+        var names = text.Split(',', StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
+        string? error = null;
+        if (names.Any(n => n.Length == 0))
+            error = $"--ep '{text}' has an empty entry; use one provider or a comma list such as cuda,cpu.";
+        else if (names.FirstOrDefault(n => n is not ("cpu" or "cuda" or "dml" or "directml")) is { } unknown)
+            error = $"unknown execution provider '{unknown}'; use --ep cpu, cuda or dml, or a list such as cuda,cpu.";
+        else if (names.Select(ToProvider).Distinct().Count() != names.Count)
+            error = $"--ep '{text}' names a provider twice; list each once, e.g. cuda,cpu.";
+        if (error is null) return string.Join(',', names);
+        result.AddError(error);
+        return null;
+    }
 }

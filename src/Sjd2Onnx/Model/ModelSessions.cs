@@ -13,20 +13,67 @@ internal sealed class ModelSessions : IDisposable
     public InferenceSession VqDecoder { get; }
     public bool HasNoiseInput { get; }
 
+    /// <summary>The provider the sessions run on (the first of the requested ones that loaded).</summary>
+    public ExecutionProvider Provider { get; private set; }
+
+    /// <summary>Why each provider requested before <see cref="Provider"/> could not be used, one line each.</summary>
+    public IReadOnlyList<string> ProviderFallbacks { get; private set; } = [];
+
+    private IDisposable? _logRoute;
+
     private ModelSessions(InferenceSession text, InferenceSession image, InferenceSession transformer, InferenceSession vq, bool hasNoise)
     {
         TextEmbedding = text; ImageEmbedding = image; Transformer = transformer; VqDecoder = vq; HasNoiseInput = hasNoise;
     }
 
-    public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId)
+    public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId) =>
+        Open(modelDir, m, new PipelineOptions { Provider = provider, DeviceId = deviceId });
+
+    /// <summary>
+    /// Opens the four graphs on the first provider of <paramref name="settings"/> that loads; a provider
+    /// that fails (package, libraries, driver, device) is skipped with its reason, a broken graph is not.
+    /// </summary>
+    public static ModelSessions Open(string modelDir, ModelManifest m, PipelineOptions settings)
     {
-        using var options = SessionFactory.CreateOptions(provider, deviceId);
+        settings.Validate();
+        string logId = OnnxRuntimeEnvironment.NewSessionLogId();
+        var logRoute = settings.OnnxRuntimeLog is { } sink ? OnnxRuntimeEnvironment.Listen(logId, sink, settings.OnnxRuntimeLogLevel) : null;
+        var skipped = new List<string>();
+        try
+        {
+            foreach (var provider in settings.ProvidersInOrder())
+            {
+                try
+                {
+                    var sessions = OpenOn(modelDir, m, provider, settings, logId);
+                    sessions.Provider = provider;
+                    sessions.ProviderFallbacks = skipped;
+                    sessions._logRoute = logRoute;
+                    return sessions;
+                }
+                catch (ProviderUnavailableException e) { skipped.Add(e.Message); }
+            }
+        }
+        catch
+        {
+            logRoute?.Dispose();
+            throw;
+        }
+        logRoute?.Dispose();
+        throw new Sjd2Exception(skipped.Count == 1
+            ? $"{skipped[0]}."
+            : $"no execution provider could be loaded: {string.Join("; ", skipped)}.");
+    }
+
+    private static ModelSessions OpenOn(string modelDir, ModelManifest m, ExecutionProvider provider, PipelineOptions settings, string logId)
+    {
+        using var options = SessionFactory.CreateOptions(provider, settings, logId);
         var opened = new List<InferenceSession>();
         try
         {
             InferenceSession Load(string file, string what)
             {
-                var s = SessionFactory.Open(ManifestReader.ResolveInside(modelDir, file, what), options, what);
+                var s = SessionFactory.Open(ManifestReader.ResolveInside(modelDir, file, what), options, what, provider, settings.DeviceId);
                 opened.Add(s);
                 return s;
             }
@@ -92,5 +139,6 @@ internal sealed class ModelSessions : IDisposable
         ImageEmbedding.Dispose();
         Transformer.Dispose();
         VqDecoder.Dispose();
+        _logRoute?.Dispose();
     }
 }

@@ -2,53 +2,118 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace Sjd2Onnx.Model;
 
-/// <summary>Creates ONNX Runtime sessions on the chosen execution provider.</summary>
+/// <summary>Creates ONNX Runtime sessions on the chosen execution provider and explains providers that fail to load.</summary>
 internal static class SessionFactory
 {
-    /// <summary>Provider names the loaded native ONNX Runtime library offers.</summary>
-    public static string[] AvailableProviders()
-    {
-        try { return OrtEnv.Instance().GetAvailableProviders(); }
-        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
-        {
-            throw new Sjd2Exception("the ONNX Runtime native library is missing; reference Microsoft.ML.OnnxRuntime (CPU), .Gpu (CUDA) or .DirectML in the application.", e);
-        }
-    }
+    /// <summary>Whether a provider loads and runs here, and if not, why (one line: cause and fix).</summary>
+    public sealed record ProbeResult(ExecutionProvider Provider, bool Loads, string? Reason);
 
-    public static SessionOptions CreateOptions(ExecutionProvider provider, int deviceId)
+    /// <summary>Provider names the loaded native ONNX Runtime library lists (listed is not the same as loadable: see <see cref="Probe"/>).</summary>
+    public static string[] AvailableProviders() => OnnxRuntimeEnvironment.Get().GetAvailableProviders();
+
+    /// <summary>
+    /// Session options for <paramref name="provider"/>: threads, log routing and provider options.
+    /// Throws <see cref="ProviderUnavailableException"/> when the provider cannot be appended.
+    /// </summary>
+    public static SessionOptions CreateOptions(ExecutionProvider provider, PipelineOptions settings, string logId)
     {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        OnnxRuntimeEnvironment.Get();
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = settings.IntraOpThreads,
+            LogId = logId,
+            LogSeverityLevel = OnnxRuntimeEnvironment.ToOrt(settings.OnnxRuntimeLog is null ? OnnxRuntimeLogLevel.Warning : settings.OnnxRuntimeLogLevel),
+        };
+        using var capture = OnnxRuntimeEnvironment.CaptureOnThisThread(out var log);
         try
         {
             switch (provider)
             {
-                case ExecutionProvider.Cuda: options.AppendExecutionProvider_CUDA(deviceId); break;
-                case ExecutionProvider.DirectML: options.AppendExecutionProvider_DML(deviceId); break;
+                case ExecutionProvider.Cuda: AppendCuda(options, settings); break;
+                case ExecutionProvider.DirectML:
+                    // The DirectML provider supports neither memory patterns nor parallel execution.
+                    options.EnableMemoryPattern = false;
+                    options.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+                    options.AppendExecutionProvider_DML(settings.DeviceId);
+                    break;
             }
         }
         catch (Exception e) when (e is EntryPointNotFoundException or OnnxRuntimeException or DllNotFoundException)
         {
             options.Dispose();
-            string package = provider == ExecutionProvider.Cuda ? "Microsoft.ML.OnnxRuntime.Gpu" : "Microsoft.ML.OnnxRuntime.DirectML";
-            string flavor = provider == ExecutionProvider.Cuda ? "Cuda" : "DirectML";
-            throw new Sjd2Exception(
-                $"execution provider '{provider}' is not available in this ONNX Runtime build; install {package} instead of the CPU package (for sjd2: dotnet build -p:OnnxRuntimeFlavor={flavor}).", e);
+            throw new ProviderUnavailableException(provider, ProviderDiagnosis.Explain(provider, e, log, settings.DeviceId), e);
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
         }
         return options;
     }
 
-    public static InferenceSession Open(string path, SessionOptions options, string what)
+    /// <summary>The CUDA provider options sent to ONNX Runtime (device, memory limit, arena strategy, pass-through ones).</summary>
+    internal static Dictionary<string, string> CudaOptions(PipelineOptions settings)
     {
+        var values = new Dictionary<string, string>(settings.CudaProviderOptions)
+        {
+            ["device_id"] = settings.DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (settings.GpuMemoryLimitBytes is long limit)
+            values["gpu_mem_limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (settings.GpuArenaStrategy is { } strategy)
+            values["arena_extend_strategy"] = strategy == GpuArenaStrategy.SameAsRequested ? "kSameAsRequested" : "kNextPowerOfTwo";
+        return values;
+    }
+
+    private static void AppendCuda(SessionOptions options, PipelineOptions settings)
+    {
+        using var cuda = new OrtCUDAProviderOptions();
+        try { cuda.UpdateOptions(CudaOptions(settings)); }
+        catch (OnnxRuntimeException e) when (!ProviderDiagnosis.IsProviderFailure(ExecutionProvider.Cuda, e, []))
+        {
+            throw new Sjd2Exception($"the CUDA provider refused its options: {ProviderDiagnosis.FirstLine(e.Message)}; check the option names and values in CudaProviderOptions.", e);
+        }
+        options.AppendExecutionProvider_CUDA(cuda);
+    }
+
+    /// <summary>Opens one graph; a provider failure (driver, device) is told apart from a broken graph.</summary>
+    public static InferenceSession Open(string path, SessionOptions options, string what, ExecutionProvider provider, int deviceId)
+    {
+        using var capture = OnnxRuntimeEnvironment.CaptureOnThisThread(out var log);
         try { return new InferenceSession(path, options); }
         catch (OnnxRuntimeException e)
         {
-            throw new Sjd2Exception($"cannot load the {what} graph '{Path.GetFileName(path)}': {FirstLine(e.Message)}; re-export the model.", e);
+            if (ProviderDiagnosis.IsProviderFailure(provider, e, log))
+                throw new ProviderUnavailableException(provider, ProviderDiagnosis.Explain(provider, e, log, deviceId), e);
+            throw new Sjd2Exception($"cannot load the {what} graph '{Path.GetFileName(path)}': {ProviderDiagnosis.FirstLine(e.Message)}; re-export the model.", e);
         }
     }
 
-    private static string FirstLine(string s)
+    /// <summary>
+    /// Tries <paramref name="provider"/> for real: creates a session of a tiny in-memory graph on it and
+    /// runs it once. Listing (<see cref="AvailableProviders"/>) only says the build knows the provider;
+    /// this says whether its libraries, driver and device are there.
+    /// </summary>
+    public static ProbeResult Probe(ExecutionProvider provider, PipelineOptions settings)
     {
-        int i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
+        using var capture = OnnxRuntimeEnvironment.CaptureOnThisThread(out var log);
+        try
+        {
+            using var options = CreateOptions(provider, settings with { IntraOpThreads = 1 }, OnnxRuntimeEnvironment.NewSessionLogId());
+            using var session = new InferenceSession(ProbeGraph.Build(), options);
+            float[] x = [1, 2, 3, 4];
+            using var input = OrtValue.CreateTensorValueFromMemory(x, [ProbeGraph.Length]);
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, [ProbeGraph.Input], [input], [ProbeGraph.Output]);
+            var y = outputs[0].GetTensorDataAsSpan<float>();
+            bool right = y.Length == x.Length && y[3] == 8;
+            return new(provider, right, right ? null : $"{ProviderDiagnosis.Name(provider)} provider loads but computes wrong results (4 + 4 gave {y[3]})");
+        }
+        catch (ProviderUnavailableException e) { return new(provider, false, e.Cause); }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            return new(provider, false, ProviderDiagnosis.Explain(provider, e, log, settings.DeviceId));
+        }
     }
 }

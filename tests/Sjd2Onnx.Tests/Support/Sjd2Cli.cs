@@ -13,9 +13,12 @@ internal static class Sjd2Cli
 
     public static Result Run(params string[] args) => Run(args, workingDirectory: null);
 
-    public static Result Run(IEnumerable<string> args, string? workingDirectory)
+    public static Result Run(IEnumerable<string> args, string? workingDirectory) => RunDll(TestPaths.CliDll, args, workingDirectory);
+
+    /// <summary>Runs another copy of the CLI (for example one without its native ONNX Runtime library).</summary>
+    public static Result RunDll(string cliDll, IEnumerable<string> args, string? workingDirectory = null)
     {
-        using var p = Start(args, workingDirectory);
+        using var p = Start(args, workingDirectory, cliDll: cliDll);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         WaitOrKill(p, args);
@@ -38,8 +41,10 @@ internal static class Sjd2Cli
     /// Starts sjd2 with redirected streams; <paramref name="environment"/> adds variables. With
     /// <paramref name="defaultSigint"/>, SIGINT is reset to its default first (through GNU env):
     /// a test run started in the background inherits SIGINT ignored, and .NET keeps it ignored.
+    /// <paramref name="cliDll"/> runs another copy of sjd2.dll than the one beside the tests.
     /// </summary>
-    public static Process Start(IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string>? environment = null, bool defaultSigint = false)
+    public static Process Start(IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string>? environment = null, bool defaultSigint = false,
+        string? cliDll = null)
     {
         // The SDK tells child processes which dotnet host runs them; fall back to PATH.
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
@@ -55,7 +60,7 @@ internal static class Sjd2Cli
             psi.ArgumentList.Add("--default-signal=INT");
             psi.ArgumentList.Add(host);
         }
-        psi.ArgumentList.Add(TestPaths.CliDll);
+        psi.ArgumentList.Add(cliDll ?? TestPaths.CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";

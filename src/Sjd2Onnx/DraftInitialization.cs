@@ -1,6 +1,6 @@
 namespace Sjd2Onnx;
 
-/// <summary>How SJD and SJD++ fill new draft slots at the end of the window (a spatial prior).</summary>
+/// <summary>How new draft slots at the end of the window are filled (a spatial prior, or SJD2's pure noise).</summary>
 public enum DraftInitialization
 {
     /// <summary>A uniformly random code.</summary>
@@ -11,4 +11,7 @@ public enum DraftInitialization
 
     /// <summary>The code above (the left one in the first row).</summary>
     Vertical,
+
+    /// <summary>SJD2 only, as published: pure embedding noise and no draft token until the slot is first predicted.</summary>
+    Noise,
 }

@@ -32,9 +32,10 @@ public sealed record GenerationOptions
     public bool AutoWindow { get; init; }
 
     /// <summary>
-    /// How new drafts are initialised; null = the method's default: <see cref="DefaultDraftInit"/>
-    /// for SJD and SJD++, pure embedding noise for SJD2 (with a value, SJD2 seeds each new slot
-    /// with that prior's token, its embedding noised to the middle of the schedule).
+    /// How new drafts are initialised; null = <see cref="DefaultDraftInit"/>. SJD2 seeds each new
+    /// slot with the prior's token as its draft and the token's embedding under noise (with the
+    /// per-pass schedule: noised to the middle of the grid); <see cref="DraftInitialization.Noise"/>
+    /// (SJD2 only) starts it as pure noise with no draft, as published.
     /// </summary>
     public DraftInitialization? DraftInit { get; init; }
 
@@ -44,11 +45,22 @@ public sealed record GenerationOptions
     /// <summary>SJD++ with <see cref="DraftReuse.Threshold"/>: a draft survives a pass when the new distribution gives it at least τ; in (0, 1]; null = <see cref="DefaultReuseThreshold"/>.</summary>
     public float? ReuseThreshold { get; init; }
 
-    /// <summary>SJD2: denoising steps from pure noise to a clean draft; null = the model's <c>sjd2.steps</c>.</summary>
+    /// <summary>SJD2: how drafts' noise levels are scheduled; null = <see cref="DefaultSchedule"/>.</summary>
+    public Sjd2Schedule? Schedule { get; init; }
+
+    /// <summary>
+    /// SJD2: noise levels between a clean draft and pure noise. With <see cref="Sjd2Schedule.PerPass"/>
+    /// the grid a draft steps down one level per pass (null = the model's <c>sjd2.steps</c>); with
+    /// <see cref="Sjd2Schedule.Window"/> the levels of the ramp along the window (null = one per noisy
+    /// window position).
+    /// </summary>
     public int? DenoiseSteps { get; init; }
 
     /// <summary>SJD2: KV cache treatment of tokens accepted while noisy.</summary>
     public Sjd2KvMode KvMode { get; init; } = DefaultKvMode;
+
+    /// <summary>SJD2 with <see cref="Sjd2KvMode.Limit"/>: KV rows of tokens fed at σ ≤ this are kept, in [0, 1]; null = <see cref="DefaultKvNoiseLimit"/>.</summary>
+    public float? KvNoiseLimit { get; init; }
 
     /// <summary>
     /// SJD2: verification goes on past a draft only while every input the next output saw was fed
@@ -100,6 +112,12 @@ public sealed record GenerationOptions
     /// <summary>Default SJD2 KV mode.</summary>
     public const Sjd2KvMode DefaultKvMode = Sjd2KvMode.Exact;
 
+    /// <summary>Default noise limit of <see cref="Sjd2KvMode.Limit"/>.</summary>
+    public const float DefaultKvNoiseLimit = 0.1f;
+
+    /// <summary>Default SJD2 noise schedule.</summary>
+    public const Sjd2Schedule DefaultSchedule = Sjd2Schedule.Window;
+
     /// <summary>The sampling settings these options give on top of a model's defaults.</summary>
     public SamplingSettings ResolveSampling(SamplingSettings defaults)
     {
@@ -133,18 +151,28 @@ public sealed record GenerationOptions
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (DraftInit is { } init && !Enum.IsDefined(init)) throw new Sjd2Exception($"unknown draft initialisation {init}.");
         if (!Enum.IsDefined(KvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
+        if (Schedule is { } schedule && !Enum.IsDefined(schedule)) throw new Sjd2Exception($"unknown SJD2 schedule {schedule}.");
+        if (KvNoiseLimit is float kvLimit && !(kvLimit >= 0 && kvLimit <= 1))
+            throw new Sjd2Exception($"KV noise limit must be in [0, 1], got {kvLimit}; e.g. --kv {DefaultKvNoiseLimit}.");
+        if (KvNoiseLimit is not null && KvMode != Sjd2KvMode.Limit)
+            throw new Sjd2Exception($"a KV noise limit applies to the limit KV mode, not {KvMode}.");
+        if (DraftInit == DraftInitialization.Noise && Method != DecodingMethod.Sjd2)
+            throw new Sjd2Exception($"noise initialisation applies to SJD2, not {Method}; use random, horizontal or vertical.");
         Sjd2Spec? noise = null;
         if (Method == DecodingMethod.Sjd2)
         {
             noise = manifest.Sjd2 ?? throw new Sjd2Exception(
                 $"model {manifest.Name} is not trained for SJD2 (its model.json has no sjd2 section and the transformer no noise_levels input); use --method sjd.");
-            if (DenoiseSteps is int n) noise = noise with { Steps = n };
         }
+        var scheduleUsed = Schedule ?? DefaultSchedule;
+        if (noise is not null && DenoiseSteps is int n && scheduleUsed == Sjd2Schedule.PerPass) noise = noise with { Steps = n };
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
-        return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 ? DraftInit : DraftInit ?? DefaultDraftInit,
+        var initUsed = DraftInit ?? DefaultDraftInit;
+        return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 && initUsed == DraftInitialization.Noise ? null : initUsed,
             Method == DecodingMethod.SjdPlusPlus ? Reuse : Method == DecodingMethod.Pac && !PacWithoutReuse ? DraftReuse.Coupled : null,
             ReuseThreshold ?? DefaultReuseThreshold,
             noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
+            KvNoiseLimit ?? DefaultKvNoiseLimit, scheduleUsed, scheduleUsed == Sjd2Schedule.Window ? DenoiseSteps : null,
             TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation);
     }
 }

@@ -8,4 +8,10 @@ public enum Sjd2KvMode
 
     /// <summary>Drop those rows and feed the committed tokens' clean embeddings at the front of the next window.</summary>
     Exact,
+
+    /// <summary>
+    /// Keep the rows of tokens fed at a noise level up to <see cref="GenerationOptions.KvNoiseLimit"/>;
+    /// from the first token fed noisier than that, re-feed clean as <see cref="Exact"/> does.
+    /// </summary>
+    Limit,
 }

@@ -43,6 +43,9 @@ public sealed class Sjd2Pipeline : IDisposable
     /// <summary>Why each provider tried before <see cref="Provider"/> could not be used, one line each (empty when the first one loaded).</summary>
     public IReadOnlyList<string> ProviderFallbacks => _sessions.ProviderFallbacks;
 
+    /// <summary>The model's ONNX sessions (<c>sjd2 bench --passes</c> drives the transformer directly).</summary>
+    internal ModelSessions Sessions => _sessions;
+
     /// <summary>Opens a model folder: reads and validates model.json, loads the tokenizer and the four graphs.</summary>
     /// <exception cref="Sjd2Exception">
     /// The folder, manifest or a graph is unusable, an option is invalid, no requested provider loads,

@@ -49,6 +49,33 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void BenchPasses_MeasuresEveryWindowAndCacheLengthWithTheRoofline()
+    {
+        string json = Path.Combine(_temp, "passes.json");
+        var (code, stdout, stderr) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"),
+            "--peak-gflops", "400", "--peak-gbps", "150", "--json", json);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("roofline", stdout);
+        var passes = JsonNode.Parse(File.ReadAllText(json))!["passes"]!.AsArray();
+        // tiny: 16 slots, 48 positions -> windows 1, 2, 4, 8, 16 over a cache of 16 (64 + 16 does not fit)
+        Assert.Equal([1, 2, 4, 8, 16], passes.Select(r => (int)r!["window"]!));
+        Assert.All(passes, r => Assert.Equal(16, (int)r!["cache_length"]!));
+        foreach (var row in passes)
+        {
+            Assert.True((double)row!["median_ms"]! > 0);
+            Assert.True((double)row["min_ms"]! <= (double)row["median_ms"]!);
+            Assert.InRange((double)row["roofline_fraction"]!, 1e-6, 10);
+        }
+        // Work grows with the window.
+        double Flops(int w) => (double)passes.First(r => (int)r!["window"]! == w && (int)r["cache_length"]! == 16)!["flops"]!;
+        Assert.True(Flops(16) > 8 * Flops(1));
+
+        var (bad, _, err) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--peak-gflops", "400");
+        Assert.Equal(2, bad);
+        Assert.Contains("go together", err);
+    }
+
+    [Fact]
     public void Bench_SkipsSjd2OnAModelWithoutItAndReadsPromptFiles()
     {
         string prompts = Path.Combine(_temp, "prompts.txt"), json = Path.Combine(_temp, "b.json");
@@ -111,6 +138,9 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("unknown --init 'noise'", "--method", "sjd", "--init", "noise")]
     [InlineData("--init applies to --method sjd, sjd++ and sjd2", "--method", "ar", "--init", "vertical")]
     [InlineData("unknown --kv", "--method", "sjd2", "--kv", "both")]
+    [InlineData("--kv noise limit must be in [0, 1]", "--method", "sjd2", "--kv", "2")]
+    [InlineData("unknown --schedule", "--method", "sjd2", "--schedule", "fast")]
+    [InlineData("--schedule applies to --method sjd2", "--method", "sjd", "--schedule", "window")]
     [InlineData("--denoise-steps must be between 1", "--method", "sjd2", "--denoise-steps", "0")]
     [InlineData("--kv applies to --method sjd2", "--method", "sjd", "--kv", "exact")]
     [InlineData("--accept-noise must be in [0, 1]", "--method", "sjd2", "--accept-noise", "1.5")]

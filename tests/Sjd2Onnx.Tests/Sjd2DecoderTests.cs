@@ -1,3 +1,6 @@
+using Sjd2Onnx.Decoding;
+using Sjd2Onnx.Model;
+
 namespace Sjd2Onnx.Tests;
 
 /// <summary>SJD2 end to end on the tiny models (random weights with a noise input), and its error on a model without one.</summary>
@@ -15,7 +18,11 @@ public sealed class Sjd2DecoderTests
     [InlineData("tiny", Sjd2KvMode.Exact, 16, null, DraftInitialization.Vertical)]
     [InlineData("tiny-eol", Sjd2KvMode.Approximate, 9, 4, DraftInitialization.Horizontal)]
     [InlineData("tiny-eol", Sjd2KvMode.Exact, 16, 1, DraftInitialization.Random)]
-    public async Task RunsEndToEnd(string model, Sjd2KvMode kv, int window, int? steps, DraftInitialization? prior = null)
+    [InlineData("tiny", Sjd2KvMode.Limit, 16, null, DraftInitialization.Noise, Sjd2Schedule.Window)]
+    [InlineData("tiny-eol", Sjd2KvMode.Limit, 9, 3, DraftInitialization.Vertical, Sjd2Schedule.Window)]
+    [InlineData("tiny-eol", Sjd2KvMode.Exact, 40, null, DraftInitialization.Noise, Sjd2Schedule.PerPass)]
+    [InlineData("tiny", Sjd2KvMode.Approximate, 3, 30, DraftInitialization.Horizontal, Sjd2Schedule.Window)]
+    public async Task RunsEndToEnd(string model, Sjd2KvMode kv, int window, int? steps, DraftInitialization? prior = null, Sjd2Schedule? schedule = null)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
         var img = pipeline.Manifest.Image;
@@ -30,6 +37,7 @@ public sealed class Sjd2DecoderTests
                 DenoiseSteps = steps,
                 Seed = seed,
                 DraftInit = prior,
+                Schedule = schedule,
             });
             Assert.Equal(img.CodeCount, result.Codes.Length);
             Assert.All(result.Codes, c => Assert.InRange(c, 0, img.CodebookSize - 1));
@@ -38,6 +46,64 @@ public sealed class Sjd2DecoderTests
             Assert.Equal(lastCodeSlot + 1, result.Statistics.CommittedPerPass.Sum());
             Assert.InRange(result.Statistics.Passes, 1, lastCodeSlot + 1); // never more passes than AR
         }
+    }
+
+    [Fact]
+    public void WindowRamp_IsCleanAtTheFrontAndRisesToSigmaMax()
+    {
+        var spec = new Sjd2Spec("karras", 20, 0.02f, 1f, 7f, [], []);
+        var ramp = new WindowRamp(spec, levels: null);
+        Assert.Equal(0f, ramp.Sigma(1, 15));
+        Assert.Equal(0.02f, ramp.Sigma(2, 15), 5);
+        Assert.Equal(1f, ramp.Sigma(15, 15), 5);
+        for (int i = 2; i < 15; i++) Assert.True(ramp.Sigma(i + 1, 15) > ramp.Sigma(i, 15), $"rises at position {i}");
+        // One level per noisy position: position i of 15 drafts is level 15 − i of a 14-level grid.
+        var grid = (spec with { Steps = 14 }).SigmaGrid();
+        for (int i = 2; i <= 15; i++) Assert.Equal(grid[15 - i], ramp.Sigma(i, 15));
+        // A fixed level count spreads the same ends over the window; a single draft is fed clean.
+        var four = new WindowRamp(spec, levels: 4);
+        Assert.Equal(0.02f, four.Sigma(2, 31), 5);
+        Assert.Equal(1f, four.Sigma(31, 31), 5);
+        Assert.Equal(4, Enumerable.Range(2, 30).Select(i => four.Sigma(i, 31)).Distinct().Count());
+        Assert.Equal(0f, ramp.Sigma(1, 1));
+    }
+
+    [Theory]
+    [InlineData(Sjd2Schedule.Window)]
+    [InlineData(Sjd2Schedule.PerPass)]
+    public void TopK1_GivesArsCodes(Sjd2Schedule schedule)
+    {
+        // Greedy sampling leaves nothing random: whatever SJD2 feeds, verification against
+        // the clean-context outputs must end on AR's codes when noise never reaches them.
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny-eol"));
+        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { TopK = 1 }).Codes;
+        var sjd2 = pipeline.GenerateCodes(Prompt, new GenerationOptions
+        {
+            Method = DecodingMethod.Sjd2,
+            TopK = 1,
+            AcceptNoise = 0f,
+            KvMode = Sjd2KvMode.Exact,
+            Schedule = schedule,
+        }).Codes;
+        Assert.Equal(ar, sjd2);
+    }
+
+    [Theory]
+    [InlineData(0.3f, Sjd2KvMode.Exact, "applies to the limit KV mode")]
+    [InlineData(1.5f, Sjd2KvMode.Limit, "KV noise limit must be in [0, 1]")]
+    public void KvNoiseLimit_IsValidated(float limit, Sjd2KvMode mode, string message)
+    {
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
+        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, KvMode = mode, KvNoiseLimit = limit }));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void NoiseInitialisation_IsSjd2Only()
+    {
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
+        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Noise }));
+        Assert.Contains("noise initialisation applies to SJD2", e.Message);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pysjd2 import demo_train, shapes, vq  # noqa: E402
+from pysjd2 import demo_train, noise_schedule, shapes, vq  # noqa: E402
 
 SHAPES_DATA = os.path.join(ROOT, "tests", "data", "shapes")
 
@@ -42,6 +42,29 @@ class RendererTests(unittest.TestCase):
             np.testing.assert_array_equal(shapes.render(scene), expected, err_msg=case["file"])
 
 
+class NoiseScheduleTests(unittest.TestCase):
+    def test_window_ramp_is_clean_at_the_front_and_rises_to_sigma_max(self):
+        ramp = noise_schedule.window_ramp(15, 0.02, 1.0, 7.0)
+        self.assertEqual(ramp[0], 0.0)
+        self.assertAlmostEqual(float(ramp[1]), 0.02, places=6)
+        self.assertAlmostEqual(float(ramp[-1]), 1.0, places=6)
+        self.assertTrue((np.diff(ramp[1:]) > 0).all())
+        # one level per noisy position: the ramp is the Karras grid of 14 levels, reversed
+        np.testing.assert_array_equal(ramp[1:], noise_schedule.karras_grid(14, 0.02, 1.0, 7.0)[::-1])
+
+    def test_window_segment_puts_one_ramp_after_clean_context(self):
+        rng = np.random.default_rng(5)
+        for _ in range(200):
+            lv = noise_schedule.window_segment(rng, 256, 0.02, 1.0, 7.0, 8, 96)
+            noisy = np.flatnonzero(lv)
+            self.assertGreater(noisy.size, 0)
+            self.assertEqual(lv[0], 0.0)
+            self.assertTrue((np.diff(noisy) == 1).all(), "one contiguous stretch")
+            self.assertAlmostEqual(float(lv[noisy[0]]), 0.02, places=6)
+            self.assertEqual(lv[noisy[0] - 1], 0.0, "its first draft is fed clean")
+            self.assertTrue((np.diff(lv[noisy]) > 0).all())
+
+
 class BatchTests(unittest.TestCase):
     def test_rows_are_left_padded_prompts_with_noise_on_the_grid(self):
         b = demo_train.draw_batch(11, 16, demo_train.TRAIN, demo_train.CUDA_TEXT_WIDTH)
@@ -54,8 +77,12 @@ class BatchTests(unittest.TestCase):
             self.assertTrue((np.diff(mask) >= 0).all(), "padding must be on the left")
             self.assertEqual(real[0], shapes.BOS_ID)
             self.assertEqual(real[-1], shapes.BOI_ID)
+        # Per-pass rows use the manifest's grid; window-schedule rows the ramp of their window.
         grid = set(demo_train.karras_sigmas().tolist()) | {0.0}
-        self.assertTrue(set(np.unique(b["levels"]).tolist()) <= grid)
+        ramps = set()
+        for w in range(demo_train.TRAIN["window_min"], demo_train.TRAIN["window_max"] + 1):
+            ramps |= set(noise_schedule.window_ramp(w - 1, 0.02, 1.0, 7.0).tolist())
+        self.assertTrue(set(np.unique(b["levels"]).tolist()) <= grid | ramps)
         self.assertTrue((b["levels"] > 0).any())
         again = demo_train.draw_batch(11, 16, demo_train.TRAIN, demo_train.CUDA_TEXT_WIDTH)
         for k in b:

@@ -24,6 +24,7 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+import json_close  # noqa: E402
 import torch  # noqa: E402
 
 from pysjd2.families import emu3, engine_py, finetune, janus_pro, llamagen, lumina_mgpt  # noqa: E402
@@ -61,6 +62,12 @@ class TinyExportsReproduce(unittest.TestCase):
                 names = sorted(os.listdir(ref))
                 self.assertEqual(names, sorted(os.listdir(out)), fam)
                 _, mismatch, errors = filecmp.cmpfiles(ref, out, names, shallow=False)
+                # Graphs and manifests byte for byte; PyTorch's reference numbers within rounding
+                # (their last digits depend on the CPU's BLAS kernels: tools/json_close.py).
+                for name in [m for m in mismatch if m in ("parity.json", "reference.json")]:
+                    diff = json_close.files_close(os.path.join(ref, name), os.path.join(out, name))
+                    self.assertIsNone(diff, f"{fam}/{name}: re-export differs")
+                    mismatch.remove(name)
                 self.assertEqual((mismatch, errors), ([], []), f"{fam}: re-export differs")
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import shapes, vq
+from . import noise_schedule, shapes, vq
 from .transformer import Sjd2Transformer, TransformerConfig
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -45,7 +45,8 @@ SJD2 = dict(schedule="karras", steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0)
 
 TRAIN = dict(batch_size=24, lr=2e-3, min_lr_ratio=0.05, warmup=50, weight_decay=0.05,
              betas=(0.9, 0.95), grad_clip=1.0, caption_dropout=0.1, noise_row_prob=0.5,
-             seg_min=16, seg_max=96, slope_min=0.3, slope_max=2.0, stats_every=25,
+             seg_min=16, seg_max=96, slope_min=0.3, slope_max=2.0, window_share=0.5,
+             window_min=8, window_max=96, stats_every=25,
              checkpoint_seconds=180)
 
 # A GPU takes larger batches; the prompt is padded to a fixed width there so every batch has the
@@ -55,9 +56,7 @@ CUDA_TEXT_WIDTH = 32
 
 
 def karras_sigmas(steps=20, sigma_min=0.02, sigma_max=1.0, rho=7.0) -> np.ndarray:
-    i = np.arange(steps, dtype=np.float64)
-    a, b = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
-    return ((a + i / (steps - 1) * (b - a)) ** rho).astype(np.float32)
+    return noise_schedule.karras_grid(steps, sigma_min, sigma_max, rho)
 
 
 SIGMAS = karras_sigmas(**{k: v for k, v in SJD2.items() if k != "schedule"})
@@ -74,11 +73,18 @@ def log_line(path: str, text: str) -> None:
 # data
 # ------------------------------------------------------------------------------------------
 def noise_segments(rng: np.random.Generator, batch: int, sigmas: np.ndarray, t: Dict) -> np.ndarray:
-    """noise levels [B,256] for the image inputs (0 = clean)."""
+    """noise levels [B,256] for the image inputs (0 = clean). A noisy row holds either what the
+    window schedule feeds (``window_share`` of them: a ramp from sigma_min after clean context to
+    sigma_max at the window's end) or what the per-pass schedule feeds (a segment whose level rises
+    by ``slope`` grid steps per slot from a random start)."""
     steps = len(sigmas)
     lv = np.zeros((batch, NUM_IMAGE_TOKENS), dtype=np.float32)
     for b in range(batch):
         if rng.random() >= t["noise_row_prob"]:
+            continue
+        if t.get("window_share", 0.0) > 0 and rng.random() < t["window_share"]:
+            lv[b] = noise_schedule.window_segment(rng, NUM_IMAGE_TOKENS, SJD2["sigma_min"], SJD2["sigma_max"], SJD2["rho"],
+                                                  t["window_min"], t["window_max"])
             continue
         length = int(rng.integers(t["seg_min"], t["seg_max"] + 1))
         start = int(rng.integers(0, NUM_IMAGE_TOKENS - length + 1))

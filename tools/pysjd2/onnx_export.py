@@ -308,7 +308,7 @@ def example_tree_mask(s: int) -> torch.Tensor:
 
 def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: int, p: int,
                       s: int, pad: int, noisy: bool, keep_layers: Optional[Sequence[int]],
-                      window_mask: Optional[torch.Tensor] = None) -> dict:
+                      window_mask: Optional[torch.Tensor] = None, new_rows: bool = False) -> dict:
     cfg = model.config
     total = p + s
     mask = torch.ones(b, total, dtype=torch.long)
@@ -330,7 +330,10 @@ def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: 
         else:
             nl = torch.zeros(b, s)
     with torch.no_grad():
-        logits, presents = model(x, mask, pos, past, nl, window_mask)
+        if window_mask is None:   # family models take no window_mask
+            logits, presents = model(x, mask, pos, past, nl)
+        else:
+            logits, presents = model(x, mask, pos, past, nl, window_mask)
     inputs = {"inputs_embeds": _tensor(x, True), "attention_mask": _tensor(mask),
               "position_ids": _tensor(pos)}
     for i, (k, v) in enumerate(past):
@@ -343,8 +346,12 @@ def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: 
     outputs = {"logits": _tensor(logits)}
     for i, (k, v) in enumerate(presents):
         if keep_layers is None or i in keep_layers:
-            outputs[f"present.{i}.key"] = _tensor(k)
-            outputs[f"present.{i}.value"] = _tensor(v)
+            if new_rows:
+                outputs[f"new_key_values.{i}.key"] = _tensor(k[:, :, p:])
+                outputs[f"new_key_values.{i}.value"] = _tensor(v[:, :, p:])
+            else:
+                outputs[f"present.{i}.key"] = _tensor(k)
+                outputs[f"present.{i}.value"] = _tensor(v)
     return {"graph": "transformer", "name": name, "inputs": inputs, "outputs": outputs}
 
 
@@ -357,9 +364,10 @@ def _case_floats(case: dict) -> int:
 
 
 def build_parity_cases(model: Sjd2Transformer, vq_decoder: nn.Module, grid: Tuple[int, int],
-                       seed: int = 0, max_floats: int = 60000, window_mask: bool = False) -> List[dict]:
+                       seed: int = 0, max_floats: int = 60000, window_mask: bool = False,
+                       new_rows: bool = False) -> List[dict]:
     """``window_mask``: the graph has the tree-attention input; the prefill case feeds the causal
-    mask and the window case a tree."""
+    mask and the window case a tree. ``new_rows``: the graph returns new_key_values (contract 2)."""
     cfg = model.config
     L = cfg.num_layers
     cases: List[dict] = []
@@ -385,11 +393,11 @@ def build_parity_cases(model: Sjd2Transformer, vq_decoder: nn.Module, grid: Tupl
     for keep, p, s in plans:
         tcases = [
             _transformer_case(model, gen(2), "prefill B=2 P=0 S=5 (row 1 left-padded by 2)",
-                              2, 0, 5, 2, False, keep, causal_window_mask(5) if window_mask else None),
+                              2, 0, 5, 2, False, keep, causal_window_mask(5) if window_mask else None, new_rows),
             _transformer_case(model, gen(3), f"window B=2 P={p} S={s} (row 1 left-padded by 2)"
                               + (", rising noise levels" if cfg.noise_conditioning else "")
                               + (", tree window_mask" if window_mask else ""),
-                              2, p, s, 2, True, keep, example_tree_mask(s) if window_mask else None),
+                              2, p, s, 2, True, keep, example_tree_mask(s) if window_mask else None, new_rows),
         ]
         if sum(_case_floats(c) for c in tcases) <= max_floats * 0.8:
             break
@@ -439,7 +447,9 @@ def _describe(path: str) -> None:
 
 
 def export_graphs(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Module,
-                  grid: Tuple[int, int], window_mask: bool = False) -> None:
+                  grid: Tuple[int, int], window_mask: bool = False, lean: bool = False) -> None:
+    """``lean``: the transformer graph is written op by op (onnx_graph.py, contract 2: window_mask,
+    new_key_values); otherwise traced (contract 1, plus window_mask when asked)."""
     cfg = transformer.config
     L = cfg.num_layers
     tmp_b, tmp_p, tmp_s = 2, 3, 4
@@ -475,8 +485,13 @@ def export_graphs(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Mod
         axes["noise_levels"] = {0: "batch", 1: "sequence"}
     if window_mask:
         axes["window_mask"] = {0: "sequence", 1: "sequence"}
-    _export(_TransformerGraph(transformer, window_mask), tuple(args), os.path.join(out_dir, GRAPH_FILES["transformer"]),
-            in_names, out_names, axes)
+    if lean:
+        import onnx
+        from .onnx_graph import build_transformer_graph
+        onnx.save(build_transformer_graph(transformer), os.path.join(out_dir, GRAPH_FILES["transformer"]))
+    else:
+        _export(_TransformerGraph(transformer, window_mask), tuple(args),
+                os.path.join(out_dir, GRAPH_FILES["transformer"]), in_names, out_names, axes)
 
     h, w = grid
     codes = torch.zeros(2, h, w, dtype=torch.long)
@@ -530,7 +545,7 @@ def write_tokenizer_files(out_dir, tokenizer_files):
 def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Module,
                         manifest: dict, tokenizer_files: Dict[str, Union[str, bytes, pathlib.Path]],
                         parity_seed: int = 0, tolerance: float = 1e-4,
-                        self_test_tol: float = 1e-5, window_mask: bool = True) -> dict:
+                        self_test_tol: float = 1e-5, window_mask: bool = True, lean: bool = True) -> dict:
     """Writes a complete model folder and returns the manifest written.
 
     ``manifest``: the model.json content; ``graphs`` is filled in, ``transformer`` dimensions are
@@ -551,14 +566,15 @@ def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: 
 
     write_tokenizer_files(out_dir, tokenizer_files)
 
-    export_graphs(out_dir, transformer, vq_decoder, grid, window_mask)
+    export_graphs(out_dir, transformer, vq_decoder, grid, window_mask, lean)
     for key in ("text_embedding", "image_embedding", "transformer", "vq_decoder"):
         _describe(os.path.join(out_dir, GRAPH_FILES[key]))
 
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         f.write(_dumps(m) + "\n")
 
-    cases = build_parity_cases(transformer, vq_decoder, grid, seed=parity_seed, window_mask=window_mask)
+    cases = build_parity_cases(transformer, vq_decoder, grid, seed=parity_seed, window_mask=window_mask or lean,
+                               new_rows=lean)
     with open(os.path.join(out_dir, "parity.json"), "w", encoding="utf-8") as f:
         f.write(_dumps({"tolerance": tolerance, "cases": cases}) + "\n")
     print(f"  parity.json: {len(cases)} cases ({', '.join(c['graph'] + ' ' + c['name'] for c in cases)}), "

@@ -44,6 +44,23 @@ internal sealed class BenchCommand
         CustomParser = ValueParsers.Int("--warmup", 0, 100),
     };
 
+    private readonly Option<bool> _passes = SharedOptions.Switch("--passes",
+        "Instead of whole images: the cost of one transformer pass over window sizes 1–32 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
+
+    private readonly Option<float?> _peakGflops = new("--peak-gflops")
+    {
+        Description = "With --passes: this machine's peak fp32 GFLOP/s (measured separately) for the roofline column.",
+        HelpName = "GFLOPS",
+        CustomParser = ValueParsers.Float("--peak-gflops"),
+    };
+
+    private readonly Option<float?> _peakGbps = new("--peak-gbps")
+    {
+        Description = "With --passes: this machine's memory bandwidth in GB/s for the roofline column.",
+        HelpName = "GBPS",
+        CustomParser = ValueParsers.Float("--peak-gbps"),
+    };
+
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
     private readonly Option<string?> _json = SharedOptions.Json("Write the summary and every run as JSON.");
     private readonly Option<bool> _quiet = SharedOptions.Quiet();
@@ -65,6 +82,9 @@ internal sealed class BenchCommand
         command.Options.Add(_seed);
         command.Options.Add(_warmup);
         command.Options.Add(_json);
+        command.Options.Add(_passes);
+        command.Options.Add(_peakGflops);
+        command.Options.Add(_peakGbps);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -87,6 +107,19 @@ internal sealed class BenchCommand
         if (jsonPath is not null) CheckWritable(jsonPath);
 
         using var pipeline = _model.Open(parse);
+        if (parse.GetValue(_passes))
+        {
+            float? gflops = parse.GetValue(_peakGflops), gbps = parse.GetValue(_peakGbps);
+            if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
+            if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
+            var curve = PassCurve.Run(pipeline, 30, gflops, gbps);
+            if (jsonPath is not null)
+            {
+                File.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                if (!quiet) Console.WriteLine($"wrote {jsonPath}");
+            }
+            return ExitCodes.Success;
+        }
         var sampling = _sampling.Apply(parse, new GenerationOptions());
         UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
         var global = _decoding.ValuesOf(parse);
@@ -137,7 +170,8 @@ internal sealed class BenchCommand
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
                         result.Statistics.HostShare, scorer.Score(prompts[pi], result.Image),
-                        [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass]));
+                        [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass], result.Statistics.TransferBytesPerPass,
+                        result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes));
                 }
                 done++;
                 if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
@@ -239,6 +273,8 @@ internal sealed class BenchCommand
                 ["fed_per_pass"] = r.FedPerPass,
                 ["committed_per_pass_histogram"] = HistogramJson(r.CommittedHistogram),
                 ["fed_per_pass_histogram"] = HistogramJson(r.FedHistogram),
+                ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
+                ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
                 ["accuracy"] = r.Accuracy,
                 ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
                 ["options"] = Options(r.Options),
@@ -282,11 +318,13 @@ internal sealed class BenchCommand
     private static JsonObject Options(GenerationOptions o) => new()
     {
         ["init"] = o.Method == DecodingMethod.Ar ? null
-            : (o.DraftInit ?? (o.Method == DecodingMethod.Sjd2 ? null : GenerationOptions.DefaultDraftInit))?.ToString().ToLowerInvariant() ?? "noise",
+            : (o.DraftInit ?? GenerationOptions.DefaultDraftInit).ToString().ToLowerInvariant(),
         ["reuse"] = o.Method == DecodingMethod.SjdPlusPlus ? o.Reuse.ToString().ToLowerInvariant() : null,
         ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,
         ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
+        ["kv_noise_limit"] = o.Method == DecodingMethod.Sjd2 && o.KvMode == Sjd2KvMode.Limit ? o.KvNoiseLimit ?? GenerationOptions.DefaultKvNoiseLimit : null,
+        ["schedule"] = o.Method == DecodingMethod.Sjd2 ? (o.Schedule ?? GenerationOptions.DefaultSchedule).ToString().ToLowerInvariant() : null,
         ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
         ["tree"] = o.Method == DecodingMethod.Pac ? $"{o.TreeWidth ?? GenerationOptions.DefaultTreeWidth}x{o.TreeDepth ?? GenerationOptions.DefaultTreeDepth}" : null,
         ["cfg"] = o.CfgScale,

@@ -11,6 +11,8 @@ internal sealed class BenchMethod(string label, GenerationOptions options)
     public double LatencyMs => Runs.Average(r => r.LatencyMs);
     public double AcceptedPerPass => Runs.Average(r => r.AcceptedPerPass);
     public double HostShare => Runs.Average(r => r.HostShare);
+    public double TransferBytesPerPass => Runs.Average(r => r.TransferBytesPerPass);
+    public double KvBytesPerPass => Runs.Average(r => r.KvBytesPerPass);
 
     /// <summary>Bucket edges of the per-pass histograms: 1, 2, 3, 4–7, 8–15, 16–31, 32 and more.</summary>
     public static readonly int[] HistogramEdges = [1, 2, 3, 4, 8, 16, 32];

@@ -7,13 +7,13 @@ namespace Sjd2Onnx.Cli.Options;
 /// <summary>
 /// <c>--method</c> and the options of the speculative methods (<c>--window</c>, <c>--init</c>,
 /// <c>--reuse</c>, <c>--reuse-threshold</c>, <c>--denoise-steps</c>, <c>--kv</c>,
-/// <c>--accept-noise</c>, <c>--tree</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
+/// <c>--accept-noise</c>, <c>--schedule</c>, <c>--tree</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
 /// these same declarations.
 /// </summary>
 internal sealed class DecodingOptions
 {
     /// <summary>The keys a bench method spec may set: the decoding options without their dashes.</summary>
-    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "tree"];
+    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "schedule", "tree"];
 
     private static readonly string[] MethodWords = ["ar", "sjd", "sjd++", "pac", "sjd2"];
 
@@ -33,7 +33,7 @@ internal sealed class DecodingOptions
 
     public Option<string?> Init { get; } = new("--init")
     {
-        Description = "New drafts copy the code above (vertical, default for sjd and sjd++), to the left (horizontal) or a random code; sjd2 starts slots as pure noise (noise, its default) or seeds them with such a prior.",
+        Description = "New drafts copy the code above (vertical, the default), to the left (horizontal) or a random code; sjd2 seeds new slots with that prior under noise, or starts them as pure noise with no draft (noise, as published).",
         HelpName = "random|horizontal|vertical|noise",
         CustomParser = ValueParsers.OneOf("--init", "random, horizontal or vertical (or noise for sjd2)", "random", "horizontal", "vertical", "noise"),
     };
@@ -54,16 +54,23 @@ internal sealed class DecodingOptions
 
     public Option<int?> DenoiseSteps { get; } = new("--denoise-steps")
     {
-        Description = "sjd2: denoising steps from pure noise to a clean draft. Default: the model's.",
+        Description = "sjd2: noise levels between a clean draft and pure noise. Default: one per noisy window position (--schedule window), the model's steps (--schedule per-pass).",
         HelpName = "N",
         CustomParser = ValueParsers.Int("--denoise-steps", 1, 10000),
     };
 
     public Option<string?> Kv { get; } = new("--kv")
     {
-        Description = "sjd2: KV cache of tokens accepted while noisy: exact (default, recomputed) or approx.",
-        HelpName = "exact|approx",
-        CustomParser = ValueParsers.OneOf("--kv", "exact or approx", "exact", "approx", "approximate"),
+        Description = "sjd2: KV cache of tokens accepted while noisy: exact (default, recomputed clean), approx (kept), or a noise limit S in [0, 1] (kept when fed at noise level <= S, else recomputed).",
+        HelpName = "exact|approx|S",
+        CustomParser = ParseKv,
+    };
+
+    public Option<string?> Schedule { get; } = new("--schedule")
+    {
+        Description = "sjd2 noise schedule: window (default: a draft's noise level follows its position in the window, clean at the front) or per-pass (as published: one denoising step per pass on a fixed grid).",
+        HelpName = "window|per-pass",
+        CustomParser = ValueParsers.OneOf("--schedule", "window or per-pass", "window", "per-pass"),
     };
 
     public Option<float?> AcceptNoise { get; } = new("--accept-noise")
@@ -91,7 +98,8 @@ internal sealed class DecodingOptions
         Window.CompletionSources.Add("auto", "8", "16", "24", "32");
         Init.CompletionSources.Add("random", "horizontal", "vertical", "noise");
         Reuse.CompletionSources.Add("coupled", "threshold");
-        Kv.CompletionSources.Add("exact", "approx");
+        Kv.CompletionSources.Add("exact", "approx", "0.1");
+        Schedule.CompletionSources.Add("window", "per-pass");
     }
 
     /// <summary>Adds the decoding options; <paramref name="withMethod"/> false leaves <c>--method</c> out (bench has <c>--methods</c>).</summary>
@@ -105,6 +113,7 @@ internal sealed class DecodingOptions
         command.Options.Add(DenoiseSteps);
         command.Options.Add(Kv);
         command.Options.Add(AcceptNoise);
+        command.Options.Add(Schedule);
         command.Options.Add(Tree);
     }
 
@@ -114,7 +123,7 @@ internal sealed class DecodingOptions
     /// <summary>The decoding values given on the command line.</summary>
     public DecodingValues ValuesOf(ParseResult parse) => new(
         parse.GetValue(Window), parse.GetValue(Init), parse.GetValue(Reuse), parse.GetValue(ReuseThreshold),
-        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Tree));
+        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Schedule), parse.GetValue(Tree));
 
     /// <summary>
     /// A bench method spec: a method name with optional overrides of the decoding options,
@@ -156,8 +165,8 @@ internal sealed class DecodingOptions
                 throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
             if ((v.ReuseThreshold is not null || v.Reuse is not null) && method != DecodingMethod.SjdPlusPlus)
                 throw new UsageException($"--{(v.ReuseThreshold is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
-            if ((v.DenoiseSteps is not null || v.Kv is not null || v.AcceptNoise is not null) && method != DecodingMethod.Sjd2)
-                throw new UsageException($"--{(v.DenoiseSteps is not null ? "denoise-steps" : v.Kv is not null ? "kv" : "accept-noise")} applies to --method sjd2, not {m}.");
+            if ((v.DenoiseSteps is not null || v.Kv is not null || v.AcceptNoise is not null || v.Schedule is not null) && method != DecodingMethod.Sjd2)
+                throw new UsageException($"--{(v.DenoiseSteps is not null ? "denoise-steps" : v.Kv is not null ? "kv" : v.Schedule is not null ? "schedule" : "accept-noise")} applies to --method sjd2, not {m}.");
             if (v.Tree is not null && method != DecodingMethod.Pac)
                 throw new UsageException($"--tree applies to --method pac, not {m}.");
         }
@@ -183,7 +192,7 @@ internal sealed class DecodingOptions
                 "random" => DraftInitialization.Random,
                 "horizontal" => DraftInitialization.Horizontal,
                 "vertical" => DraftInitialization.Vertical,
-                _ when method == DecodingMethod.Sjd2 => null, // noise: SJD2's own default
+                _ when method == DecodingMethod.Sjd2 => DraftInitialization.Noise,
                 _ => throw new UsageException($"unknown --init '{v.Init}'; use random, horizontal or vertical (noise is for sjd2 only)."),
             },
             Reuse = rule,
@@ -196,7 +205,15 @@ internal sealed class DecodingOptions
             {
                 null => GenerationOptions.DefaultKvMode,
                 "exact" => Sjd2KvMode.Exact,
-                _ => Sjd2KvMode.Approximate,
+                "approx" or "approximate" => Sjd2KvMode.Approximate,
+                _ => Sjd2KvMode.Limit,
+            },
+            KvNoiseLimit = v.Kv is "exact" or "approx" or "approximate" or null ? null : float.Parse(v.Kv, CultureInfo.InvariantCulture),
+            Schedule = v.Schedule switch
+            {
+                null => null,
+                "window" => Sjd2Schedule.Window,
+                _ => Sjd2Schedule.PerPass,
             },
         };
     }
@@ -259,6 +276,17 @@ internal sealed class DecodingOptions
         if (w < 2)
             return Fail<WindowChoice?>(r, $"--window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
         return new WindowChoice(w, false);
+    }
+
+    // exact, approx, or a noise limit in [0, 1] (the limit mode); kept as text, checked here.
+    private static string? ParseKv(ArgumentResult r)
+    {
+        string text = (r.Tokens.Count == 0 ? "" : r.Tokens[0].Value).Trim().ToLowerInvariant();
+        if (text is "exact" or "approx" or "approximate") return text;
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float limit))
+            return Fail<string?>(r, $"unknown --kv '{text}'; use exact, approx or a noise limit in [0, 1] (e.g. --kv {GenerationOptions.DefaultKvNoiseLimit.ToString(CultureInfo.InvariantCulture)}).");
+        if (!(limit >= 0 && limit <= 1)) return Fail<string?>(r, $"--kv noise limit must be in [0, 1], got {text}.");
+        return limit.ToString(CultureInfo.InvariantCulture);
     }
 
     private static float? InRange(ArgumentResult r, string name, Func<float, bool> ok, Func<float, string> error)

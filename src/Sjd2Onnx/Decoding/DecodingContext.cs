@@ -187,6 +187,9 @@ internal sealed class DecodingContext : IDisposable
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
         finally { _onnxClock.Stop(); }
         Statistics.Passes++;
+        Statistics.BoundBytes += Runner.LastBoundBytes;
+        Statistics.ReadBackBytes += Runner.LastReadBackBytes;
+        Statistics.KvBytes += Runner.LastKvBytes;
     }
 
     // Into a preallocated output: the speculative decoders embed every pass.

@@ -15,6 +15,14 @@ public sealed class PassStatistics
     public TimeSpan TotalTime { get; internal set; }
     /// <summary>Share of wall time spent in host-side work (sampling, verification, denoising, copies).</summary>
     public double HostShare => TotalTime > TimeSpan.Zero ? 1 - OnnxTime / TotalTime : 0;
+    /// <summary>Bytes the transformer passes bound from host buffers (inputs and KV past), summed over passes.</summary>
+    public long BoundBytes { get; internal set; }
+    /// <summary>Bytes the transformer passes wrote back into host buffers (logits and KV), summed over passes.</summary>
+    public long ReadBackBytes { get; internal set; }
+    /// <summary>Of <see cref="BoundBytes"/> + <see cref="ReadBackBytes"/>, the KV cache's share.</summary>
+    public long KvBytes { get; internal set; }
+    /// <summary>Mean host bytes bound plus read back per transformer pass.</summary>
+    public double TransferBytesPerPass => Passes == 0 ? 0 : (BoundBytes + ReadBackBytes) / (double)Passes;
     /// <summary>Mean slots committed per pass after the prefill.</summary>
     public double MeanAcceptedPerPass => CommittedPerPass.Count == 0 ? 0 : CommittedPerPass.Average();
     /// <summary>Share of passes after the prefill that committed a single slot (SJD-PAC's stall figure).</summary>

@@ -17,18 +17,33 @@ namespace Sjd2Onnx.Decoding;
 /// level it is fed clean (a plain Jacobi draft). With one step per pass and the window sliding
 /// forward, noise levels increase along the window. With a spatial prior (<c>--init</c>), a new slot
 /// instead starts with the prior's token as a one-hot draft, its embedding noised to the middle
-/// of the schedule. KV rows of tokens accepted while their input
-/// was noisy are kept (<see cref="Sjd2KvMode.Approximate"/>) or dropped and the committed tokens
-/// re-fed clean at the front of the next window (<see cref="Sjd2KvMode.Exact"/>).
+/// of the schedule. That is the published schedule (<see cref="Sjd2Schedule.PerPass"/>). With
+/// <see cref="Sjd2Schedule.Window"/> (the default) a draft's level is instead set by its position
+/// in the window each pass (clean at the front, σ_max at the end), and the DDIM step goes from the
+/// level it was fed at to the level of its new position: as many levels as the window moved,
+/// toward n̂0 = the expected normalised embedding under the distribution its token was drawn from
+/// (the denoiser's least-squares estimate, less noisy than one sample's embedding).
+/// KV rows of tokens accepted while their input was noisy are kept
+/// (<see cref="Sjd2KvMode.Approximate"/>), kept up to a noise limit (<see cref="Sjd2KvMode.Limit"/>),
+/// or dropped and the committed tokens re-fed clean at the front of the next window
+/// (<see cref="Sjd2KvMode.Exact"/>).
 /// Not lossless as published: outputs after an accepted noisy input are conditioned on the noise.
 /// The accept-noise limit stops verification at such outputs; at 0 with exact KV it is lossless.
 /// </summary>
 internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
 {
-    private readonly bool _exact = settings.KvMode == Sjd2KvMode.Exact;
+    // Tokens fed above this noise level have their KV rows dropped and are re-fed clean.
+    private readonly float _kvKeepNoise = settings.KvMode switch
+    {
+        Sjd2KvMode.Exact => 0f,
+        Sjd2KvMode.Limit => settings.KvNoiseLimit,
+        _ => float.PositiveInfinity,
+    };
 
-    // Exact mode re-feeds up to a window of committed tokens in front of the drafts.
-    public int MaxWindow => _exact ? 2 * settings.Window : settings.Window;
+    private readonly bool _windowSchedule = settings.Schedule == Sjd2Schedule.Window;
+
+    // Re-feeding puts up to a window of committed tokens in front of the drafts.
+    public int MaxWindow => settings.KvMode == Sjd2KvMode.Approximate ? settings.Window : 2 * settings.Window;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Decode(DecodingContext ctx)
@@ -42,8 +57,19 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
 
         float[] sigma = spec.SigmaGrid();
         var alpha = new float[sigma.Length];
-        for (int i = 0; i < sigma.Length; i++) alpha[i] = MathF.Sqrt(Math.Max(0f, 1f - sigma[i] * sigma[i]));
+        for (int i = 0; i < sigma.Length; i++) alpha[i] = Alpha(sigma[i]);
         float[] mean = spec.EmbeddingMean, std = spec.EmbeddingStd;
+        var ramp = _windowSchedule ? new WindowRamp(spec, settings.WindowLevels) : null;
+        float[]? table = null;
+        if (ramp is not null)
+        {
+            // Normalised embedding of every code, for n̂0 as the expectation under a draft's distribution.
+            var all = new int[k];
+            for (int c = 0; c < k; c++) all[c] = c;
+            table = new float[k * d];
+            ctx.EmbedCodes(all, table);
+            for (int c = 0; c < k; c++) Normalise(table.AsSpan(c * d, d), mean, std, table.AsSpan(c * d, d));
+        }
 
         var drafts = new DraftState(layout, k, ring);
         var verifier = new SpeculativeVerifier(k, settings.AcceptEveryDraft);
@@ -52,6 +78,8 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         var latent = new float[ring * d];      // ñ of noisy slots (normalised space)
         var clean = new float[ring * d];       // clean embedding of each slot's current token
         var fedSigma = new float[ring];        // noise level this pass fed the slot at (0: clean)
+        var latentSigma = new float[ring];     // window schedule: the level ñ is at now
+        var hasTarget = new bool[ring];        // window schedule: clean holds n̂0's embedding (a token was drawn)
         float acceptNoise = settings.AcceptNoise;
         var noise = new float[ctx.MaxWindow];
         var embedTokens = new int[window + 1];
@@ -89,6 +117,8 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 int r = slot % ring;
                 drafts.ClearDraft(slot);
                 level[r] = 0;
+                latentSigma[r] = sigma[0];
+                hasTarget[r] = false;
                 var z = latent.AsSpan(r * d, d);
                 for (int i = 0; i < d; i++) z[i] = (float)rng.NextGaussian();
                 if (prior is null) continue;
@@ -106,6 +136,12 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                     int r = embedSlots[e] % ring;
                     var target = embedded.AsSpan(e * d, d);
                     target.CopyTo(clean.AsSpan(r * d, d));
+                    if (_windowSchedule)
+                    {
+                        // Pure noise with the prior as n̂0: moved to its position's level when fed.
+                        hasTarget[r] = true;
+                        continue;
+                    }
                     TensorPrimitives.Subtract(target, mean, x0);
                     TensorPrimitives.Divide(x0, std, x0);
                     var z = latent.AsSpan(r * d, d);
@@ -123,13 +159,27 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 var dst = row.Slice(i * d, d);
                 fedSigma[r] = 0;
                 noise[i] = 0;
-                if (layout.IsForced(slot)) ctx.ForcedEmbedding.CopyTo(dst);
-                else if (slot < n || level[r] < 0) clean.AsSpan(r * d, d).CopyTo(dst);
+                if (layout.IsForced(slot)) { ctx.ForcedEmbedding.CopyTo(dst); continue; }
+                if (ramp is not null && slot >= n && level[r] >= 0 && hasTarget[r])
+                {
+                    // Window schedule: denoise from the level it was at to its position's level.
+                    float to = ramp.Sigma(slot - n + 1, draftCount);
+                    if (to <= 0f) level[r] = -1;
+                    else if (to < latentSigma[r])
+                    {
+                        var q = drafts.Q(slot);
+                        if (table is not null && !q.IsEmpty) ExpectedEmbedding(q, table, d, x0);
+                        else Normalise(clean.AsSpan(r * d, d), mean, std, x0);
+                        DdimStep(latent.AsSpan(r * d, d), x0, latentSigma[r], to, eps);
+                        latentSigma[r] = to;
+                    }
+                }
+                if (slot < n || level[r] < 0) clean.AsSpan(r * d, d).CopyTo(dst);
                 else
                 {
                     // Fed as ñ·std + mean at its noise level.
                     TensorPrimitives.MultiplyAdd(latent.AsSpan(r * d, d), std, mean, dst);
-                    noise[i] = sigma[level[r]];
+                    noise[i] = ramp is null ? sigma[level[r]] : latentSigma[r];
                     fedSigma[r] = noise[i];
                 }
             }
@@ -191,13 +241,10 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             for (int slot = n; slot < newSlot; slot++) level[slot % ring] = -1;
             level[newSlot % ring] = -1;
 
-            // KV: keep every committed input, or (exact) only those up to the first noisy one.
+            // KV: keep committed inputs up to the first one fed noisier than the KV limit.
             int keepUntil = newSlot;
-            if (_exact)
-            {
-                for (int slot = n; slot < newSlot; slot++)
-                    if (fedSigma[slot % ring] > 0) { keepUntil = slot; break; }
-            }
+            for (int slot = n; slot < newSlot; slot++)
+                if (fedSigma[slot % ring] > _kvKeepNoise) { keepUntil = slot; break; }
             int passStart = cached; // output indices stay relative to this pass's first input
             ctx.Runner.Commit(keepUntil - cached);
             cached = keepUntil;
@@ -219,16 +266,13 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 var target = embedded.AsSpan(e * d, d);
                 target.CopyTo(clean.AsSpan(r * d, d));
                 if (level[r] < 0) continue;
+                // Window schedule: the step waits until the slot's next position is known.
+                if (ramp is not null) { hasTarget[r] = true; continue; }
                 // DDIM (η = 0) from level k to k+1 toward n̂0 = normalised embedding of x̂.
                 int lv = level[r];
-                TensorPrimitives.Subtract(target, mean, x0);
-                TensorPrimitives.Divide(x0, std, x0);
+                Normalise(target, mean, std, x0);
                 if (lv + 1 >= sigma.Length) { level[r] = -1; continue; } // past σ_min: fed clean
-                var z = latent.AsSpan(r * d, d);
-                // ε̂ = (ñ − α_k·n̂0)/σ_k ; ñ' = α_{k+1}·n̂0 + σ_{k+1}·ε̂
-                TensorPrimitives.MultiplyAdd(x0, -alpha[lv], z, eps);
-                TensorPrimitives.Multiply(eps, sigma[lv + 1] / sigma[lv], eps);
-                TensorPrimitives.MultiplyAdd(x0, alpha[lv + 1], eps, z);
+                DdimStep(latent.AsSpan(r * d, d), x0, sigma[lv], sigma[lv + 1], eps);
                 level[r] = lv + 1;
             }
 
@@ -237,5 +281,28 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             n = newSlot + 1;
         }
         return drafts.Committed;
+    }
+
+    private static void ExpectedEmbedding(ReadOnlySpan<float> q, float[] table, int d, Span<float> result)
+    {
+        result.Clear();
+        for (int c = 0; c < q.Length; c++)
+            if (q[c] > 1e-6f) TensorPrimitives.MultiplyAdd(table.AsSpan(c * d, d), q[c], result, result);
+    }
+
+    private static float Alpha(float sigma) => MathF.Sqrt(Math.Max(0f, 1f - sigma * sigma));
+
+    private static void Normalise(ReadOnlySpan<float> embedding, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> result)
+    {
+        TensorPrimitives.Subtract(embedding, mean, result);
+        TensorPrimitives.Divide(result, std, result);
+    }
+
+    // DDIM (η = 0) from σ_from to σ_to toward n̂0: ε̂ = (ñ − α_from·n̂0)/σ_from ; ñ' = α_to·n̂0 + σ_to·ε̂.
+    private static void DdimStep(Span<float> latent, ReadOnlySpan<float> x0, float from, float to, Span<float> eps)
+    {
+        TensorPrimitives.MultiplyAdd(x0, -Alpha(from), latent, eps);
+        TensorPrimitives.Multiply(eps, to / from, eps);
+        TensorPrimitives.MultiplyAdd(x0, Alpha(to), eps, latent);
     }
 }

@@ -96,7 +96,8 @@ internal sealed class ModelSessions : IDisposable
                     ? "the transformer graph has a noise_levels input but model.json has no sjd2 section; re-export the model."
                     : "model.json has an sjd2 section but the transformer graph has no noise_levels input; re-export the model.");
             bool hasWindowMask = transformer.InputMetadata.ContainsKey("window_mask");
-            Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask), TransformerOutputs(m));
+            bool newRows = transformer.OutputMetadata.ContainsKey("new_key_values.0.key");
+            Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask), TransformerOutputs(m, newRows));
             return new ModelSessions(text, image, transformer, vq, hasNoise);
         }
         catch
@@ -122,14 +123,16 @@ internal sealed class ModelSessions : IDisposable
         if (windowMask) yield return new("window_mask", TensorElementType.Int64, [null, null]);
     }
 
-    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m)
+    /// <summary>Contract 2 (<paramref name="newRows"/>): <c>new_key_values.*</c> [B,H,S,Dh]; contract 1: <c>present.*</c> [B,H,P+S,Dh].</summary>
+    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m, bool newRows = false)
     {
+        string kv = newRows ? "new_key_values" : "present";
         var t = m.Transformer;
         yield return new("logits", TensorElementType.Float, [null, null, m.Image.CodebookSize]);
         for (int i = 0; i < t.NumLayers; i++)
         {
-            yield return new($"present.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
-            yield return new($"present.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"{kv}.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"{kv}.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
         }
     }
 

@@ -5,8 +5,15 @@ namespace Sjd2Onnx.Model;
 
 /// <summary>
 /// Runs the transformer over windows of new tokens with a host-side KV cache that can roll back.
-/// Two buffers per layer tensor alternate as past and present: when a whole window is kept the
-/// present simply becomes the next past (no copy); a partial keep compacts it in place.
+/// Contract 2 graphs (outputs <c>new_key_values.*</c>, only the window's rows): the cache is one
+/// preallocated buffer per layer tensor, laid out [B,H,stride,Dh] and bound whole as the past on
+/// every pass with the rows not (or no longer) in use masked out; a commit copies the kept new
+/// rows into it and a rollback only moves <see cref="Length"/>, so the graph never copies the
+/// cache. The stride grows in steps of <see cref="StrideStep"/> rows as the cache fills (one
+/// move of the cached rows per step), so a pass attends at most a step of masked rows.
+/// Contract 1 graphs (outputs <c>present.*</c> = past + window): two buffers per layer tensor
+/// alternate as past and present: when a whole window is kept the present simply becomes the next
+/// past (no copy); a partial keep compacts it in place.
 /// Graphs with a <c>window_mask</c> input also run tree passes: each new token sees the cache and
 /// the window tokens its mask names, at a position given per token, and <see cref="Commit(ReadOnlySpan{int})"/>
 /// keeps one root-to-leaf path of the tree.
@@ -16,9 +23,11 @@ internal sealed class TransformerRunner : IDisposable
     private readonly InferenceSession _session;
     private readonly int _batch, _layers, _heads, _headDim, _hidden, _codebook, _capacity, _maxWindow;
     private readonly bool _noise;
-    private float[][] _past, _present;            // [2·layers][B·H·capacity·Dh]
+    private readonly bool _newRows;               // contract 2: the graph returns only the new rows
+    private float[][] _past, _present;            // contract 1: [2·layers][B·H·capacity·Dh] each;
+                                                  // contract 2: the cache and the new rows [B·H·maxWindow·Dh]
     private readonly float[] _logits;             // [B, maxWindow, K]
-    private readonly long[] _mask;                // [B, capacity]
+    private readonly long[] _mask;                // [B, capacity (+ maxWindow)]
     private readonly long[] _positions;           // [B, maxWindow]
     private readonly float[] _noiseLevels;        // [B, maxWindow]
     private readonly long[]? _windowMask;         // [S, S] (graphs with tree attention)
@@ -27,21 +36,34 @@ internal sealed class TransformerRunner : IDisposable
     private readonly int[] _padding;              // left padding of each row
     private readonly int[] _positionShift;        // added to each row's position ids (sequence.first_image_position)
     private readonly string[] _inputNames, _outputNames;
+    private readonly int _strideStep;
+    private int _stride;                          // contract 2: cache rows per (batch row, head) block
     private int _pending;                         // tokens of the last Run not yet committed
     private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
 
-    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow)
+    /// <summary>A runner over <paramref name="session"/> for <paramref name="batch"/> rows.</summary>
+    /// <param name="session">The transformer graph (contract 1 or 2).</param>
+    /// <param name="m">The model's manifest (dimensions).</param>
+    /// <param name="batch">Batch rows (2 with CFG).</param>
+    /// <param name="capacity">Most tokens the cache holds.</param>
+    /// <param name="maxWindow">Longest window one pass may feed.</param>
+    /// <param name="strideStep">Contract 2: rows the cache stride grows by (tests use small steps to exercise the moves).</param>
+    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
+        _strideStep = strideStep;
         _session = session;
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
         _noise = session.InputMetadata.ContainsKey("noise_levels");
         SupportsTreeAttention = session.InputMetadata.ContainsKey("window_mask");
+        _newRows = session.OutputMetadata.ContainsKey("new_key_values.0.key");
+        _stride = Math.Min(capacity, strideStep);
         int kvSize = batch * _heads * capacity * _headDim;
         _past = NewBuffers(2 * _layers, kvSize);
-        _present = NewBuffers(2 * _layers, kvSize);
+        _present = NewBuffers(2 * _layers, _newRows ? batch * _heads * maxWindow * _headDim : kvSize);
         _logits = new float[batch * maxWindow * _codebook];
-        _mask = new long[batch * capacity];
+        _mask = new long[batch * (capacity + (_newRows ? maxWindow : 0))];
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
         _padding = new int[batch];
@@ -55,13 +77,30 @@ internal sealed class TransformerRunner : IDisposable
         for (int i = 0; i < _layers; i++)
         {
             inputs.Add($"past_key_values.{i}.key"); inputs.Add($"past_key_values.{i}.value");
-            outputs.Add($"present.{i}.key"); outputs.Add($"present.{i}.value");
+            string output = _newRows ? "new_key_values" : "present";
+            outputs.Add($"{output}.{i}.key"); outputs.Add($"{output}.{i}.value");
         }
         if (_noise) inputs.Add("noise_levels");
         if (SupportsTreeAttention) inputs.Add("window_mask");
         _inputNames = [.. inputs];
         _outputNames = [.. outputs];
     }
+
+    /// <summary>Contract 2: by default the cache's row stride grows in multiples of this many rows.</summary>
+    internal const int StrideStep = 32;
+
+    /// <summary>
+    /// Bytes the last pass bound from host buffers as inputs: embeddings, masks, positions, noise
+    /// levels and the KV past (contract 1: the P cached rows; contract 2: the whole cache stride,
+    /// which a device-resident cache would not move).
+    /// </summary>
+    public long LastBoundBytes { get; private set; }
+
+    /// <summary>Bytes the last pass wrote into host buffers: logits and KV (contract 1: P + S rows; contract 2: the S new rows).</summary>
+    public long LastReadBackBytes { get; private set; }
+
+    /// <summary>Of <see cref="LastBoundBytes"/> and <see cref="LastReadBackBytes"/>, the KV cache's share.</summary>
+    public long LastKvBytes { get; private set; }
 
     /// <summary>Tokens held in the cache (padding included).</summary>
     public int Length { get; private set; }
@@ -125,12 +164,14 @@ internal sealed class TransformerRunner : IDisposable
             throw new ArgumentException($"a window mask of {windowMask.Length} entries for a window of {s} (needs {s * s})", nameof(windowMask));
         if (!windowMask.IsEmpty && !SupportsTreeAttention)
             throw new InvalidOperationException("this transformer graph has no window_mask input (re-export the model for tree attention)");
-        int p = Length, total = p + s;
+        // Contract 2 binds the whole cache: its rows from Length on are masked out.
+        int p = Length, bound = _newRows ? _stride : p, total = bound + s;
         for (int j = 0; j < s; j++) _offsets[j] = positionOffsets.IsEmpty ? j : positionOffsets[j];
         for (int b = 0; b < _batch; b++)
         {
             var mask = _mask.AsSpan(b * total, total);
-            for (int t = 0; t < total; t++) mask[t] = t >= _padding[b] ? 1 : 0;
+            for (int t = 0; t < bound; t++) mask[t] = t >= _padding[b] && t < p ? 1 : 0;
+            for (int j = 0; j < s; j++) mask[bound + j] = p + j >= _padding[b] ? 1 : 0;
             for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + _offsets[j] - _padding[b] + _positionShift[b]);
         }
         if (_windowMask is not null)
@@ -155,7 +196,7 @@ internal sealed class TransformerRunner : IDisposable
                 OrtValue.CreateTensorValueFromMemory(mem, _mask.AsMemory(0, _batch * total), [_batch, total]),
                 OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]),
             };
-            long[] pastShape = [_batch, _heads, p, _headDim];
+            long[] pastShape = [_batch, _heads, bound, _headDim];
             for (int i = 0; i < 2 * _layers; i++) inputs.Add(Tensor(_past[i], pastShape));
             if (_noise) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]));
             if (_windowMask is not null) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _windowMask.AsMemory(0, s * s), [s, s]));
@@ -165,7 +206,7 @@ internal sealed class TransformerRunner : IDisposable
             {
                 OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]),
             };
-            long[] presentShape = [_batch, _heads, total, _headDim];
+            long[] presentShape = [_batch, _heads, _newRows ? s : total, _headDim];
             for (int i = 0; i < 2 * _layers; i++) outputs.Add(Tensor(_present[i], presentShape));
             values.AddRange(outputs);
 
@@ -177,6 +218,14 @@ internal sealed class TransformerRunner : IDisposable
         }
         _pending = s;
         _lastWindow = s;
+        long kvRow = 2L * _layers * _batch * _heads * _headDim * sizeof(float);
+        long inputBytes = (long)_batch * s * _hidden * sizeof(float) + (long)_batch * total * sizeof(long) + (long)_batch * s * sizeof(long)
+            + (_noise ? (long)_batch * s * sizeof(float) : 0) + (_windowMask is not null ? (long)s * s * sizeof(long) : 0);
+        long logits = (long)_batch * s * _codebook * sizeof(float);
+        long kvIn = kvRow * bound, kvOut = kvRow * (_newRows ? s : total);
+        LastBoundBytes = inputBytes + kvIn;
+        LastReadBackBytes = logits + kvOut;
+        LastKvBytes = kvIn + kvOut;
     }
 
     /// <summary>Logits of the last pass for row <paramref name="row"/>, window position <paramref name="j"/>.</summary>
@@ -197,6 +246,14 @@ internal sealed class TransformerRunner : IDisposable
             for (int i = 0; i < _pending; i++)
                 if (i != m && Attended(m, i) != (i < m))
                     throw new InvalidOperationException($"window token {m} {(i < m ? "did not attend" : "attended")} window token {i}; commit the tree path by its indices");
+        }
+        if (_newRows)
+        {
+            GrowStride(Length + keep);
+            for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], 0, keep);
+            Length += keep;
+            _pending = 0;
+            return;
         }
         int total = Length + _pending, kept = Length + keep;
         if (kept < total)
@@ -234,6 +291,15 @@ internal sealed class TransformerRunner : IDisposable
             Commit(kept.Length);
             return;
         }
+        if (_newRows)
+        {
+            GrowStride(Length + kept.Length);
+            for (int m = 0; m < kept.Length; m++)
+                for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], kept[m], 1, m);
+            Length += kept.Length;
+            _pending = 0;
+            return;
+        }
         int p = Length, total = p + _pending, keptTotal = p + kept.Length;
         foreach (var buffer in _present) CompactPath(buffer, p, total, keptTotal, kept);
         (_past, _present) = (_present, _past);
@@ -249,7 +315,7 @@ internal sealed class TransformerRunner : IDisposable
     {
         if (_pending != 0) throw new InvalidOperationException("commit the pending window first");
         if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length));
-        if (length < Length)
+        if (length < Length && !_newRows)
             foreach (var buffer in _past) Compact(buffer, Length, length);
         Length = length;
     }
@@ -257,8 +323,30 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>Reads one cached key/value row (tests): layer, 0 = key / 1 = value, row, head, position.</summary>
     internal ReadOnlySpan<float> CachedRow(int layer, int kind, int row, int head, int position)
     {
-        int block = row * _heads + head;
-        return _past[2 * layer + kind].AsSpan((block * Length + position) * _headDim, _headDim);
+        int block = row * _heads + head, stride = _newRows ? _stride : Length;
+        return _past[2 * layer + kind].AsSpan((block * stride + position) * _headDim, _headDim);
+    }
+
+    // Contract 2: window rows [from, from + count) of every block of the new rows [B·H, pending, Dh]
+    // go to cache rows Length + at.. of that block [B·H, capacity, Dh].
+    private void CopyNewRows(float[] rows, float[] cache, int from, int count, int at = 0)
+    {
+        int blocks = _batch * _heads, rowLen = _headDim;
+        for (int blk = 0; blk < blocks; blk++)
+            rows.AsSpan((blk * _pending + from) * rowLen, count * rowLen)
+                .CopyTo(cache.AsSpan((blk * _stride + Length + at) * rowLen, count * rowLen));
+    }
+
+    // Contract 2: widens every block to hold `rows` rows (next multiple of StrideStep, at most the
+    // capacity), moving the cached rows; blocks move back to front so none is overwritten unread.
+    private void GrowStride(int rows)
+    {
+        if (rows <= _stride) return;
+        int stride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep), rowLen = _headDim;
+        foreach (var cache in _past)
+            for (int blk = _batch * _heads - 1; blk > 0; blk--)
+                cache.AsSpan(blk * _stride * rowLen, Length * rowLen).CopyTo(cache.AsSpan(blk * stride * rowLen, Length * rowLen));
+        _stride = stride;
     }
 
     // [B·H, from, Dh] -> [B·H, to, Dh], in place; moving blocks front to back never overwrites unread data.

@@ -122,7 +122,8 @@ internal sealed class CfgSequence
 
     public TransformerRunner NewRunner(int? maxWindow = null, int extraCapacity = 0)
     {
-        var runner = new TransformerRunner(Model.Sessions.Transformer, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total);
+        // A small stride step: the contract-2 cache moves its rows several times per sequence.
+        var runner = new TransformerRunner(Model.Sessions.Transformer, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total, strideStep: 3);
         runner.SetPadding(Padding);
         return runner;
     }

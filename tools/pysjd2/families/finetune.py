@@ -38,6 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import noise_schedule
 from . import engine_py, family_module
 from .export import export_family_folder
 
@@ -61,6 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma-min", type=float, default=0.02)
     p.add_argument("--sigma-max", type=float, default=1.0)
     p.add_argument("--rho", type=float, default=7.0)
+    p.add_argument("--window-share", type=float, default=0.5,
+                   help="share of noisy rows that imitate the engine's window schedule (the rest: per-pass segments)")
+    p.add_argument("--window-min", type=int, default=8, help="smallest window the window-schedule rows imitate")
+    p.add_argument("--window-max", type=int, default=96, help="largest window the window-schedule rows imitate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--name", default=None)
@@ -110,12 +115,19 @@ def merge_lora(model) -> None:
                 setattr(mod, name, child.merged())
 
 
-def noise_levels_for(rng: np.random.Generator, forced: List[bool], sigmas: np.ndarray, prob: float) -> np.ndarray:
-    """Per-slot sigma for one row: 0 (clean) or a rising Karras ramp over a random code segment."""
+def noise_levels_for(rng: np.random.Generator, forced: List[bool], sigmas: np.ndarray, prob: float,
+                     window_share: float = 0.0, window_range: tuple = (8, 96), rho: float = 7.0) -> np.ndarray:
+    """Per-slot sigma for one row: 0 (clean), the engine's window-schedule ramp (``window_share`` of
+    the noisy rows), or a Karras ramp rising by a random slope over a random code segment (the
+    per-pass schedule). Forced slots stay clean: the engine feeds them clean."""
     n = len(forced)
     lv = np.zeros(n, dtype=np.float32)
     if rng.random() >= prob:
         return lv
+    if window_share > 0 and rng.random() < window_share:
+        ramp = noise_schedule.window_segment(rng, n, float(sigmas[-1]), float(sigmas[0]), rho, *window_range)
+        ramp[np.asarray(forced, dtype=bool)] = 0.0
+        return ramp
     steps = len(sigmas)
     length = int(rng.integers(2, max(3, n // 2 + 1)))
     start = int(rng.integers(0, max(1, n - length + 1)))
@@ -194,7 +206,8 @@ def make_batch(model, manifest, items, uncond_rows, rng, sigmas, mean, std, args
     if eol_embed is not None:
         fmask = torch.tensor(forced, device=dev).view(1, -1, 1)
         img = torch.where(fmask, eol_embed.view(1, 1, -1), img)
-    levels = torch.from_numpy(np.stack([noise_levels_for(rng, forced, sigmas, args.noise_row_prob) for _ in range(b)]))
+    levels = torch.from_numpy(np.stack([noise_levels_for(rng, forced, sigmas, args.noise_row_prob, args.window_share,
+                                                         (args.window_min, args.window_max), args.rho) for _ in range(b)]))
     s = levels.unsqueeze(-1).to(dev)
     eps = torch.randn(img.shape, generator=g).to(dev)
     mean, std = mean.to(dev), std.to(dev)

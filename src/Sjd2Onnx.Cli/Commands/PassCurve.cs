@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.ML.OnnxRuntime;
+using Sjd2Onnx.Model;
+
+namespace Sjd2Onnx.Cli.Commands;
+
+/// <summary>
+/// <c>sjd2 bench --passes</c>: the cost of one transformer pass (both CFG rows) over window sizes
+/// and cache lengths, with FLOPs and bytes per pass estimated from the model and, when the
+/// machine's peaks are given, the fraction of the roofline max(FLOPs / peak, bytes / bandwidth).
+/// </summary>
+internal static class PassCurve
+{
+    private static readonly int[] Windows = [1, 2, 4, 8, 16, 32];
+    private static readonly int[] CacheLengths = [16, 64, 128, 256];
+
+    /// <summary>Measures the curve, prints it and returns it as JSON.</summary>
+    public static JsonObject Run(Sjd2Pipeline pipeline, int repeats, double? peakGflops, double? peakGbps)
+    {
+        var m = pipeline.Manifest;
+        var t = m.Transformer;
+        const int batch = 2;
+        int slots = m.Image.GridHeight * m.Image.GridWidth;
+        var windows = Windows.Where(w => w <= slots).ToArray();
+        var lengths = CacheLengths.Where(p => p + windows.Max() <= t.MaxSequenceLength).DefaultIfEmpty(0).ToArray();
+        // Weights read per pass: the transformer graph's file(s), nearly all weights (fp32: 4 bytes each).
+        string graph = ManifestReader.ResolveInside(pipeline.ModelDirectory, m.Graphs.Transformer, "transformer");
+        long weightBytes = new FileInfo(graph).Length + (File.Exists(graph + ".data") ? new FileInfo(graph + ".data").Length : 0);
+        double kvRowBytes = 2.0 * t.NumLayers * batch * t.NumKvHeads * t.HeadDim * sizeof(float);
+
+        Console.WriteLine($"model {m.Name}: per-pass cost, {batch} rows (CFG), median of {repeats} passes; weights ≈ {weightBytes / 1e6:F1} MB");
+        string header = $"{"window",6} {"cache",6} {"median ms",10} {"min ms",8} {"GFLOP",7} {"MB",6} {"GFLOP/s",8} {"GB/s",6} {"roofline",9}";
+        Console.WriteLine(header);
+        Console.WriteLine(new string('-', header.Length));
+        var rows = new JsonArray();
+        var rng = new Random(1);
+        using var runOptions = new RunOptions();
+        foreach (int w in windows)
+        {
+            foreach (int p in lengths)
+            {
+                int chunk = Math.Max(w, 32);
+                using var runner = new TransformerRunner(pipeline.Sessions.Transformer, m, batch, p + w, chunk);
+                var embeds = new float[batch * chunk * t.HiddenSize];
+                for (int i = 0; i < embeds.Length; i++) embeds[i] = (float)(rng.NextDouble() - 0.5);
+                for (int filled = 0; filled < p; filled += chunk)
+                {
+                    int n = Math.Min(chunk, p - filled);
+                    runner.Run(embeds, n, default, runOptions);
+                    runner.Commit(n);
+                }
+                var times = new double[repeats];
+                for (int r = -3; r < repeats; r++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    runner.Run(embeds, w, default, runOptions);
+                    double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    runner.Commit(0);
+                    if (r >= 0) times[r] = ms;
+                }
+                Array.Sort(times);
+                double median = times[repeats / 2], min = times[0];
+                int tokens = batch * w;
+                // 2 FLOPs per weight and token, plus attention (QK and PV) over the cache and the window.
+                double flops = 2.0 * weightBytes / sizeof(float) * tokens + 4.0 * tokens * (p + w) * t.HiddenSize * t.NumLayers;
+                double bytes = weightBytes + kvRowBytes * p;
+                double? roof = peakGflops is double f && peakGbps is double b ? Math.Max(flops / (f * 1e9), bytes / (b * 1e9)) * 1e3 : null;
+                double? share = roof is double rf ? rf / median : null;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{w,6} {p,6} {median,10:F3} {min,8:F3} {flops / 1e9,7:F4} {bytes / 1e6,6:F1} {flops / (median * 1e6),8:F1} {bytes / (median * 1e6),6:F1} {(share is double s ? s.ToString("P0", CultureInfo.InvariantCulture) : "-"),9}"));
+                rows.Add(new JsonObject
+                {
+                    ["window"] = w,
+                    ["cache_length"] = p,
+                    ["median_ms"] = median,
+                    ["min_ms"] = min,
+                    ["flops"] = flops,
+                    ["bytes"] = bytes,
+                    ["roofline_ms"] = roof,
+                    ["roofline_fraction"] = share,
+                });
+            }
+        }
+        return new JsonObject
+        {
+            ["model"] = m.Name,
+            ["rows"] = batch,
+            ["repeats"] = repeats,
+            ["weight_bytes"] = weightBytes,
+            ["peak_gflops"] = peakGflops,
+            ["peak_gbps"] = peakGbps,
+            ["passes"] = rows,
+        };
+    }
+}

@@ -33,6 +33,7 @@ internal static class CliApp
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(ParityCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(HelpCommand.Create(root));
         return root;
     }
@@ -97,7 +98,7 @@ internal static class CliApp
         var command = parse.CommandResult.Command;
         foreach (var option in command.Options.Where(o => o.ValueType == typeof(bool)))
         {
-            foreach (var arg in args)
+            foreach (var arg in args.TakeWhile(a => a != "--"))
             {
                 int eq = arg.IndexOf('=');
                 if (eq > 0 && (arg[..eq] == option.Name || option.Aliases.Contains(arg[..eq])) && !bool.TryParse(arg[(eq + 1)..], out _))

@@ -14,13 +14,16 @@ internal static class OutputPaths
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} needs a file name such as image.png.");
         if (Directory.Exists(path) || Path.EndsInDirectorySeparator(path))
             throw new UsageException($"{option} '{path}' is a folder; give a file name such as {Path.Combine(path, "image.png")}.");
+        // Before .png is added: `--out /dev/null` names the device, not a new /dev/null.png.
+        if (Imaging.FileKind.Describe(path) is { } kind && kind is not ("a regular file" or "a folder"))
+            throw new UsageException($"{option} '{path}' is {kind}, which is never replaced; give a regular file name such as image.png.");
         string ext = Path.GetExtension(path);
         if (ext.Length == 0) path += ".png";
         else if (ext.Length > 0 && !ext.Equals(".png", StringComparison.OrdinalIgnoreCase))
             throw new UsageException($"sjd2 writes PNG images; name {option} '{path}' with .png, e.g. {Path.ChangeExtension(path, ".png")}.");
         CheckFolder(path, option);
         var paths = count == 1 ? [path] : Enumerable.Range(1, count).Select(i => Numbered(path, i)).ToList();
-        foreach (var p in paths) UsageException.FromEngine(() => Imaging.PngFile.CheckWritable(p));
+        foreach (var p in paths) UsageException.FromEngine(() => Imaging.PngFile.CheckWritable(p, option));
         return paths;
     }
 

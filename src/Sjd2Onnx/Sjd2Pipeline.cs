@@ -9,13 +9,19 @@ namespace Sjd2Onnx;
 /// Text-to-image generation from a model folder: prompt → embeddings → transformer passes →
 /// image codes → VQ decoder → pixels. Thread-safe for concurrent generations.
 /// </summary>
-public sealed class Sjd2Pipeline : IDisposable
+public sealed partial class Sjd2Pipeline : IDisposable
 {
     private readonly ModelSessions _sessions;
     private readonly PromptEncoder _prompts;
     private readonly Dictionary<(DecodingMethod, bool), WindowTuner> _tuners = [];
-    private volatile bool _disposed;
-    private int _active; // generations in flight: Run on a disposed session crashes the process
+    private readonly BufferPool _buffers = new();
+    // Dispose cancels the generations in flight and waits for them under this lock: a Run on a
+    // disposed session crashes the process, so the sessions go only once no run is active.
+    private readonly object _gate = new();
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly ThreadLocal<int> _leasesOnThisThread = new();
+    private bool _disposed, _sessionsDisposed;
+    private int _active;
 
     private Sjd2Pipeline(string modelDir, ModelManifest manifest, ModelSessions sessions, PromptEncoder prompts)
     {
@@ -58,6 +64,15 @@ public sealed class Sjd2Pipeline : IDisposable
         var manifest = ManifestReader.Load(modelDir);
         var prompts = new PromptEncoder(modelDir, manifest);
         var sessions = ModelSessions.Open(modelDir, manifest, options);
+        try
+        {
+            TokenIdCheck.Check(sessions, manifest, prompts);
+        }
+        catch
+        {
+            sessions.Dispose();
+            throw;
+        }
         return new Sjd2Pipeline(modelDir, manifest, sessions, prompts);
     }
 
@@ -78,12 +93,20 @@ public sealed class Sjd2Pipeline : IDisposable
         return Task.Run(() =>
         {
             using var lease = Enter();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
             using var runOptions = new RunOptions();
-            using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
-            var (codes, statistics) = DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, cancellationToken,
-                progress is null ? null : progress.Report);
-            var image = DecodeImage(codes, runOptions, cancellationToken);
-            return new GenerationResult(codes, image, statistics);
+            using var registration = linked.Token.Register(() => runOptions.Terminate = true);
+            try
+            {
+                var (codes, statistics) = DecodeCodes(cond, uncond, sampling, options.Seed, decoder, runOptions, linked.Token,
+                    progress is null ? null : progress.Report);
+                var image = DecodeImage(codes, runOptions, linked.Token);
+                return new GenerationResult(codes, image, statistics) { Prompt = prompt, Options = options, Sampling = sampling, ModelName = Manifest.Name };
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new ObjectDisposedException(nameof(Sjd2Pipeline), "the pipeline was disposed while this generation ran.");
+            }
         }, cancellationToken);
     }
 
@@ -105,8 +128,9 @@ public sealed class Sjd2Pipeline : IDisposable
     private (int[] Codes, PassStatistics Statistics) DecodeCodes(long[] cond, long[]? uncond, Sampling.SamplingSettings sampling, ulong seed,
         IImageTokenDecoder decoder, RunOptions runOptions, CancellationToken cancellationToken, Action<DecodeProgress>? progress)
     {
+        using var buffers = _buffers.NewLease();
         using var ctx = new DecodingContext(_sessions, Manifest, cond, uncond, sampling, seed, decoder.MaxWindow,
-            runOptions, cancellationToken, progress);
+            runOptions, cancellationToken, progress, buffers.Floats);
         ctx.Prefill();
         int[] codes = decoder.Decode(ctx);
         ctx.Finish();
@@ -141,6 +165,10 @@ public sealed class Sjd2Pipeline : IDisposable
         {
             throw new OperationCanceledException(cancellationToken);
         }
+        catch (OnnxRuntimeException e)
+        {
+            throw GraphContract.RunFailed("vq_decoder", e);
+        }
     }
 
     private IImageTokenDecoder CreateDecoder(GenerationOptions options, Sampling.SamplingSettings sampling)
@@ -166,28 +194,67 @@ public sealed class Sjd2Pipeline : IDisposable
         };
     }
 
-    /// <summary>Releases the ONNX sessions once the generations in flight have finished.</summary>
+    /// <summary>Bytes of large buffers the pipeline keeps for the next generations (soak tests).</summary>
+    internal long PooledBufferBytes => _buffers.PooledBytes;
+
+    /// <summary>Whether <see cref="Dispose"/> has begun (tests).</summary>
+    internal bool IsDisposing => _disposing.IsCancellationRequested;
+
+    /// <summary>
+    /// Cancels the generations in flight (they end with <see cref="ObjectDisposedException"/>), waits
+    /// for their current ONNX Runtime call to stop, then releases the sessions. Called from inside a
+    /// generation (a progress callback), it returns at once and the sessions go when that generation ends.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        SpinWait.SpinUntil(() => Volatile.Read(ref _active) == 0);
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        _disposing.Cancel();
+        lock (_gate)
+        {
+            if (_leasesOnThisThread.Value == 0)
+                while (_active > 0) Monitor.Wait(_gate);
+            if (_active > 0) return; // the last generation out releases the sessions
+            ReleaseSessions();
+        }
+    }
+
+    // Under _gate, once no run is active.
+    private void ReleaseSessions()
+    {
+        if (_sessionsDisposed) return;
+        _sessionsDisposed = true;
         _sessions.Dispose();
     }
 
     private Lease Enter()
     {
-        Interlocked.Increment(ref _active);
-        if (_disposed)
+        lock (_gate)
         {
-            Interlocked.Decrement(ref _active);
-            throw new ObjectDisposedException(nameof(Sjd2Pipeline));
+            if (_disposed) throw new ObjectDisposedException(nameof(Sjd2Pipeline));
+            _active++;
         }
+        _leasesOnThisThread.Value++;
         return new Lease(this);
+    }
+
+    private void Leave()
+    {
+        _leasesOnThisThread.Value--;
+        lock (_gate)
+        {
+            _active--;
+            if (_active > 0) return;
+            Monitor.PulseAll(_gate);
+            if (_disposed) ReleaseSessions();
+        }
     }
 
     private readonly struct Lease(Sjd2Pipeline owner) : IDisposable
     {
-        public void Dispose() => Interlocked.Decrement(ref owner._active);
+        public void Dispose() => owner.Leave();
     }
 }

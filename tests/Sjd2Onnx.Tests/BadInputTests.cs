@@ -37,12 +37,21 @@ public class BadInputTests
         ["tokenizer path outside the folder"] = (t => WithManifest(t, j => j["tokenizer"]!["vocab"] = "../../vocab.txt"), "outside"),
         ["graph file missing"] = (t => WithManifest(t, j => j["graphs"]!["vq_decoder"] = "nothing-here.onnx"), "nothing-here.onnx"),
         ["graph file not onnx"] = (t => { var d = t.CopyModel("tiny"); File.WriteAllText(Path.Combine(d, "vq_decoder.onnx"), "not a model"); return d; }, "vq_decoder"),
-        ["transformer swapped for the vq decoder"] = (t => { var d = t.CopyModel("tiny"); File.Copy(Path.Combine(d, "vq_decoder.onnx"), Path.Combine(d, "transformer.onnx"), true); return d; }, "transformer"),
+        ["transformer swapped for the vq decoder"] = (t => { var d = t.CopyModel("tiny"); File.Copy(Path.Combine(d, "vq_decoder.onnx"), Path.Combine(d, "transformer.onnx"), true); return d; }, "its inputs: codes int64[?,4,4]"),
+        ["transformer of another model"] = (t => SwapGraph(t, "tiny", "micro", "transformer.onnx"), "output 'logits' has size 5 in dimension 2, the manifest says 64"),
         ["graphs.transformer names another graph"] = (t => WithManifest(t, j => j["graphs"]!["transformer"] = "image_embedding.onnx"), "transformer"),
-        ["sjd2 section but no noise_levels input"] = (t => { var d = t.CopyModel("tiny"); File.Copy(Path.Combine(TestPaths.Model("micro"), "transformer.onnx"), Path.Combine(d, "transformer.onnx"), true); return d; }, "noise_levels"),
+        ["sjd2 section but no noise_levels input"] = (t => SwapGraph(t, "micro-sjd2", "micro", "transformer.onnx"), "noise_levels"),
         ["noise_levels input but no sjd2 section"] = (t => WithManifest(t, j => j["sjd2"] = null), "noise_levels"),
         ["codebook size not matching the transformer"] = (t => WithManifest(t, j => j["image"]!["codebook_size"] = 65), "logits"),
         ["grid not matching the vq decoder"] = (t => WithManifest(t, j => j["image"]!["grid_width"] = 5), "vq_decoder"),
+        ["vocabulary larger than the text-embedding table"] = (t => { var d = t.CopyModel("tiny"); File.AppendAllLines(Path.Combine(d, "vocab.txt"), Enumerable.Range(0, 5000).Select(i => $"extra{i}")); return d; }, "vocabulary"),
+        ["prompt_prefix_ids outside the table"] = (t => WithManifest(t, j => j["sequence"]!["prompt_prefix_ids"] = new JsonArray(1, 100000)), "prompt_prefix_ids has token id 100000"),
+        ["begin_of_image_ids outside the table"] = (t => WithManifest(t, j => j["sequence"]!["begin_of_image_ids"] = new JsonArray(70000)), "begin_of_image_ids"),
+        ["pad_id outside the table"] = (t => WithManifest(t, j => { j["cfg"]!["unconditional"] = "pad_prompt"; j["cfg"]!["pad_id"] = 99999; }), "pad_id"),
+        ["vocab symlinked outside the folder"] = (t => LinkOutside(t, "vocab.txt"), "symbolic link"),
+        ["graph symlinked outside the folder"] = (t => LinkOutside(t, "vq_decoder.onnx"), "symbolic link"),
+        ["model.json symlinked outside the folder"] = (t => LinkOutside(t, "model.json"), "symbolic link"),
+        ["subfolder symlinked outside the folder"] = (LinkedSubfolder, "symbolic link"),
         ["sjd2 statistics of the wrong length"] = (t => WithManifest(t, j => j["sjd2"]!["embedding_std"] = new JsonArray(1, 2, 3)), "embedding_std"),
     };
 
@@ -162,21 +171,81 @@ public class BadInputTests
         { "unknown command", ["paint", Prompt], "unknown command 'paint'", 2 },
         { "help for an unknown command", ["help", "paint"], "unknown command 'paint'", 2 },
         { "missing response file", ["generate", "@{outdir}/none.rsp"], "none.rsp", 2 },
+        // Outputs: refused before any work, nothing replaced.
+        { "--out is /dev/null", ["generate", Prompt, "--out", "/dev/null", "--model", "{tiny}"], "character device", 2 },
+        { "--out links to /dev/null", ["generate", Prompt, "--out", "{nulllink}", "--model", "{tiny}"], "character device", 2 },
+        { "--out is a FIFO", ["generate", Prompt, "--out", "{fifo}", "--model", "{tiny}"], "FIFO", 2 },
+        { "--out name too long", ["generate", Prompt, "--out", "{outdir}/" + new string('n', 252) + ".png", "--model", "{tiny}"], "256 bytes", 2 },
+        { "--out under a file", ["generate", Prompt, "--out", "{file}/a.png", "--model", "{tiny}"], "is a file", 2 },
+        { "--out in an unwritable folder", ["generate", Prompt, "--out", "/proc/sjd2-a.png", "--model", "{tiny}"], "cannot write", 2 },
+        { "--out count 2 in an unwritable folder", ["generate", Prompt, "--out", "/proc/sjd2-a.png", "--count", "2", "--model", "{tiny}"], "cannot write", 2 },
+        { "--trace in an unwritable folder", ["generate", Prompt, "--out", "{out}", "--trace", "/proc/sjd2-trace", "--model", "{tiny}"], "--trace", 2 },
+        { "--trace is a file", ["generate", Prompt, "--out", "{out}", "--trace", "{file}", "--model", "{tiny}"], "--trace", 2 },
+        { "--trace holds other files", ["generate", Prompt, "--out", "{out}", "--trace", "{foreign}", "--model", "{tiny}"], "notes.txt", 2 },
+        { "bench --json in an unwritable folder", ["bench", "--model", "{tiny}", "--methods", "ar", "--prompts", "1", "--seeds", "1", "--json", "/proc/sjd2-bench.json"], "--json", 2 },
+        { "bench --json is /dev/null", ["bench", "--model", "{tiny}", "--methods", "ar", "--prompts", "1", "--seeds", "1", "--json", "/dev/null"], "character device", 2 },
+        { "bench --json is a folder", ["bench", "--model", "{tiny}", "--methods", "ar", "--prompts", "1", "--seeds", "1", "--json", "{outdir}"], "folder", 2 },
+        { "eval --json in an unwritable folder", ["eval", "--prompts", "1", "--json", "/proc/sjd2-eval.json"], "--json", 2 },
+        // Prompts that tokenize to nothing the model knows.
+        { "prompt of unknown words", ["generate", "zyxwv qqqq", "--out", "{out}", "--model", "{tiny}"], "no word this model knows", 2 },
+        { "right-to-left prompt", ["generate", "עיגול אדום", "--out", "{out}", "--model", "{tiny}"], "no word this model knows", 2 },
+        { "prompt of symbols", ["generate", "\u200b ¤ ¤", "--out", "{out}", "--model", "{tiny}"], "no word this model knows", 2 },
+        { "control characters", ["generate", "a red\u0007circle", "--out", "{out}", "--model", "{tiny}"], "U+0007", 2 },
+        { "bench prompt file with an unknown-word prompt", ["bench", "--model", "{tiny}", "--methods", "ar", "--prompts", "{promptfile}", "--seeds", "1"], "no word this model knows", 2 },
     };
 
     [Theory]
     [MemberData(nameof(BadOptions))]
     public void CliRefusesBadOptions(string name, string[] args, string expect, int exitCode)
     {
+        if (OperatingSystem.IsWindows() && args.Any(a => a.StartsWith("/dev/") || a.StartsWith("/proc/") || a is "{fifo}" or "{nulllink}")) return;
         using var temp = new TempDir();
         string outDir = NewOutDir(temp);
-        var resolved = args.Select(a => a
+        var resolved = args.Select(a => Resolve(a, temp, outDir)).ToArray();
+        var before = Snapshot(outDir);
+        var r = Sjd2Cli.Run(resolved);
+        AssertOneLineError(r, expect, null, name, exitCode);
+        Assert.Equal(before, Snapshot(outDir)); // nothing created, changed or removed
+        Assert.Equal("a character device", Sjd2Onnx.Imaging.FileKind.Describe("/dev/null"));
+    }
+
+    // Placeholders build the fixture the case needs inside the output folder (whose state is then compared).
+    private static string Resolve(string arg, TempDir temp, string outDir)
+    {
+        switch (arg)
+        {
+            case "{fifo}":
+                OutputFileTests.MakeFifo(Path.Combine(outDir, "pipe.png"));
+                return Path.Combine(outDir, "pipe.png");
+            case "{nulllink}":
+                File.CreateSymbolicLink(Path.Combine(outDir, "null.png"), "/dev/null");
+                return Path.Combine(outDir, "null.png");
+            case "{foreign}":
+                Directory.CreateDirectory(Path.Combine(outDir, "trace"));
+                File.WriteAllText(Path.Combine(outDir, "trace", "notes.txt"), "mine");
+                File.WriteAllText(Path.Combine(outDir, "trace", "pass-001.png"), "old");
+                return Path.Combine(outDir, "trace");
+            case "{promptfile}":
+                File.WriteAllLines(temp.File("prompts.txt"), ["a red circle", "zyxwv qqqq"]);
+                return temp.File("prompts.txt");
+        }
+        if (arg.Contains("{file}")) File.WriteAllText(Path.Combine(outDir, "file"), "keep");
+        return arg
+            .Replace("{file}", Path.Combine(outDir, "file"))
             .Replace("{out}", Path.Combine(outDir, "a.png"))
             .Replace("{outdir}", outDir)
-            .Replace("{tiny}", TestPaths.Model("tiny"))).ToArray();
-        var r = Sjd2Cli.Run(resolved);
-        AssertOneLineError(r, expect, outDir, name, exitCode);
+            .Replace("{tiny}", TestPaths.Model("tiny"));
     }
+
+    /// <summary>Every entry under a folder with its kind, size and write time.</summary>
+    internal static string[] Snapshot(string dir) =>
+        [.. Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(p =>
+        {
+            var info = new FileInfo(p);
+            return info.LinkTarget is { } link ? $"{p} -> {link}"
+                : Directory.Exists(p) ? $"{p}/"
+                : $"{p} {Sjd2Onnx.Imaging.FileKind.Describe(p)} {(Sjd2Onnx.Imaging.FileKind.IsRegularFile(p) ? info.Length : 0)} {info.LastWriteTimeUtc:O}";
+        })];
 
     [Fact]
     public async Task LibraryRefusesBadGenerationInputs()
@@ -198,6 +267,10 @@ public class BadInputTests
         await Refuses(Prompt, new() { TopK = -1 }, "top-k");
         await Refuses(Prompt, new() { CfgScale = float.NaN }, "cfg");
         await Refuses(Prompt, new() { Method = (DecodingMethod)99 }, "method");
+        await Refuses("zyxwv qqqq", new(), "no word this model knows");
+        await Refuses("עיגול אדום", new(), "no word this model knows");
+        await Refuses("a red\u0001circle", new(), "U+0001");
+        Assert.Throws<Sjd2Exception>(() => pipeline.Tokenize("\u200b"));
         // Sanity: the same pipeline still works afterwards.
         var ok = await pipeline.GenerateAsync(Prompt, new() { Seed = 1 });
         Assert.Equal(16, ok.Codes.Length);
@@ -262,6 +335,36 @@ public class BadInputTests
         var json = JsonNode.Parse(ManifestText(model))!;
         edit(json);
         return WithManifestText(t, json.ToJsonString(), model);
+    }
+
+    private static string SwapGraph(TempDir t, string model, string graphFrom, string graph)
+    {
+        string d = t.CopyModel(model);
+        File.Copy(Path.Combine(TestPaths.Model(graphFrom), graph), Path.Combine(d, graph), true);
+        return d;
+    }
+
+    // The file is replaced by a link to an identical copy outside the folder: only the link rule can refuse it.
+    private static string LinkOutside(TempDir t, string file)
+    {
+        string d = t.CopyModel("tiny");
+        string outside = t.File("outside-" + file);
+        File.Move(Path.Combine(d, file), outside);
+        File.CreateSymbolicLink(Path.Combine(d, file), outside);
+        return d;
+    }
+
+    private static string LinkedSubfolder(TempDir t)
+    {
+        string d = t.CopyModel("tiny");
+        string outside = t.File("outside-folder");
+        Directory.CreateDirectory(outside);
+        File.Copy(Path.Combine(d, "vocab.txt"), Path.Combine(outside, "vocab.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(d, "sub"), outside);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(d, "model.json")))!;
+        json["tokenizer"]!["vocab"] = "sub/vocab.txt";
+        File.WriteAllText(Path.Combine(d, "model.json"), json.ToJsonString());
+        return d;
     }
 
     private static string OutsidePath(TempDir t)

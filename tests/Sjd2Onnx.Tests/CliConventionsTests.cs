@@ -95,6 +95,10 @@ public partial class CliConventionsTests
         var r = Sjd2Cli.Run("generate", "--out", temp.File("a.png"), "--model", tiny, "--quiet", "--", "-a star");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.True(File.Exists(temp.File("a.png")));
+        // After --, what looks like a switch with a value is prompt text too.
+        var words = Sjd2Cli.Run("generate", "--out", temp.File("b.png"), "--model", tiny, "--quiet", "--", "--quiet=no red circle");
+        Assert.True(words.ExitCode == 0, words.ToString());
+        Assert.Equal("--quiet=no red circle", PngMetadata.Read(File.ReadAllBytes(temp.File("b.png")))?.Prompt);
     }
 
     [Fact]
@@ -118,7 +122,7 @@ public partial class CliConventionsTests
         Assert.True(r.ExitCode == 0, r.ToString());
         using var pipeline = Sjd2Pipeline.Load(tiny);
         var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 4, TopK = 0 });
-        Assert.Equal(PngFile.Encode(result.Image), File.ReadAllBytes(temp.File("a.png")));
+        Assert.Equal(PngFile.Encode(result.Image, PngMetadata.From(result)), File.ReadAllBytes(temp.File("a.png")));
     }
 
     [Fact]

@@ -41,7 +41,9 @@ public class TokenizerTests
     {
         int unk = Id("[UNK]");
         Assert.Equal(new[] { Id("a"), unk, Id("circle"), unk }, Tiny.Prompts.Tokenize("a zebra circle xylophone"));
-        Assert.All(Tiny.Prompts.Tokenize("zebra giraffe"), id => Assert.Equal(unk, id));
+        Assert.All(Tiny.Prompts.EncodeText("zebra giraffe"), id => Assert.Equal(unk, id));
+        // As a whole prompt, only unknown words would give an unconditioned image: refused.
+        Assert.Throws<Sjd2Exception>(() => Tiny.Prompts.Tokenize("zebra giraffe"));
     }
 
     [Fact]

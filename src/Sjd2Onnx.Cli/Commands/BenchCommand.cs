@@ -5,6 +5,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sjd2Onnx.Cli.Options;
+using Sjd2Onnx.Imaging;
 
 namespace Sjd2Onnx.Cli.Commands;
 
@@ -104,7 +105,7 @@ internal sealed class BenchCommand
         bool quiet = parse.GetValue(_quiet);
         bool heldOut = parse.GetValue(_heldOut);
         SharedOptions.CheckSeedRange(baseSeed, seeds, "--seeds");
-        if (jsonPath is not null) CheckWritable(jsonPath);
+        if (jsonPath is not null) UsageException.FromEngine(() => OutputFile.Check(jsonPath, "--json"));
 
         using var pipeline = _model.Open(parse);
         if (parse.GetValue(_passes))
@@ -184,7 +185,7 @@ internal sealed class BenchCommand
         if (jsonPath is not null)
         {
             var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer, heldOut);
-            File.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+            OutputFile.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n", "--json");
             if (!quiet) Console.WriteLine($"wrote {jsonPath}");
         }
         return ExitCodes.Success;
@@ -212,13 +213,6 @@ internal sealed class BenchCommand
         var lines = File.ReadAllLines(arg).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         if (lines.Count == 0) throw new UsageException($"prompt file '{arg}' has no prompts (one per line, # starts a comment).");
         return lines;
-    }
-
-    private static void CheckWritable(string path)
-    {
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
-        if (!Directory.Exists(dir)) throw new UsageException($"the folder of --json '{path}' does not exist.");
-        if (Directory.Exists(path)) throw new UsageException($"--json '{path}' is a folder; give a file name.");
     }
 
     private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar)

@@ -74,7 +74,7 @@ internal sealed class EvalCommand
     private async Task<int> RunAsync(ParseResult parse, CancellationToken ct)
     {
         string? json = parse.GetValue(_json);
-        if (json is not null) CheckJsonPath(json);
+        if (json is not null) UsageException.FromEngine(() => OutputFile.Check(json, "--json"));
         bool quiet = parse.GetValue(_quiet);
         string? validate = parse.GetValue(_validate);
         return validate is not null ? Validate(parse, validate, json, quiet) : await EvaluateAsync(parse, json, quiet, ct);
@@ -247,30 +247,8 @@ internal sealed class EvalCommand
         return prompts;
     }
 
-    private static void CheckJsonPath(string path)
-    {
-        if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--json needs a file path.");
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        if (!Directory.Exists(dir)) throw new UsageException($"the --json folder '{dir}' does not exist; create it or choose another path.");
-        if (Directory.Exists(full)) throw new UsageException($"--json '{path}' is a folder; give a file name such as {Path.Combine(path, "eval.json")}.");
-    }
-
-    private static void WriteJson(string path, JsonObject root)
-    {
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp";
-        try
-        {
-            File.WriteAllText(temp, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            File.Delete(temp);
-            throw new UsageException($"cannot write '{path}': {e.Message}");
-        }
-    }
+    private static void WriteJson(string path, JsonObject root) =>
+        OutputFile.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");
 
     private sealed record SetResult(string Name, IReadOnlyList<ShapesScore> Scores, double MeanPasses, double MeanMs)
     {

@@ -71,8 +71,7 @@ internal sealed class GenerateCommand
         bool quiet = parse.GetValue(_quiet);
         string? traceDir = parse.GetValue(_trace);
         SharedOptions.CheckSeedRange(seed, count, "--count");
-        if (traceDir is not null && File.Exists(traceDir))
-            throw new UsageException($"--trace '{traceDir}' is a file; give a folder (it is created if missing).");
+        if (traceDir is not null) UsageException.FromEngine(() => OutputFile.CheckFolder(traceDir, "--trace"));
         bool toStdout = output == StandardOutput;
         if (toStdout && count != 1) throw new UsageException("--out - writes one PNG to standard output; with --count give a file name.");
         if (toStdout && !Console.IsOutputRedirected) throw new UsageException("--out - writes PNG bytes to standard output, which is a terminal; redirect it (> a.png) or give a file name.");
@@ -90,6 +89,7 @@ internal sealed class GenerateCommand
             DecodingOptions.NoticeChainFallback(options, pipeline);
             pipeline.Tokenize(prompt); // prompt errors before any work
         });
+        if (traceDir is not null) UsageException.FromEngine(() => TraceFolder.Prepare(traceDir)); // last check: it removes an earlier trace
 
         // With the PNG on standard output, the summary goes to standard error.
         var summary = toStdout ? Console.Error : Console.Out;
@@ -99,12 +99,13 @@ internal sealed class GenerateCommand
             var bar = new ProgressBar(count == 1 ? "generate" : $"image {i + 1}/{count}", progress);
             var trace = traceDir is null ? null : new TraceRecorder(bar);
             var result = await pipeline.GenerateAsync(prompt, options with { Seed = seed + (ulong)i }, trace ?? (IProgress<Decoding.DecodeProgress>)bar, ct);
+            var metadata = PngMetadata.From(result); // prompt, seed, method, sampling and model in text chunks
             if (toStdout)
             {
                 using var stdout = Console.OpenStandardOutput();
-                stdout.Write(PngFile.Encode(result.Image));
+                PngFile.Write(result.Image, stdout, metadata);
             }
-            else PngFile.Save(result.Image, paths[i]);
+            else PngFile.Save(result.Image, paths[i], metadata, "--out");
             trace?.Write(count == 1 ? traceDir! : Path.Combine(traceDir!, $"image-{i + 1}"), pipeline, result);
             var st = result.Statistics;
             if (!quiet)

@@ -25,7 +25,11 @@ internal sealed class TraceRecorder(IProgress<DecodeProgress> inner) : IProgress
     /// <summary>Writes the trace files into <paramref name="dir"/> (created if needed).</summary>
     public void Write(string dir, Sjd2Pipeline pipeline, GenerationResult result)
     {
-        Directory.CreateDirectory(dir);
+        try { Directory.CreateDirectory(dir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Sjd2Exception($"cannot create the --trace folder '{dir}': {e.Message}", e);
+        }
         var m = pipeline.Manifest;
         var layout = new ImageLayout(m.Image, m.Sequence.EndOfLineId);
         int rows = m.Image.GridHeight, cols = m.Image.GridWidth;
@@ -63,7 +67,7 @@ internal sealed class TraceRecorder(IProgress<DecodeProgress> inner) : IProgress
             ["commit_pass"] = grid,
             ["codes"] = new JsonArray([.. result.Codes.Select(v => (JsonNode?)v)]),
         };
-        File.WriteAllText(Path.Combine(dir, "trace.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        OutputFile.WriteAllText(Path.Combine(dir, "trace.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--trace");
     }
 
     // Halves the brightness of the pixel block of every code not committed yet (the VQ decoder

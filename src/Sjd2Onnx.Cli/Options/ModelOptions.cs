@@ -81,18 +81,25 @@ internal sealed class ModelOptions
     /// </summary>
     public Sjd2Pipeline Open(ParseResult parse)
     {
+        var options = PipelineOptionsOf(parse);
+        var pipeline = Sjd2Pipeline.Load(Folder(parse), options);
+        foreach (var reason in pipeline.ProviderFallbacks) Console.Error.WriteLine($"sjd2: {reason}.");
+        if (options.FallbackProviders.Count > 0) Console.Error.WriteLine($"sjd2: running on {ProviderName(pipeline.Provider)}.");
+        return pipeline;
+    }
+
+    /// <summary>How the model is opened: <c>--ep</c> (first provider, then its fallbacks), <c>--device-id</c>, <c>--verbose</c>.</summary>
+    public PipelineOptions PipelineOptionsOf(ParseResult parse)
+    {
         var providers = ProvidersOf(parse);
-        var pipeline = Sjd2Pipeline.Load(Folder(parse), new PipelineOptions
+        return new PipelineOptions
         {
             Provider = providers[0],
             FallbackProviders = [.. providers.Skip(1)],
             DeviceId = parse.GetValue(DeviceId) ?? 0,
             OnnxRuntimeLog = parse.GetValue(Verbose) ? Console.Error.WriteLine : null,
             OnnxRuntimeLogLevel = OnnxRuntimeLogLevel.Info,
-        });
-        foreach (var reason in pipeline.ProviderFallbacks) Console.Error.WriteLine($"sjd2: {reason}.");
-        if (providers.Count > 1) Console.Error.WriteLine($"sjd2: running on {ProviderName(pipeline.Provider)}.");
-        return pipeline;
+        };
     }
 
     private static ExecutionProvider ToProvider(string name) => name switch

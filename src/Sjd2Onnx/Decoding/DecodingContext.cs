@@ -30,8 +30,9 @@ internal sealed class DecodingContext : IDisposable
 
     public DecodingContext(ModelSessions sessions, ModelManifest manifest, long[] condIds, long[]? uncondIds,
         SamplingSettings sampling, ulong seed, int maxWindow, RunOptions runOptions, CancellationToken cancellation,
-        Action<DecodeProgress>? progress)
+        Action<DecodeProgress>? progress, Func<int, float[]>? allocate = null)
     {
+        allocate ??= n => new float[n]; // the pipeline passes its buffer pool
         _sessions = sessions;
         Manifest = manifest;
         _runOptions = runOptions;
@@ -59,7 +60,7 @@ internal sealed class DecodingContext : IDisposable
         int positionsNeeded = (firstImage ?? _prefixLength) + Layout.SlotCount;
         if (positionsNeeded > manifest.Transformer.MaxSequenceLength)
             throw new Sjd2Exception($"prompt and image need {positionsNeeded} positions, the model allows {manifest.Transformer.MaxSequenceLength}; shorten the prompt.");
-        Runner = new TransformerRunner(sessions.Transformer, manifest, Batch, capacity, runnerWindow);
+        Runner = new TransformerRunner(sessions.Transformer, manifest, Batch, capacity, runnerWindow, allocate: allocate);
         Runner.SetPadding(_padding);
         if (firstImage is int first)
         {
@@ -68,9 +69,9 @@ internal sealed class DecodingContext : IDisposable
             for (int b = 0; b < Batch; b++) shift[b] = first - (_prefixLength - _padding[b]);
             Runner.SetPositionShift(shift);
         }
-        _windowEmbeds = new float[Batch * runnerWindow * Hidden];
+        _windowEmbeds = allocate(Batch * runnerWindow * Hidden);
         _codeIds = new long[runnerWindow];
-        _codeEmbeds = new float[runnerWindow * Hidden];
+        _codeEmbeds = allocate(runnerWindow * Hidden);
         _noiseRows = new float[Batch * runnerWindow];
         _endOfLine = manifest.Sequence.EndOfLineId is long eol ? EmbedText([eol]) : [];
     }
@@ -168,7 +169,9 @@ internal sealed class DecodingContext : IDisposable
     public void ReportCommitted(int committedSlots, int totalCommitted, int[] codes, int[]? draftCodes = null)
     {
         Statistics.CommittedPerPass.Add(committedSlots);
-        _progress?.Invoke(new DecodeProgress(Statistics.Passes, Math.Min(totalCommitted, Layout.SlotCount), Layout.SlotCount, codes, draftCodes));
+        // Copies: the decoders keep overwriting their arrays, a report must stay as it was (previews, traces).
+        _progress?.Invoke(new DecodeProgress(Statistics.Passes, Math.Min(totalCommitted, Layout.SlotCount), Layout.SlotCount,
+            (int[])codes.Clone(), (int[]?)draftCodes?.Clone()));
     }
 
     public void Finish()
@@ -185,6 +188,7 @@ internal sealed class DecodingContext : IDisposable
         _onnxClock.Start();
         try { Runner.Run(embeds, s, noise, positionOffsets, windowMask, _runOptions); }
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
+        catch (OnnxRuntimeException e) { throw GraphContract.RunFailed("transformer", e); }
         finally { _onnxClock.Stop(); }
         Statistics.Passes++;
         Statistics.BoundBytes += Runner.LastBoundBytes;
@@ -203,6 +207,7 @@ internal sealed class DecodingContext : IDisposable
             session.Run(_runOptions, [inputName], [input], ["inputs_embeds"], [output]);
         }
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
+        catch (OnnxRuntimeException e) { throw GraphContract.RunFailed(inputName == "input_ids" ? "text_embedding" : "image_embedding", e); }
         finally { _onnxClock.Stop(); }
     }
 

@@ -1,7 +1,7 @@
 namespace Sjd2Onnx.Imaging;
 
 /// <summary>Renders a grid of values (e.g. the pass at which each image token was committed) as a colour-mapped image.</summary>
-public static class HeatMap
+internal static class HeatMap
 {
     // A perceptually ordered dark-blue → teal → green → yellow ramp (viridis-like anchor colours).
     private static readonly (byte R, byte G, byte B)[] Ramp =

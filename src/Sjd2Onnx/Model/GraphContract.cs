@@ -22,7 +22,7 @@ internal static class GraphContract
         {
             names.Add(port.Name);
             if (!actual.TryGetValue(port.Name, out var meta))
-                throw Mismatch(graph, $"has no {side} '{port.Name}'");
+                throw Mismatch(graph, $"has no {side} '{port.Name}' (its {side}s: {Describe(actual)})");
             if (!meta.IsTensor || meta.ElementDataType != port.Type)
                 throw Mismatch(graph, $"{side} '{port.Name}' is {meta.ElementDataType}, expected {port.Type}");
             if (meta.Dimensions.Length != port.Dims.Length)
@@ -38,8 +38,26 @@ internal static class GraphContract
         {
             var extra = actual.Keys.FirstOrDefault(k => !names.Contains(k));
             if (extra is not null)
-                throw Mismatch(graph, $"has an unexpected {side} '{extra}'");
+                throw Mismatch(graph, $"has an unexpected {side} '{extra}' (its {side}s: {Describe(actual)})");
         }
+    }
+
+    /// <summary>A graph that loaded but failed while generating: the folder's graphs do not fit its manifest.</summary>
+    public static Sjd2Exception RunFailed(string graph, OnnxRuntimeException e)
+    {
+        string first = e.Message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+        return new($"the {graph} graph failed while generating ({first.Trim()}); the model folder does not match model.json (re-export the model).", e);
+    }
+
+    // "codes int64[?,4,4], ..." : names and shapes, so a graph of another model or kind is recognisable.
+    private static string Describe(IReadOnlyDictionary<string, NodeMetadata> ports)
+    {
+        const int Shown = 6;
+        var parts = ports.Take(Shown).Select(p => p.Value.IsTensor
+            ? $"{p.Key} {p.Value.ElementDataType.ToString().ToLowerInvariant()}[{string.Join(",", p.Value.Dimensions.Select(d => d > 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?"))}]"
+            : p.Key);
+        string more = ports.Count > Shown ? $", … {ports.Count - Shown} more" : "";
+        return string.Join(", ", parts) + more;
     }
 
     private static Sjd2Exception Mismatch(string graph, string what) =>

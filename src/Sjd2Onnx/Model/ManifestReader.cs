@@ -16,6 +16,7 @@ internal static class ManifestReader
         string path = Path.Combine(modelDir, FileName);
         if (!File.Exists(path))
             throw new Sjd2Exception($"'{modelDir}' has no {FileName}; it is not a model folder (export one with export_models.py).");
+        path = ResolveInside(modelDir, FileName, FileName);
         string text;
         try { text = File.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -195,17 +196,56 @@ internal static class ManifestReader
         };
     }
 
-    /// <summary>Resolves a manifest file reference, refusing paths that leave the folder.</summary>
+    /// <summary>
+    /// Resolves a manifest file reference, refusing paths that leave the folder: lexically (<c>..</c>,
+    /// absolute paths) and after following symbolic links, so a linked file or subfolder cannot make
+    /// the engine read outside the model folder. Returns the real path (links resolved).
+    /// </summary>
     public static string ResolveInside(string modelDir, string relative, string what)
     {
+        if (relative.Contains('\0'))
+            throw Bad($"{what} contains a NUL character");
         if (Path.IsPathRooted(relative))
             throw Bad($"{what} '{relative}' is an absolute path; file references must be relative to the model folder");
         string root = Path.GetFullPath(modelDir);
         string full = Path.GetFullPath(Path.Combine(root, relative));
-        string prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
-        if (!full.StartsWith(prefix, StringComparison.Ordinal))
+        if (!IsInside(full, root))
             throw Bad($"{what} '{relative}' points outside the model folder; keep every file inside it");
-        return full;
+        string realRoot = RealPath(root, what), real = RealPath(full, what);
+        if (!IsInside(real, realRoot))
+            throw Bad($"{what} '{relative}' is a symbolic link (or lies in a linked folder) that leads outside the model folder; copy the file into the folder");
+        return real;
+    }
+
+    private static bool IsInside(string full, string root)
+    {
+        string prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        return full.StartsWith(prefix, StringComparison.Ordinal);
+    }
+
+    // The path with every symbolic link along it resolved (like realpath); parts that do not exist are kept as they are.
+    private static string RealPath(string full, string what, int depth = 0)
+    {
+        if (depth > 40) throw Bad($"{what} goes through too many symbolic links");
+        string current = Path.GetPathRoot(full) ?? "";
+        foreach (var part in full[current.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            FileSystemInfo? target;
+            try
+            {
+                var info = new FileInfo(current);
+                if (info.LinkTarget is null) continue;
+                target = info.ResolveLinkTarget(returnFinalTarget: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Bad($"{what} goes through a symbolic link that cannot be followed ({e.Message})");
+            }
+            if (target is null) continue;
+            current = RealPath(Path.GetFullPath(target.FullName), what, depth + 1);
+        }
+        return current;
     }
 
     private static void CheckFiles(string modelDir, ModelManifest m)

@@ -90,6 +90,9 @@ internal sealed class ModelSessions : IDisposable
             Check(vq, "vq_decoder", [new("codes", TensorElementType.Int64, [null, m.Image.GridHeight, m.Image.GridWidth])],
                 [new("image", TensorElementType.Float, [null, 3, m.Image.Height, m.Image.Width])]);
 
+            // Shapes first: a graph of another model or kind is named by its wrong ports, not as an sjd2 mismatch.
+            Check(transformer, "transformer", TransformerInputs(m, noise: false),
+                TransformerOutputs(m, transformer.OutputMetadata.ContainsKey("new_key_values.0.key")), exactInputs: false);
             bool hasNoise = transformer.InputMetadata.ContainsKey("noise_levels");
             if (hasNoise != (m.Sjd2 is not null))
                 throw new Sjd2Exception(hasNoise

@@ -9,37 +9,84 @@ internal sealed class PromptEncoder
     private static readonly System.Text.RegularExpressions.Regex WordOrSymbol = new(@"\w+|[^\w\s]", System.Text.RegularExpressions.RegexOptions.Compiled);
     private readonly Tokenizer _tokenizer;
     private readonly ModelManifest _manifest;
+    private readonly string _modelDir;
+    private readonly int? _unknownId;
     private readonly Dictionary<char, (string Text, int Id)[]> _special;   // by first character, longest first
 
     public PromptEncoder(string modelDir, ModelManifest manifest)
     {
+        _modelDir = modelDir;
         _manifest = manifest;
         _tokenizer = Create(modelDir, manifest.Tokenizer);
+        _unknownId = UnknownId(_tokenizer);
         _special = (manifest.Tokenizer.SpecialTokens ?? new Dictionary<string, int>())
             .GroupBy(kv => kv.Key[0])
             .ToDictionary(g => g.Key, g => g.OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal)
                 .Select(kv => (kv.Key, kv.Value)).ToArray());
     }
 
+    /// <summary>
+    /// The largest token id the tokenizer can produce (its vocabulary and the manifest's special
+    /// tokens): the text-embedding table must have a row for it.
+    /// </summary>
+    public long MaxTokenId()
+    {
+        long max = _tokenizer switch
+        {
+            BpeTokenizer bpe => MaxOf(bpe.Vocabulary.Values),
+            SentencePieceTokenizer sp => MaxOf(sp.Vocabulary.Values),
+            // tiktoken files are "base64-token rank" lines; the ranks are the ids.
+            TiktokenTokenizer => File.ReadLines(VocabPath()).Select(l => l.Split(' ')).Where(p => p.Length == 2)
+                .Select(p => long.TryParse(p[1], out long id) ? id : -1).DefaultIfEmpty(-1).Max(),
+            // WordPiece ids are line numbers of vocab.txt.
+            _ => File.ReadLines(VocabPath()).Count() - 1,
+        };
+        foreach (var id in _manifest.Tokenizer.SpecialTokens?.Values ?? []) max = Math.Max(max, id);
+        return max;
+    }
+
+    private string VocabPath() => ManifestReader.ResolveInside(_modelDir, _manifest.Tokenizer.Files["vocab"], "tokenizer.vocab");
+
+    private static long MaxOf(IEnumerable<int> ids) => ids.DefaultIfEmpty(-1).Max();
+
     /// <summary>The tokenizer, for callers that need raw ids.</summary>
     public Tokenizer Tokenizer => _tokenizer;
 
     /// <summary>
     /// Prompt token ids (template ids excluded, <c>tokenizer.prompt_format</c> applied); throws for
-    /// empty or too long prompts.
+    /// empty or too long prompts, prompts with control characters, and prompts in which the tokenizer
+    /// knows no word (every token is its unknown token): those would silently give an unconditioned
+    /// image. Byte-level tokenizers (byte_level bpe, tiktoken) have no unknown token: any text passes.
     /// </summary>
     public IReadOnlyList<int> Tokenize(string prompt)
     {
         if (string.IsNullOrWhiteSpace(prompt))
             throw new Sjd2Exception("the prompt is empty; describe the image, e.g. \"a red circle above a blue square\".");
+        foreach (char c in prompt)
+            if (char.IsControl(c) && c is not ('\t' or '\n' or '\r'))
+                throw new Sjd2Exception($"the prompt contains the control character U+{(int)c:X4}; remove it (prompt files: one plain-text prompt a line).");
         var spec = _manifest.Tokenizer;
         string text = spec.Lowercase ? prompt.ToLowerInvariant() : prompt;
+        if (_unknownId is int unknown && EncodeText(text).All(id => id == unknown))
+            throw new Sjd2Exception($"the prompt \"{Shorten(prompt)}\" has no word this model knows (every token is unknown); describe the image with words from its vocabulary, e.g. \"a red circle\".");
         var ids = EncodeText(spec.PromptFormat.Replace("{prompt}", text, StringComparison.Ordinal));
         int max = spec.MaxPromptTokens;
         if (ids.Count > max)
             throw new Sjd2Exception($"the prompt has {ids.Count} tokens, this model takes at most {max}; shorten it.");
         return ids;
     }
+
+    private static string Shorten(string prompt) =>
+        (prompt.Length <= 40 ? prompt : prompt[..40] + "…").ReplaceLineEndings(" ");
+
+    // The id the tokenizer gives to text it does not know; null when it has none (byte-level).
+    private static int? UnknownId(Tokenizer tokenizer) => tokenizer switch
+    {
+        WordPieceTokenizer wp => wp.UnknownTokenId,
+        BpeTokenizer bpe when bpe.UnknownToken is string unk && bpe.Vocabulary.TryGetValue(unk, out int id) => id,
+        SentencePieceTokenizer sp => sp.UnknownId,
+        _ => null,
+    };
 
     /// <summary>
     /// Token ids of a text as it stands (no prompt format, no lowercasing): normalisation, then

@@ -48,8 +48,11 @@ internal sealed class TransformerRunner : IDisposable
     /// <param name="capacity">Most tokens the cache holds.</param>
     /// <param name="maxWindow">Longest window one pass may feed.</param>
     /// <param name="strideStep">Contract 2: rows the cache stride grows by (tests use small steps to exercise the moves).</param>
-    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep)
+    /// <param name="allocate">Where the large buffers (KV cache, logits) come from: a pool may hand out longer, zeroed arrays; default new arrays.</param>
+    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep,
+        Func<int, float[]>? allocate = null)
     {
+        allocate ??= n => new float[n];
         ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
         _strideStep = strideStep;
         _session = session;
@@ -60,9 +63,9 @@ internal sealed class TransformerRunner : IDisposable
         _newRows = session.OutputMetadata.ContainsKey("new_key_values.0.key");
         _stride = Math.Min(capacity, strideStep);
         int kvSize = batch * _heads * capacity * _headDim;
-        _past = NewBuffers(2 * _layers, kvSize);
-        _present = NewBuffers(2 * _layers, _newRows ? batch * _heads * maxWindow * _headDim : kvSize);
-        _logits = new float[batch * maxWindow * _codebook];
+        _past = NewBuffers(2 * _layers, kvSize, allocate);
+        _present = NewBuffers(2 * _layers, _newRows ? batch * _heads * maxWindow * _headDim : kvSize, allocate);
+        _logits = allocate(batch * maxWindow * _codebook);
         _mask = new long[batch * (capacity + (_newRows ? maxWindow : 0))];
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
@@ -380,10 +383,10 @@ internal sealed class TransformerRunner : IDisposable
             : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, (int)count), shape);
     }
 
-    private static float[][] NewBuffers(int count, int size)
+    private static float[][] NewBuffers(int count, int size, Func<int, float[]> allocate)
     {
         var result = new float[count][];
-        for (int i = 0; i < count; i++) result[i] = new float[size];
+        for (int i = 0; i < count; i++) result[i] = allocate(size);
         return result;
     }
 

@@ -1,0 +1,104 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Sjd2Onnx.Server;
+
+/// <summary>The page (<c>GET /</c>), <c>/health</c>, <c>/api/info</c> and OpenAI's <c>/v1/models</c>.</summary>
+internal static class InfoEndpoints
+{
+    private const string PageResource = "Sjd2Onnx.Server.index.html";
+
+    // The page loads nothing from elsewhere; the browser is told to refuse it if it ever tried.
+    private const string PagePolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
+        "img-src data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+    private static readonly Lazy<byte[]> Page = new(() =>
+    {
+        using var stream = typeof(InfoEndpoints).Assembly.GetManifestResourceStream(PageResource)
+            ?? throw new InvalidOperationException($"embedded resource {PageResource} is missing");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    });
+
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "text/html; charset=utf-8";
+            http.Response.Headers.ContentSecurityPolicy = PagePolicy;
+            http.Response.Headers.CacheControl = "no-cache";
+            await http.Response.Body.WriteAsync(Page.Value, http.RequestAborted);
+        });
+
+        app.MapGet("/health", (Sjd2Pipeline pipeline, GenerationGate gate) => Results.Json(new JsonObject
+        {
+            ["status"] = "ok",
+            ["model"] = pipeline.Manifest.Name,
+            ["running"] = gate.Running,
+            ["queued"] = gate.Queued,
+            ["completed"] = gate.Completed,
+            ["cancelled"] = gate.Cancelled,
+            ["rejected"] = gate.Rejected,
+            ["failed"] = gate.Failed,
+        }, JsonOutput.Options));
+
+        app.MapGet("/api/info", (Sjd2Pipeline pipeline, ServerOptions limits) => Results.Json(Info(pipeline, limits), JsonOutput.Options));
+
+        app.MapGet("/v1/models", (Sjd2Pipeline pipeline) => Results.Json(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray(new JsonObject
+            {
+                ["id"] = pipeline.Manifest.Name,
+                ["object"] = "model",
+                ["created"] = 0,
+                ["owned_by"] = "sjd2onnx",
+            }),
+        }, JsonOutput.Options));
+
+        // Unknown API paths answer in the API's error shape.
+        app.MapFallback("/v1/{**rest}", (HttpContext http) => Results.Json(
+            ApiException.Body($"no endpoint {http.Request.Method} {http.Request.Path}; see GET /api/info.", ApiException.InvalidRequest),
+            JsonOutput.Options, statusCode: StatusCodes.Status404NotFound));
+    }
+
+    private static JsonObject Info(Sjd2Pipeline pipeline, ServerOptions limits)
+    {
+        var m = pipeline.Manifest;
+        var methods = new JsonArray("ar", "sjd", "sjd++");
+        if (m.Sjd2 is not null) methods.Add("sjd2");
+        return new JsonObject
+        {
+            ["model"] = m.Name,
+            ["description"] = m.Description,
+            ["size"] = $"{m.Image.Width}x{m.Image.Height}",
+            ["rows"] = m.Image.GridHeight,
+            ["cols"] = m.Image.GridWidth,
+            ["codebook_size"] = m.Image.CodebookSize,
+            ["max_prompt_tokens"] = m.Tokenizer.MaxPromptTokens,
+            ["methods"] = methods,
+            ["default_method"] = GenerationRequestReader.MethodName(GenerationRequestReader.DefaultMethod),
+            ["sampling"] = new JsonObject
+            {
+                ["cfg"] = m.Sampling.CfgScale,
+                ["temperature"] = m.Sampling.Temperature,
+                ["top_k"] = m.Sampling.TopK,
+                ["top_p"] = m.Sampling.TopP,
+            },
+            ["limits"] = new JsonObject
+            {
+                ["max_concurrent"] = limits.MaxConcurrent,
+                ["queue"] = limits.QueueLimit,
+                ["max_n"] = limits.MaxImagesPerRequest,
+                ["max_prompt_chars"] = limits.MaxPromptChars,
+                ["max_body_bytes"] = limits.MaxBodyBytes,
+            },
+            ["endpoints"] = new JsonArray(
+                $"POST {ImageEndpoints.GenerationsPath}", $"POST {ImageEndpoints.StreamPath}", "GET /v1/models", "GET /health", "GET /api/info", "GET /"),
+            ["fields"] = new JsonArray("prompt", "n", "size", "response_format", "method", "seed", "cfg", "temperature", "top_k", "top_p",
+                "window", "init", "reuse", "reuse_threshold", "denoise_steps", "kv", "accept_noise", "schedule", "previews"),
+        };
+    }
+}

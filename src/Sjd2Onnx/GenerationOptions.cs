@@ -72,6 +72,28 @@ public sealed record GenerationOptions
     /// <summary>Test hook: a deliberately broken verifier that accepts every draft (the exactness tests must catch it).</summary>
     internal bool AcceptEveryDraft { get; init; }
 
+    /// <summary>PAC: candidates per slot in the proactive draft tree, at least 1 (1 = chain drafts); null = <see cref="DefaultTreeWidth"/>.</summary>
+    public int? TreeWidth { get; init; }
+
+    /// <summary>PAC: slots after the anchor that get a level of the draft tree, at least 0; null = <see cref="DefaultTreeDepth"/>.</summary>
+    public int? TreeDepth { get; init; }
+
+    /// <summary>
+    /// Test hook: PAC's adaptive continuation as published — after a rejection, drafts verified
+    /// against distributions computed with the rejected draft in the context are committed. Not
+    /// exact (the exactness tests show it).
+    /// </summary>
+    internal bool StaleContinuation { get; init; }
+
+    /// <summary>Test hook: PAC's draft trees alone, with SJD's plain Jacobi resampling instead of coupled reuse past a rejection.</summary>
+    internal bool PacWithoutReuse { get; init; }
+
+    /// <summary>Default candidates per slot of PAC's draft tree.</summary>
+    public const int DefaultTreeWidth = 3;
+
+    /// <summary>Default depth of PAC's draft tree.</summary>
+    public const int DefaultTreeDepth = 1;
+
     /// <summary>Default window of the speculative methods (the official SJD setting: 1 anchor + 15 drafts).</summary>
     public const int DefaultWindow = 16;
 
@@ -120,6 +142,12 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"an accept-noise limit applies to SJD2, not {Method}.");
         if (ReuseThreshold is not null && Reuse != DraftReuse.Threshold)
             throw new Sjd2Exception("a reuse threshold applies to the threshold reuse rule (--reuse threshold), not to the coupled one.");
+        if (TreeWidth is int tw && tw < 1)
+            throw new Sjd2Exception($"tree width must be at least 1 (1 = chain drafts), got {tw}.");
+        if (TreeDepth is int td && td < 0)
+            throw new Sjd2Exception($"tree depth must be at least 0 (0 = chain drafts), got {td}.");
+        if ((TreeWidth is not null || TreeDepth is not null) && Method != DecodingMethod.Pac)
+            throw new Sjd2Exception($"a draft tree applies to PAC, not {Method}; use --method pac.");
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (DraftInit is { } init && !Enum.IsDefined(init)) throw new Sjd2Exception($"unknown draft initialisation {init}.");
         if (!Enum.IsDefined(KvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
@@ -141,8 +169,10 @@ public sealed record GenerationOptions
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
         var initUsed = DraftInit ?? DefaultDraftInit;
         return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 && initUsed == DraftInitialization.Noise ? null : initUsed,
-            Method == DecodingMethod.SjdPlusPlus ? Reuse : null, ReuseThreshold ?? DefaultReuseThreshold,
+            Method == DecodingMethod.SjdPlusPlus ? Reuse : Method == DecodingMethod.Pac && !PacWithoutReuse ? DraftReuse.Coupled : null,
+            ReuseThreshold ?? DefaultReuseThreshold,
             noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
-            KvNoiseLimit ?? DefaultKvNoiseLimit, scheduleUsed, scheduleUsed == Sjd2Schedule.Window ? DenoiseSteps : null);
+            KvNoiseLimit ?? DefaultKvNoiseLimit, scheduleUsed, scheduleUsed == Sjd2Schedule.Window ? DenoiseSteps : null,
+            TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation);
     }
 }

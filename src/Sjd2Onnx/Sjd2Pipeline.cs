@@ -37,6 +37,12 @@ public sealed partial class Sjd2Pipeline : IDisposable
     /// <summary>The model's validated manifest.</summary>
     public ModelManifest Manifest { get; }
 
+    /// <summary>
+    /// Whether the transformer has tree attention (the optional <c>window_mask</c> input), which
+    /// <see cref="DecodingMethod.Pac"/> needs for draft trees; without it PAC decodes chains.
+    /// </summary>
+    public bool SupportsTreeAttention => _sessions.Transformer.InputMetadata.ContainsKey("window_mask");
+
     /// <summary>The execution provider the graphs run on: the first of <see cref="PipelineOptions.Provider"/> and its fallbacks that loaded.</summary>
     public ExecutionProvider Provider => _sessions.Provider;
 
@@ -183,6 +189,7 @@ public sealed partial class Sjd2Pipeline : IDisposable
         {
             DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus => new SjdDecoder(settings, tuner),
             DecodingMethod.Sjd2 => new Sjd2Decoder(settings, tuner),
+            DecodingMethod.Pac => new PacDecoder(settings, tuner),
             _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
         };
     }

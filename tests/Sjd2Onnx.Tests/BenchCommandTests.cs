@@ -29,14 +29,22 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal("threshold", (string)methods["sjd++:reuse-threshold=0.2"]!["options"]!["reuse"]!);
         foreach (var (name, m) in methods)
         {
-            foreach (var key in new[] { "nfe", "step_compression", "latency_ms", "speedup", "accepted_per_pass", "host_share" })
+            foreach (var key in new[] { "nfe", "step_compression", "latency_ms", "speedup", "accepted_per_pass", "host_share", "single_token_pass_share", "fed_per_pass" })
                 Assert.True(m![key] is not null, $"{name} lacks {key}");
+            // The per-pass histograms are shares of the same passes: each sums to 1.
+            Assert.Equal(1.0, m!["committed_per_pass_histogram"]!.AsObject().Sum(b => (double)b.Value!), 6);
+            Assert.Equal(1.0, m["fed_per_pass_histogram"]!.AsObject().Sum(b => (double)b.Value!), 6);
             Assert.True(m!.AsObject().ContainsKey("accuracy"));
             Assert.Equal(4, (int)m["images"]!);
             Assert.InRange((double)m["nfe"]!, 1, 16);
         }
         Assert.Equal(1.0, (double)methods["ar"]!["step_compression"]!);
         Assert.Equal(16.0, (double)methods["ar"]!["nfe"]!);
+        // AR commits and feeds one token per pass; SJD's default window feeds up to 16.
+        Assert.Equal(1.0, (double)methods["ar"]!["single_token_pass_share"]!);
+        Assert.Equal(1.0, (double)methods["ar"]!["fed_per_pass"]!);
+        Assert.Equal(1.0, (double)methods["ar"]!["committed_per_pass_histogram"]!["1"]!);
+        Assert.InRange((double)methods["sjd"]!["fed_per_pass"]!, 2, 16);
         Assert.Equal(28, root["runs"]!.AsArray().Count);
     }
 
@@ -169,6 +177,25 @@ public sealed class BenchCommandTests : IDisposable
             "--window", "auto", "--init", "vertical", "--reuse-threshold", "0.05", "--out", Path.Combine(_temp, "y.png"));
         Assert.True(code == 0, stderr);
         Assert.Contains("passes", stdout);
+    }
+
+    [Fact]
+    public void Pac_UsesTreesWhereTheModelHasThemAndSaysSoWhereNot()
+    {
+        // tiny has tree attention (window_mask): no notice. A family test model without it decodes
+        // chains and says so in one line.
+        var (code, _, stderr) = Cli("generate", "a red circle", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--method", "pac",
+            "--tree", "3x2", "--out", Path.Combine(_temp, "t.png"), "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("notice", stderr);
+        string family = Path.Combine(Path.GetDirectoryName(SpeculativeTestSupport.ModelDir("tiny"))!, "families", "llamagen");
+        (code, _, stderr) = Cli("generate", "a red circle", "--model", family, "--method", "pac", "--out", Path.Combine(_temp, "f.png"), "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("no tree attention"));
+        (code, _, stderr) = Cli("generate", "a red circle", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--method", "pac",
+            "--tree", "3", "--out", Path.Combine(_temp, "x.png"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("--tree must be WIDTHxDEPTH", stderr);
     }
 
     private static (int Code, string Stdout, string Stderr) Cli(params string[] args)

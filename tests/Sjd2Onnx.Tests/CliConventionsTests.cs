@@ -110,7 +110,7 @@ public partial class CliConventionsTests
         const string line = "generate --method ";
         var methods = Sjd2Cli.Run($"[suggest:{line.Length}]", line);
         Assert.Equal(0, methods.ExitCode);
-        Assert.Equal(["ar", "sjd", "sjd++", "sjd2"], Lines(methods.Stdout).Order(StringComparer.Ordinal));
+        Assert.Equal(["ar", "pac", "sjd", "sjd++", "sjd2"], Lines(methods.Stdout).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -144,6 +144,7 @@ internal sealed class BenchCommand
                 continue;
             }
             if (options.Method != DecodingMethod.Ar) UsageException.FromEngine(() => options.ResolveDecoding(pipeline.Manifest)); // one-line errors now
+            DecodingOptions.NoticeChainFallback(options, pipeline);
             if (methods.Any(m => m.Label == spec)) throw new UsageException($"--methods lists '{spec}' twice.");
             methods.Add(new BenchMethod(spec, options));
         }
@@ -169,7 +170,8 @@ internal sealed class BenchCommand
                     var result = await pipeline.GenerateAsync(prompts[pi], m.Options with { Seed = seed }, null, ct);
                     double ms = clock.Elapsed.TotalMilliseconds;
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
-                        result.Statistics.HostShare, scorer.Score(m.Label, prompts[pi], result.Image), result.Statistics.TransferBytesPerPass,
+                        result.Statistics.HostShare, scorer.Score(m.Label, prompts[pi], result.Image),
+                        [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass], result.Statistics.TransferBytesPerPass,
                         result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes));
                 }
                 done++;
@@ -217,15 +219,31 @@ internal sealed class BenchCommand
     {
         var m = pipeline.Manifest;
         Console.WriteLine($"model {m.Name}: {m.Image.GridHeight}x{m.Image.GridWidth} codes, provider {provider}, {prompts} prompts x {seeds} seeds, {Environment.ProcessorCount} cores");
-        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"host",6} {"accuracy",9} {"fidelity",9}";
+        string header = $"{"method",-28} {"images",6} {"nfe",7} {"step x",7} {"latency ms",11} {"speedup",8} {"acc/pass",9} {"1-tok",6} {"fed",5} {"host",6} {"accuracy",9} {"fidelity",9}";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
         foreach (var r in methods)
         {
-            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9} {Fmt(scorer.Fidelity(r.Label)?.Fidelity.Score, "F3"),9}");
+            Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.SingleTokenPassShare,6:P0} {r.FedPerPass,5:F1} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9} {Fmt(scorer.Fidelity(r.Label)?.Fidelity.Score, "F3"),9}");
         }
         if (scorer.CanScore && methods.Count > 0 && scorer.Fidelity(methods[0].Label) is { } f)
             Console.WriteLine(FormattableString.Invariant($"accuracy: {Evaluation.ShapesEvaluator.Version}; fidelity: gap to the world's distribution of unstated attributes (0 = same; one world scene per prompt scores {f.Floor.Score:F3} here)"));
+        // SJD-PAC's key figure: how often a pass commits only one slot, and what the passes fed.
+        string buckets = string.Join(" ", Enumerable.Range(0, BenchMethod.HistogramEdges.Length).Select(i => $"{BenchMethod.BucketLabel(i),6}"));
+        Console.WriteLine();
+        Console.WriteLine($"{"share of passes by slots committed",-40} {buckets}");
+        foreach (var r in methods)
+            Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.CommittedHistogram.Select(v => $"{v,6:P0}"))}");
+        Console.WriteLine($"{"share of passes by tokens fed",-40} {buckets}");
+        foreach (var r in methods)
+            Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.FedHistogram.Select(v => $"{v,6:P0}"))}");
+    }
+
+    private static JsonObject HistogramJson(double[] shares)
+    {
+        var o = new JsonObject();
+        for (int i = 0; i < shares.Length; i++) o[BenchMethod.BucketLabel(i)] = shares[i];
+        return o;
     }
 
     private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
@@ -247,6 +265,10 @@ internal sealed class BenchCommand
                 ["speedup"] = r.Speedup(ar),
                 ["accepted_per_pass"] = r.AcceptedPerPass,
                 ["host_share"] = r.HostShare,
+                ["single_token_pass_share"] = r.SingleTokenPassShare,
+                ["fed_per_pass"] = r.FedPerPass,
+                ["committed_per_pass_histogram"] = HistogramJson(r.CommittedHistogram),
+                ["fed_per_pass_histogram"] = HistogramJson(r.FedHistogram),
                 ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
                 ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
                 ["accuracy"] = r.Accuracy,
@@ -302,6 +324,7 @@ internal sealed class BenchCommand
         ["kv_noise_limit"] = o.Method == DecodingMethod.Sjd2 && o.KvMode == Sjd2KvMode.Limit ? o.KvNoiseLimit ?? GenerationOptions.DefaultKvNoiseLimit : null,
         ["schedule"] = o.Method == DecodingMethod.Sjd2 ? (o.Schedule ?? GenerationOptions.DefaultSchedule).ToString().ToLowerInvariant() : null,
         ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
+        ["tree"] = o.Method == DecodingMethod.Pac ? $"{o.TreeWidth ?? GenerationOptions.DefaultTreeWidth}x{o.TreeDepth ?? GenerationOptions.DefaultTreeDepth}" : null,
         ["cfg"] = o.CfgScale,
         ["temperature"] = o.Temperature,
         ["top_k"] = o.TopK,

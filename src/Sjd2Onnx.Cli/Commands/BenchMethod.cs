@@ -14,6 +14,52 @@ internal sealed class BenchMethod(string label, GenerationOptions options)
     public double TransferBytesPerPass => Runs.Average(r => r.TransferBytesPerPass);
     public double KvBytesPerPass => Runs.Average(r => r.KvBytesPerPass);
 
+    /// <summary>Bucket edges of the per-pass histograms: 1, 2, 3, 4–7, 8–15, 16–31, 32 and more.</summary>
+    public static readonly int[] HistogramEdges = [1, 2, 3, 4, 8, 16, 32];
+
+    /// <summary>Share of passes (after the prefill, over every run) that committed a single slot.</summary>
+    public double SingleTokenPassShare => Share(r => r.CommittedPerPass, c => c == 1);
+
+    /// <summary>Mean tokens fed per pass after the prefill, over every pass of every run.</summary>
+    public double FedPerPass => Runs.SelectMany(r => r.FedPerPass).DefaultIfEmpty().Average();
+
+    /// <summary>Share of passes per bucket of <see cref="HistogramEdges"/>: slots committed per pass.</summary>
+    public double[] CommittedHistogram => Histogram(r => r.CommittedPerPass);
+
+    /// <summary>Share of passes per bucket of <see cref="HistogramEdges"/>: tokens fed per pass.</summary>
+    public double[] FedHistogram => Histogram(r => r.FedPerPass);
+
+    /// <summary>Label of histogram bucket i ("1", "4-7", "32+").</summary>
+    public static string BucketLabel(int i) =>
+        i == HistogramEdges.Length - 1 ? $"{HistogramEdges[i]}+"
+        : HistogramEdges[i + 1] - HistogramEdges[i] == 1 ? $"{HistogramEdges[i]}" : $"{HistogramEdges[i]}-{HistogramEdges[i + 1] - 1}";
+
+    private double Share(Func<BenchRun, IReadOnlyList<int>> values, Func<int, bool> predicate)
+    {
+        long all = 0, hits = 0;
+        foreach (var r in Runs)
+            foreach (int v in values(r)) { all++; if (predicate(v)) hits++; }
+        return all == 0 ? 0 : hits / (double)all;
+    }
+
+    private double[] Histogram(Func<BenchRun, IReadOnlyList<int>> values)
+    {
+        var counts = new double[HistogramEdges.Length];
+        long all = 0;
+        foreach (var r in Runs)
+        {
+            foreach (int v in values(r))
+            {
+                int bucket = 0;
+                while (bucket + 1 < HistogramEdges.Length && v >= HistogramEdges[bucket + 1]) bucket++;
+                counts[bucket]++;
+                all++;
+            }
+        }
+        if (all > 0) for (int i = 0; i < counts.Length; i++) counts[i] /= all;
+        return counts;
+    }
+
     /// <summary>Fraction of scored images ShapesEval judged correct; null when none was scored.</summary>
     public double? Accuracy
     {

@@ -8,7 +8,9 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <param name="AcceptedPerPass">Slots committed per pass.</param>
 /// <param name="HostShare">Share of decode time outside ONNX Runtime.</param>
 /// <param name="Correct">ShapesEval verdict; null without an evaluator.</param>
+/// <param name="CommittedPerPass">Slots committed by each pass after the prefill.</param>
+/// <param name="FedPerPass">Tokens fed by each pass after the prefill.</param>
 /// <param name="TransferBytesPerPass">Host bytes bound plus read back per transformer pass.</param>
 /// <param name="KvBytesPerPass">Of those, the KV cache's.</param>
 internal sealed record BenchRun(string Prompt, ulong Seed, int Nfe, double LatencyMs, double AcceptedPerPass, double HostShare, bool? Correct,
-    double TransferBytesPerPass = 0, double KvBytesPerPass = 0);
+    IReadOnlyList<int> CommittedPerPass, IReadOnlyList<int> FedPerPass, double TransferBytesPerPass = 0, double KvBytesPerPass = 0);

@@ -135,6 +135,7 @@ internal sealed class EvalCommand
         {
             sampling = options.ResolveSampling(pipeline.Manifest.Sampling);
             if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
+            DecodingOptions.NoticeChainFallback(options, pipeline);
             foreach (var (_, prompts) in sets)
                 foreach (var p in prompts) pipeline.Tokenize(p); // prompt errors before any work
         });

@@ -86,6 +86,7 @@ internal sealed class GenerateCommand
         {
             options.ResolveSampling(pipeline.Manifest.Sampling);
             if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
+            DecodingOptions.NoticeChainFallback(options, pipeline);
             pipeline.Tokenize(prompt); // prompt errors before any work
         });
         if (traceDir is not null) UsageException.FromEngine(() => TraceFolder.Prepare(traceDir)); // last check: it removes an earlier trace

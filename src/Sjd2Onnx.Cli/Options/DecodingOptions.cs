@@ -7,20 +7,20 @@ namespace Sjd2Onnx.Cli.Options;
 /// <summary>
 /// <c>--method</c> and the options of the speculative methods (<c>--window</c>, <c>--init</c>,
 /// <c>--reuse</c>, <c>--reuse-threshold</c>, <c>--denoise-steps</c>, <c>--kv</c>,
-/// <c>--accept-noise</c>, <c>--schedule</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
+/// <c>--accept-noise</c>, <c>--schedule</c>, <c>--tree</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
 /// these same declarations.
 /// </summary>
 internal sealed class DecodingOptions
 {
     /// <summary>The keys a bench method spec may set: the decoding options without their dashes.</summary>
-    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "schedule"];
+    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "schedule", "tree"];
 
-    private static readonly string[] MethodWords = ["ar", "sjd", "sjd++", "sjd2"];
+    private static readonly string[] MethodWords = ["ar", "sjd", "sjd++", "pac", "sjd2"];
 
     public Option<DecodingMethod?> Method { get; } = new("--method")
     {
-        Description = "Decoding method: ar (one token per pass), sjd (speculative Jacobi decoding, lossless), sjd++ (sjd with draft reuse, lossless), sjd2 (Jacobi denoising; models trained for it). Default: ar.",
-        HelpName = "ar|sjd|sjd++|sjd2",
+        Description = "Decoding method: ar (one token per pass), sjd (speculative Jacobi decoding, lossless), sjd++ (sjd with draft reuse, lossless), pac (sjd++ with proactive draft trees, lossless; models with tree attention), sjd2 (Jacobi denoising; models trained for it). Default: ar.",
+        HelpName = "ar|sjd|sjd++|pac|sjd2",
         CustomParser = r => TryParseMethod(r.Tokens.Count == 0 ? "" : r.Tokens[0].Value, out var m) ? m : Fail<DecodingMethod?>(r, MethodError(r.Tokens[0].Value)),
     };
 
@@ -80,6 +80,17 @@ internal sealed class DecodingOptions
         CustomParser = r => InRange(r, "--accept-noise", a => a >= 0 && a <= 1, a => $"--accept-noise must be in [0, 1] (0 lossless, 1 as published), got {a}."),
     };
 
+    public Option<string?> Tree { get; } = new("--tree")
+    {
+        Description = "pac: W candidates per slot for the D slots after the anchor (default 3x1), as WxD; 1 = chain drafts (sjd++ coupled). Models without tree attention decode chains.",
+        HelpName = "WxD",
+        CustomParser = r =>
+        {
+            string text = r.Tokens.Count == 0 ? "" : r.Tokens[0].Value;
+            return TryParseTree(text, out _, out _) ? text : Fail<string?>(r, $"--tree must be WIDTHxDEPTH (e.g. 3x1) or 1 for chains, got '{text}'.");
+        },
+    };
+
     public DecodingOptions()
     {
         Method.CompletionSources.Clear(); // not the enum's member names: the words the parser takes
@@ -103,6 +114,7 @@ internal sealed class DecodingOptions
         command.Options.Add(Kv);
         command.Options.Add(AcceptNoise);
         command.Options.Add(Schedule);
+        command.Options.Add(Tree);
     }
 
     /// <summary>The method of <c>--method</c> (ar when not given).</summary>
@@ -111,7 +123,7 @@ internal sealed class DecodingOptions
     /// <summary>The decoding values given on the command line.</summary>
     public DecodingValues ValuesOf(ParseResult parse) => new(
         parse.GetValue(Window), parse.GetValue(Init), parse.GetValue(Reuse), parse.GetValue(ReuseThreshold),
-        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Schedule));
+        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Schedule), parse.GetValue(Tree));
 
     /// <summary>
     /// A bench method spec: a method name with optional overrides of the decoding options,
@@ -155,7 +167,11 @@ internal sealed class DecodingOptions
                 throw new UsageException($"--{(v.ReuseThreshold is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
             if ((v.DenoiseSteps is not null || v.Kv is not null || v.AcceptNoise is not null || v.Schedule is not null) && method != DecodingMethod.Sjd2)
                 throw new UsageException($"--{(v.DenoiseSteps is not null ? "denoise-steps" : v.Kv is not null ? "kv" : v.Schedule is not null ? "schedule" : "accept-noise")} applies to --method sjd2, not {m}.");
+            if (v.Tree is not null && method != DecodingMethod.Pac)
+                throw new UsageException($"--tree applies to --method pac, not {m}.");
         }
+        int? treeWidth = null, treeDepth = null;
+        if (v.Tree is not null && method == DecodingMethod.Pac && TryParseTree(v.Tree, out int w, out int d)) (treeWidth, treeDepth) = (w, d);
         // A threshold only means something for the threshold rule, so giving one selects it.
         var rule = v.Reuse switch
         {
@@ -183,6 +199,8 @@ internal sealed class DecodingOptions
             ReuseThreshold = v.ReuseThreshold,
             DenoiseSteps = v.DenoiseSteps,
             AcceptNoise = method == DecodingMethod.Sjd2 ? v.AcceptNoise : null,
+            TreeWidth = treeWidth,
+            TreeDepth = treeDepth,
             KvMode = v.Kv switch
             {
                 null => GenerationOptions.DefaultKvMode,
@@ -207,6 +225,7 @@ internal sealed class DecodingOptions
         DecodingMethod.Sjd => "sjd",
         DecodingMethod.SjdPlusPlus => "sjd++",
         DecodingMethod.Sjd2 => "sjd2",
+        DecodingMethod.Pac => "pac",
         _ => method.ToString().ToLowerInvariant(),
     };
 
@@ -218,12 +237,35 @@ internal sealed class DecodingOptions
             "sjd" => DecodingMethod.Sjd,
             "sjd++" or "sjdpp" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
             "sjd2" => DecodingMethod.Sjd2,
+            "pac" => DecodingMethod.Pac,
             _ => null,
         };
         return method is not null;
     }
 
-    private static string MethodError(string text) => $"unknown method '{text}'; use --method ar, sjd, sjd++ or sjd2.";
+    private static string MethodError(string text) => $"unknown method '{text}'; use --method ar, sjd, sjd++, pac or sjd2.";
+
+    /// <summary>One line on stderr when PAC runs on a model without tree attention (it then decodes chains).</summary>
+    public static void NoticeChainFallback(GenerationOptions options, Sjd2Pipeline pipeline)
+    {
+        if (options.Method == DecodingMethod.Pac && !pipeline.SupportsTreeAttention && (options.TreeWidth ?? GenerationOptions.DefaultTreeWidth) > 1)
+        {
+            StatusLine.End();
+            Console.Error.WriteLine($"notice: model {pipeline.Manifest.Name} has no tree attention (no window_mask input); pac decodes chain drafts (sjd++ coupled). Re-export the model for draft trees.");
+        }
+    }
+
+    // WxD with W ≥ 1 and D ≥ 0, or a bare 1 (chains).
+    private static bool TryParseTree(string text, out int width, out int depth)
+    {
+        width = 1;
+        depth = 0;
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length == 1) return parts[0] == "1";
+        return parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out width) && width >= 1
+            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out depth) && depth >= 0;
+    }
 
     private static WindowChoice? ParseWindow(ArgumentResult r)
     {

@@ -158,6 +158,7 @@ internal sealed class DecodingContext : IDisposable
             for (int b = 0; b < Batch; b++) noise[..s].CopyTo(noiseRows.Slice(b * s, s));
         }
         RunTransformer(_windowEmbeds, s, noiseRows, positionOffsets, windowMask);
+        Statistics.FedPerPass.Add(s);
     }
 
     /// <summary>Distribution (after CFG and sampling settings) predicted at window position j of the last pass.</summary>

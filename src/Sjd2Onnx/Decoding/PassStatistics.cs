@@ -7,6 +7,8 @@ public sealed class PassStatistics
     public int Passes { get; internal set; }
     /// <summary>Image slots committed by each pass after the prefill.</summary>
     public List<int> CommittedPerPass { get; } = [];
+    /// <summary>Tokens fed by each pass after the prefill (anchor, drafts and, for tree passes, every tree node).</summary>
+    public List<int> FedPerPass { get; } = [];
     /// <summary>Wall time inside ONNX Runtime (all graphs).</summary>
     public TimeSpan OnnxTime { get; internal set; }
     /// <summary>Wall time of the whole decode.</summary>
@@ -23,4 +25,6 @@ public sealed class PassStatistics
     public double TransferBytesPerPass => Passes == 0 ? 0 : (BoundBytes + ReadBackBytes) / (double)Passes;
     /// <summary>Mean slots committed per pass after the prefill.</summary>
     public double MeanAcceptedPerPass => CommittedPerPass.Count == 0 ? 0 : CommittedPerPass.Average();
+    /// <summary>Share of passes after the prefill that committed a single slot (SJD-PAC's stall figure).</summary>
+    public double SingleTokenPassShare => CommittedPerPass.Count == 0 ? 0 : CommittedPerPass.Count(c => c == 1) / (double)CommittedPerPass.Count;
 }

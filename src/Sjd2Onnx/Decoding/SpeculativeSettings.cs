@@ -15,6 +15,10 @@ namespace Sjd2Onnx.Decoding;
 /// <param name="WindowLevels">SJD2 window schedule: levels of the ramp; null = one per noisy position.</param>
 /// <param name="AcceptNoise">SJD2: commit only through outputs whose inputs were fed at noise levels up to this.</param>
 /// <param name="AcceptEveryDraft">Test hook: a broken verifier.</param>
+/// <param name="TreeWidth">PAC: candidates per slot in the draft tree (1 = chains).</param>
+/// <param name="TreeDepth">PAC: slots after the anchor that get a level of the tree.</param>
+/// <param name="StaleContinuation">PAC test hook: adaptive continuation as published (commits tokens verified against stale distributions; not exact).</param>
 internal sealed record SpeculativeSettings(int Window, bool AutoWindow, DraftInitialization? Init, DraftReuse? Reuse, float ReuseThreshold,
     Sjd2Spec? Noise, Sjd2KvMode KvMode, float AcceptNoise, bool AcceptEveryDraft,
-    float KvNoiseLimit = 0f, Sjd2Schedule Schedule = Sjd2Schedule.PerPass, int? WindowLevels = null);
+    float KvNoiseLimit = 0f, Sjd2Schedule Schedule = Sjd2Schedule.PerPass, int? WindowLevels = null,
+    int TreeWidth = 1, int TreeDepth = 0, bool StaleContinuation = false);

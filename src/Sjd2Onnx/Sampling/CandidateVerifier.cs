@@ -1,0 +1,78 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+
+namespace Sjd2Onnx.Sampling;
+
+/// <summary>
+/// Exact verification of several candidates for one slot (recursive rejection sampling). The
+/// target starts as P. Candidate i, drawn from q_i given everything before it (q_i empty =
+/// one-hot: a deterministic candidate), is accepted with probability min(1, p_i(c_i)/q_i(c_i));
+/// on rejection the target becomes p_{i+1} = norm(max(0, p_i − q_i)) — for a one-hot q_i that is
+/// p_i with c_i zeroed. After the last rejection the token is drawn from the final target. By the
+/// speculative-sampling lemma each stage returns a sample of its own target: it accepts with
+/// mass min(q_i, p_i) and otherwise hands over a sample of the residual, whose mass is exactly
+/// what is missing (p_i − min(q_i, p_i) = max(0, p_i − q_i)); by induction from the last stage the
+/// whole procedure returns a sample of P. With one candidate it is the ordinary SJD rule.
+/// Owns its buffers: nothing is allocated per call.
+/// </summary>
+internal sealed class CandidateVerifier
+{
+    // As in SpeculativeVerifier: a residual below this is rounding noise of p ≈ q, not a distribution.
+    private const float ResidualFloor = 1e-6f;
+
+    private readonly float[] _target, _original;
+    private int _length;
+    private float _mass;
+
+    public CandidateVerifier(int codebook, bool acceptEveryCandidate = false)
+    {
+        _target = new float[codebook];
+        _original = new float[codebook];
+        AcceptEveryCandidate = acceptEveryCandidate;
+    }
+
+    /// <summary>Test hook: accept every candidate (a deliberately wrong verifier).</summary>
+    internal bool AcceptEveryCandidate { get; }
+
+    /// <summary>Starts the verification of one slot against its (normalised) distribution <paramref name="p"/>.</summary>
+    public void Begin(ReadOnlySpan<float> p)
+    {
+        _length = p.Length;
+        p.CopyTo(_target);
+        p.CopyTo(_original);
+        // p sums to 1 up to rounding; taking 1 makes one candidate bit-identical to SpeculativeVerifier.
+        _mass = 1f;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="candidate"/>, drawn from <paramref name="q"/> (empty = one-hot) given
+    /// the candidates already rejected, is accepted; on rejection the target becomes the residual.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool TryAccept(int candidate, ReadOnlySpan<float> q, SeededRandom rng)
+    {
+        if (AcceptEveryCandidate) return true;
+        // Earlier stages accept with probability 1 up to rounding: nothing is left to verify against.
+        if (!(_mass > ResidualFloor)) return false;
+        var target = _target.AsSpan(0, _length);
+        float pc = target[candidate] / _mass, qc = q.IsEmpty ? 1f : q[candidate];
+        if (pc >= qc || rng.NextDouble() * qc < pc) return true;
+        if (q.IsEmpty)
+        {
+            // max(0, p − one-hot(c)) is p without c (p(c) ≤ 1); the mass is recomputed against drift.
+            target[candidate] = 0;
+        }
+        else
+        {
+            TensorPrimitives.Multiply(target, 1f / _mass, target);
+            TensorPrimitives.Subtract(target, q, target);
+            TensorPrimitives.Max(target, 0f, target);
+        }
+        _mass = TensorPrimitives.Sum(target);
+        return false;
+    }
+
+    /// <summary>The token after every candidate was rejected: a sample of the final residual, or of P when it is (numerically) empty.</summary>
+    public int Finish(SeededRandom rng) =>
+        _mass > ResidualFloor && float.IsFinite(_mass) ? Categorical.Sample(_target.AsSpan(0, _length), rng) : Categorical.Sample(_original.AsSpan(0, _length), rng);
+}

@@ -34,11 +34,7 @@ internal static class ShapesSegmenter
     {
         int w = image.Width, h = image.Height;
         var px = image.Pixels;
-        double scale = (w + h) / 2.0 / world.ImageSize;
-        var bg = Background(image, Math.Max(1, (int)Math.Round(2 * scale)));
-
-        double minContrast = world.Colors.Min(c => Dist(c.R, c.G, c.B, bg.R, bg.G, bg.B));
-        double threshold = Math.Clamp(0.4 * minContrast, 30, 100);
+        var (scale, bg, threshold) = Foreground(world, image);
         var mask = new bool[w * h];
         for (int i = 0; i < w * h; i++)
             mask[i] = Dist(px[3 * i], px[3 * i + 1], px[3 * i + 2], bg.R, bg.G, bg.B) > threshold;
@@ -87,10 +83,7 @@ internal static class ShapesSegmenter
     {
         int w = image.Width, h = image.Height;
         var px = image.Pixels;
-        double scale = (w + h) / 2.0 / world.ImageSize;
-        var bg = Background(image, Math.Max(1, (int)Math.Round(2 * scale)));
-        double minContrast = world.Colors.Min(c => Dist(c.R, c.G, c.B, bg.R, bg.G, bg.B));
-        double threshold = Math.Clamp(0.4 * minContrast, 30, 100);
+        var (scale, bg, threshold) = Foreground(world, image);
         double cell = world.Texture.Cell * scale;
         double sum = 0, signed = 0, plus = 0;
         int count = 0;
@@ -339,6 +332,16 @@ internal static class ShapesSegmenter
             if ((b.X - a.X) * (y - a.Y) - (b.Y - a.Y) * (x - a.X) < 0) return false;
         }
         return true;
+    }
+
+    // The image's scale to the world, its background colour, and the colour distance above which a
+    // pixel belongs to an object (shared by detection and the background measurement).
+    private static (double Scale, (byte R, byte G, byte B) Background, double Threshold) Foreground(ShapesWorld world, RgbImage image)
+    {
+        double scale = (image.Width + image.Height) / 2.0 / world.ImageSize;
+        var bg = Background(image, Math.Max(1, (int)Math.Round(2 * scale)));
+        double minContrast = world.Colors.Min(c => Dist(c.R, c.G, c.B, bg.R, bg.G, bg.B));
+        return (scale, bg, Math.Clamp(0.4 * minContrast, 30, 100));
     }
 
     private static (byte R, byte G, byte B) Background(RgbImage image, int border)

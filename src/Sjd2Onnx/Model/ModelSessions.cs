@@ -13,6 +13,9 @@ internal sealed class ModelSessions : IDisposable
     public InferenceSession VqDecoder { get; }
     public bool HasNoiseInput { get; }
 
+    /// <summary>Contract-2 transformers: the graphs that keep the KV cache on the provider's device.</summary>
+    public KvCacheGraphs? KvGraphs { get; }
+
     /// <summary>The provider the sessions run on (the first of the requested ones that loaded).</summary>
     public ExecutionProvider Provider { get; private set; }
 
@@ -21,9 +24,10 @@ internal sealed class ModelSessions : IDisposable
 
     private IDisposable? _logRoute;
 
-    private ModelSessions(InferenceSession text, InferenceSession image, InferenceSession transformer, InferenceSession vq, bool hasNoise)
+    private ModelSessions(InferenceSession text, InferenceSession image, InferenceSession transformer, InferenceSession vq, bool hasNoise,
+        KvCacheGraphs? kvGraphs)
     {
-        TextEmbedding = text; ImageEmbedding = image; Transformer = transformer; VqDecoder = vq; HasNoiseInput = hasNoise;
+        TextEmbedding = text; ImageEmbedding = image; Transformer = transformer; VqDecoder = vq; HasNoiseInput = hasNoise; KvGraphs = kvGraphs;
     }
 
     public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId) =>
@@ -101,7 +105,11 @@ internal sealed class ModelSessions : IDisposable
             bool hasWindowMask = transformer.InputMetadata.ContainsKey("window_mask");
             bool newRows = transformer.OutputMetadata.ContainsKey("new_key_values.0.key");
             Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask), TransformerOutputs(m, newRows));
-            return new ModelSessions(text, image, transformer, vq, hasNoise);
+            var kvGraphs = newRows
+                ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers,
+                    transformer.InputMetadata["past_key_values.0.key"].ElementDataType)
+                : null;
+            return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs);
         }
         catch
         {
@@ -145,6 +153,7 @@ internal sealed class ModelSessions : IDisposable
         ImageEmbedding.Dispose();
         Transformer.Dispose();
         VqDecoder.Dispose();
+        KvGraphs?.Dispose();
         _logRoute?.Dispose();
     }
 }

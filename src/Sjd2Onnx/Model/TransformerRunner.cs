@@ -4,13 +4,14 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Sjd2Onnx.Model;
 
 /// <summary>
-/// Runs the transformer over windows of new tokens with a host-side KV cache that can roll back.
-/// Contract 2 graphs (outputs <c>new_key_values.*</c>, only the window's rows): the cache is one
-/// preallocated buffer per layer tensor, laid out [B,H,stride,Dh] and bound whole as the past on
-/// every pass with the rows not (or no longer) in use masked out; a commit copies the kept new
-/// rows into it and a rollback only moves <see cref="Length"/>, so the graph never copies the
-/// cache. The stride grows in steps of <see cref="StrideStep"/> rows as the cache fills (one
-/// move of the cached rows per step), so a pass attends at most a step of masked rows.
+/// Runs the transformer over windows of new tokens with a KV cache that can roll back.
+/// Contract 2 graphs (outputs <c>new_key_values.*</c>, only the window's rows): the cache stays in
+/// the execution provider's memory (<see cref="DeviceKvCache"/>), one buffer per layer tensor laid
+/// out [B,H,stride,Dh] and bound whole as the past on every pass with the rows not (or no longer)
+/// in use masked out; a commit scatters the kept new rows into it on the device and a rollback
+/// only moves <see cref="Length"/>, so neither the graph nor the host copies the cache. The stride
+/// grows in steps of <see cref="StrideStep"/> rows as the cache fills (one move of the cached rows
+/// per step), so a pass attends at most a step of masked rows.
 /// Contract 1 graphs (outputs <c>present.*</c> = past + window): two buffers per layer tensor
 /// alternate as past and present: when a whole window is kept the present simply becomes the next
 /// past (no copy); a partial keep compacts it in place.
@@ -24,10 +25,14 @@ internal sealed class TransformerRunner : IDisposable
     private readonly int _batch, _layers, _heads, _headDim, _hidden, _codebook, _capacity, _maxWindow;
     private readonly bool _noise;
     private readonly bool _newRows;               // contract 2: the graph returns only the new rows
-    private float[][] _past, _present;            // contract 1: [2·layers][B·H·capacity·Dh] each;
-                                                  // contract 2: the cache and the new rows [B·H·maxWindow·Dh]
+    private readonly DeviceKvCache? _device;      // contract 2: the cache, in the provider's memory
+    private readonly KvCacheGraphs? _kvGraphs;    // contract 2: where the cache goes back
+    private OrtIoBinding? _binding;               // contract 2: bound once, partly rebound per pass
+    private bool _disposed;
+    private int _boundCache = -1, _boundWindow;   // the cache version and window size _binding holds
+    private float[][] _past, _present;            // contract 1: [2·layers][B·H·capacity·Dh] each
     private readonly float[] _logits;             // [B, maxWindow, K]
-    private readonly long[] _mask;                // [B, capacity (+ maxWindow)]
+    private readonly long[] _mask;                // contract 1: [B, capacity] (contract 2 builds it on the device)
     private readonly long[] _positions;           // [B, maxWindow]
     private readonly float[] _noiseLevels;        // [B, maxWindow]
     private readonly long[]? _windowMask;         // [S, S] (graphs with tree attention)
@@ -36,37 +41,43 @@ internal sealed class TransformerRunner : IDisposable
     private readonly int[] _padding;              // left padding of each row
     private readonly int[] _positionShift;        // added to each row's position ids (sequence.first_image_position)
     private readonly string[] _inputNames, _outputNames;
-    private readonly int _strideStep;
-    private int _stride;                          // contract 2: cache rows per (batch row, head) block
     private int _pending;                         // tokens of the last Run not yet committed
     private int _lastWindow;                      // tokens of the last Run (its logits stay readable)
 
-    /// <summary>A runner over <paramref name="session"/> for <paramref name="batch"/> rows.</summary>
-    /// <param name="session">The transformer graph (contract 1 or 2).</param>
+    /// <summary>A runner over <paramref name="sessions"/> for <paramref name="batch"/> rows.</summary>
+    /// <param name="sessions">The model's sessions: the transformer graph (contract 1 or 2) and, for contract 2, its KV cache graphs.</param>
     /// <param name="m">The model's manifest (dimensions).</param>
     /// <param name="batch">Batch rows (2 with CFG).</param>
     /// <param name="capacity">Most tokens the cache holds.</param>
     /// <param name="maxWindow">Longest window one pass may feed.</param>
     /// <param name="strideStep">Contract 2: rows the cache stride grows by (tests use small steps to exercise the moves).</param>
     /// <param name="allocate">Where the large buffers (KV cache, logits) come from: a pool may hand out longer, zeroed arrays; default new arrays.</param>
-    public TransformerRunner(InferenceSession session, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep,
+    public TransformerRunner(ModelSessions sessions, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep,
         Func<int, float[]>? allocate = null)
     {
         allocate ??= n => new float[n];
         ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
-        _strideStep = strideStep;
-        _session = session;
+        var session = _session = sessions.Transformer;
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
         _noise = session.InputMetadata.ContainsKey("noise_levels");
         SupportsTreeAttention = session.InputMetadata.ContainsKey("window_mask");
         _newRows = session.OutputMetadata.ContainsKey("new_key_values.0.key");
-        _stride = Math.Min(capacity, strideStep);
         int kvSize = batch * _heads * capacity * _headDim;
-        _past = NewBuffers(2 * _layers, kvSize, allocate);
-        _present = NewBuffers(2 * _layers, _newRows ? batch * _heads * maxWindow * _headDim : kvSize, allocate);
+        if (_newRows)
+        {
+            var graphs = sessions.KvGraphs ?? throw new InvalidOperationException("contract-2 transformer sessions come with their KV cache graphs");
+            _device = graphs.RentCache(batch, _heads, _headDim, capacity, maxWindow, strideStep);
+            _kvGraphs = graphs;
+            _past = _present = [];
+        }
+        else
+        {
+            _past = NewBuffers(2 * _layers, kvSize, allocate);
+            _present = NewBuffers(2 * _layers, kvSize, allocate);
+        }
         _logits = allocate(batch * maxWindow * _codebook);
-        _mask = new long[batch * (capacity + (_newRows ? maxWindow : 0))];
+        _mask = _newRows ? [] : new long[batch * capacity];
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
         _padding = new int[batch];
@@ -126,6 +137,7 @@ internal sealed class TransformerRunner : IDisposable
     {
         if (Length != 0) throw new InvalidOperationException("padding is set before the first pass");
         padding.CopyTo(_padding);
+        _device?.SetPadding(_padding);
     }
 
     /// <summary>
@@ -167,16 +179,10 @@ internal sealed class TransformerRunner : IDisposable
             throw new ArgumentException($"a window mask of {windowMask.Length} entries for a window of {s} (needs {s * s})", nameof(windowMask));
         if (!windowMask.IsEmpty && !SupportsTreeAttention)
             throw new InvalidOperationException("this transformer graph has no window_mask input (re-export the model for tree attention)");
-        // Contract 2 binds the whole cache: its rows from Length on are masked out.
-        int p = Length, bound = _newRows ? _stride : p, total = bound + s;
         for (int j = 0; j < s; j++) _offsets[j] = positionOffsets.IsEmpty ? j : positionOffsets[j];
+        int p = Length;
         for (int b = 0; b < _batch; b++)
-        {
-            var mask = _mask.AsSpan(b * total, total);
-            for (int t = 0; t < bound; t++) mask[t] = t >= _padding[b] && t < p ? 1 : 0;
-            for (int j = 0; j < s; j++) mask[bound + j] = p + j >= _padding[b] ? 1 : 0;
             for (int j = 0; j < s; j++) _positions[b * s + j] = Math.Max(0, p + _offsets[j] - _padding[b] + _positionShift[b]);
-        }
         if (_windowMask is not null)
         {
             for (int i = 0; i < s; i++)
@@ -189,46 +195,83 @@ internal sealed class TransformerRunner : IDisposable
             else noise[..(_batch * s)].CopyTo(_noiseLevels);
         }
 
+        if (_device is not null) RunOnDevice(_device, embeds, p, s, runOptions);
+        else RunOnHost(embeds, p, s, runOptions);
+        _pending = s;
+        _lastWindow = s;
+        long kvRow = 2L * _layers * _batch * _heads * _headDim * sizeof(float);
+        long maskBytes = _device is not null ? (3 + _batch) * sizeof(long) : _batch * (p + s) * sizeof(long);
+        long inputBytes = (long)_batch * s * _hidden * sizeof(float) + maskBytes + (long)_batch * s * sizeof(long)
+            + (_noise ? (long)_batch * s * sizeof(float) : 0) + (_windowMask is not null ? (long)s * s * sizeof(long) : 0);
+        long logits = (long)_batch * s * _codebook * sizeof(float);
+        // Contract 2: the cache never crosses; the last commit's indices did. Contract 1: the past in, past + window out.
+        long kvIn = _device is not null ? 0 : kvRow * p, kvOut = _device is not null ? 0 : kvRow * (p + s);
+        LastBoundBytes = inputBytes + kvIn + (_device?.LastCommitBytes ?? 0);
+        LastReadBackBytes = logits + kvOut;
+        LastKvBytes = kvIn + kvOut;
+    }
+
+    // Contract 2: the cache, the new rows and the mask stay in the provider's memory. The binding
+    // lives as long as the runner: the cache views are rebound when the stride grows, the new-rows
+    // views when the window size changes, the host inputs and the logits every pass.
+    private void RunOnDevice(DeviceKvCache device, float[] embeds, int p, int s, RunOptions runOptions)
+    {
+        var mask = device.Prepare(p, s, runOptions);
+        var binding = _binding ??= _session.CreateIoBinding();
+        if (_boundCache != device.CacheVersion)
+        {
+            for (int i = 0; i < 2 * _layers; i++) binding.BindInput(_inputNames[3 + i], device.Past(i));
+            _boundCache = device.CacheVersion;
+        }
+        if (_boundWindow != s)
+        {
+            for (int i = 0; i < 2 * _layers; i++) binding.BindOutput(_outputNames[1 + i], device.NewRows(i, s));
+            _boundWindow = s;
+        }
+        binding.BindInput("attention_mask", mask);
         var mem = OrtMemoryInfo.DefaultInstance;
-        var values = new List<OrtValue>(_inputNames.Length + _outputNames.Length);
+        using var embedsValue = OrtValue.CreateTensorValueFromMemory(mem, embeds.AsMemory(0, _batch * s * _hidden), [_batch, s, _hidden]);
+        using var positions = OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]);
+        using var logits = OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]);
+        using var noise = _noise ? OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]) : null;
+        using var windowMask = _windowMask is not null ? OrtValue.CreateTensorValueFromMemory(mem, _windowMask.AsMemory(0, s * s), [s, s]) : null;
+        binding.BindInput("inputs_embeds", embedsValue);
+        binding.BindInput("position_ids", positions);
+        if (noise is not null) binding.BindInput("noise_levels", noise);
+        if (windowMask is not null) binding.BindInput("window_mask", windowMask);
+        binding.BindOutput("logits", logits);
+        _session.RunWithBinding(runOptions, binding);
+    }
+
+    // Contract 1: the past in host arrays, the present (past + window) back into the other buffer.
+    private void RunOnHost(float[] embeds, int p, int s, RunOptions runOptions)
+    {
+        int total = p + s;
+        for (int b = 0; b < _batch; b++)
+        {
+            var row = _mask.AsSpan(b * total, total);
+            for (int t = 0; t < total; t++) row[t] = t >= _padding[b] ? 1 : 0;   // cached token t is visible iff not left padding
+        }
+        var mem = OrtMemoryInfo.DefaultInstance;
+        var inputs = new List<OrtValue>(_inputNames.Length);
+        var outputs = new List<OrtValue>(_outputNames.Length);
         try
         {
-            var inputs = new List<OrtValue>(_inputNames.Length)
-            {
-                OrtValue.CreateTensorValueFromMemory(mem, embeds.AsMemory(0, _batch * s * _hidden), [_batch, s, _hidden]),
-                OrtValue.CreateTensorValueFromMemory(mem, _mask.AsMemory(0, _batch * total), [_batch, total]),
-                OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]),
-            };
-            long[] pastShape = [_batch, _heads, bound, _headDim];
-            for (int i = 0; i < 2 * _layers; i++) inputs.Add(Tensor(_past[i], pastShape));
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, embeds.AsMemory(0, _batch * s * _hidden), [_batch, s, _hidden]));
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _mask.AsMemory(0, _batch * total), [_batch, total]));
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]));
+            for (int i = 0; i < 2 * _layers; i++) inputs.Add(Tensor(_past[i], [_batch, _heads, p, _headDim]));
             if (_noise) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]));
             if (_windowMask is not null) inputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _windowMask.AsMemory(0, s * s), [s, s]));
-            values.AddRange(inputs);
-
-            var outputs = new List<OrtValue>(_outputNames.Length)
-            {
-                OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]),
-            };
-            long[] presentShape = [_batch, _heads, _newRows ? s : total, _headDim];
-            for (int i = 0; i < 2 * _layers; i++) outputs.Add(Tensor(_present[i], presentShape));
-            values.AddRange(outputs);
-
+            outputs.Add(OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]));
+            for (int i = 0; i < 2 * _layers; i++) outputs.Add(Tensor(_present[i], [_batch, _heads, total, _headDim]));
             _session.Run(runOptions, _inputNames, inputs, _outputNames, outputs);
         }
         finally
         {
-            foreach (var v in values) v.Dispose();
+            foreach (var v in inputs) v.Dispose();
+            foreach (var v in outputs) v.Dispose();
         }
-        _pending = s;
-        _lastWindow = s;
-        long kvRow = 2L * _layers * _batch * _heads * _headDim * sizeof(float);
-        long inputBytes = (long)_batch * s * _hidden * sizeof(float) + (long)_batch * total * sizeof(long) + (long)_batch * s * sizeof(long)
-            + (_noise ? (long)_batch * s * sizeof(float) : 0) + (_windowMask is not null ? (long)s * s * sizeof(long) : 0);
-        long logits = (long)_batch * s * _codebook * sizeof(float);
-        long kvIn = kvRow * bound, kvOut = kvRow * (_newRows ? s : total);
-        LastBoundBytes = inputBytes + kvIn;
-        LastReadBackBytes = logits + kvOut;
-        LastKvBytes = kvIn + kvOut;
     }
 
     /// <summary>Logits of the last pass for row <paramref name="row"/>, window position <paramref name="j"/>.</summary>
@@ -250,10 +293,12 @@ internal sealed class TransformerRunner : IDisposable
                 if (i != m && Attended(m, i) != (i < m))
                     throw new InvalidOperationException($"window token {m} {(i < m ? "did not attend" : "attended")} window token {i}; commit the tree path by its indices");
         }
-        if (_newRows)
+        if (_device is not null)
         {
-            GrowStride(Length + keep);
-            for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], 0, keep);
+            _device.Grow(Length + keep);
+            Span<int> prefix = stackalloc int[keep];
+            for (int m = 0; m < keep; m++) prefix[m] = m;
+            _device.QueueCommit(prefix, Length, _pending);
             Length += keep;
             _pending = 0;
             return;
@@ -294,11 +339,10 @@ internal sealed class TransformerRunner : IDisposable
             Commit(kept.Length);
             return;
         }
-        if (_newRows)
+        if (_device is not null)
         {
-            GrowStride(Length + kept.Length);
-            for (int m = 0; m < kept.Length; m++)
-                for (int i = 0; i < _past.Length; i++) CopyNewRows(_present[i], _past[i], kept[m], 1, m);
+            _device.Grow(Length + kept.Length);
+            _device.QueueCommit(kept, Length, _pending);
             Length += kept.Length;
             _pending = 0;
             return;
@@ -326,30 +370,9 @@ internal sealed class TransformerRunner : IDisposable
     /// <summary>Reads one cached key/value row (tests): layer, 0 = key / 1 = value, row, head, position.</summary>
     internal ReadOnlySpan<float> CachedRow(int layer, int kind, int row, int head, int position)
     {
-        int block = row * _heads + head, stride = _newRows ? _stride : Length;
-        return _past[2 * layer + kind].AsSpan((block * stride + position) * _headDim, _headDim);
-    }
-
-    // Contract 2: window rows [from, from + count) of every block of the new rows [B·H, pending, Dh]
-    // go to cache rows Length + at.. of that block [B·H, capacity, Dh].
-    private void CopyNewRows(float[] rows, float[] cache, int from, int count, int at = 0)
-    {
-        int blocks = _batch * _heads, rowLen = _headDim;
-        for (int blk = 0; blk < blocks; blk++)
-            rows.AsSpan((blk * _pending + from) * rowLen, count * rowLen)
-                .CopyTo(cache.AsSpan((blk * _stride + Length + at) * rowLen, count * rowLen));
-    }
-
-    // Contract 2: widens every block to hold `rows` rows (next multiple of StrideStep, at most the
-    // capacity), moving the cached rows; blocks move back to front so none is overwritten unread.
-    private void GrowStride(int rows)
-    {
-        if (rows <= _stride) return;
-        int stride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep), rowLen = _headDim;
-        foreach (var cache in _past)
-            for (int blk = _batch * _heads - 1; blk > 0; blk--)
-                cache.AsSpan(blk * _stride * rowLen, Length * rowLen).CopyTo(cache.AsSpan(blk * stride * rowLen, Length * rowLen));
-        _stride = stride;
+        if (_device is not null) return _device.ReadRow(2 * layer + kind, row, head, position);
+        int block = row * _heads + head;
+        return _past[2 * layer + kind].AsSpan((block * Length + position) * _headDim, _headDim);
     }
 
     // [B·H, from, Dh] -> [B·H, to, Dh], in place; moving blocks front to back never overwrites unread data.
@@ -390,5 +413,11 @@ internal sealed class TransformerRunner : IDisposable
         return result;
     }
 
-    public void Dispose() { }
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _binding?.Dispose();
+        if (_device is not null) _kvGraphs!.ReturnCache(_device);
+    }
 }

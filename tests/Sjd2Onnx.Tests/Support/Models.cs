@@ -123,7 +123,7 @@ internal sealed class CfgSequence
     public TransformerRunner NewRunner(int? maxWindow = null, int extraCapacity = 0)
     {
         // A small stride step: the contract-2 cache moves its rows several times per sequence.
-        var runner = new TransformerRunner(Model.Sessions.Transformer, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total, strideStep: 3);
+        var runner = new TransformerRunner(Model.Sessions, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total, strideStep: 3);
         runner.SetPadding(Padding);
         return runner;
     }

@@ -1,0 +1,285 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Sjd2Onnx.Model;
+
+/// <summary>
+/// A contract-2 KV cache that lives in the execution provider's memory (device memory on CUDA,
+/// host memory on the CPU provider: the same code path). All T = 2·layers tensors share one
+/// buffer, stacked [T,B,H,stride,Dh], the stride grown in steps as the cache fills; the transformer
+/// reads tensor i's block as its past (a view, no copy) and writes its new rows into a second
+/// stacked buffer [T,B,H,S,Dh]; a commit gathers the kept rows and scatters them into the cache in
+/// place, on the device, in the same run that builds the next pass's mask. Only the pass's small
+/// inputs (embeddings, positions, a few integers, the commit's indices) and the logits cross to
+/// the host. Caches are rented from <see cref="KvCacheGraphs"/> and reused across generations with
+/// their views, so a pass allocates no view after the first images.
+/// </summary>
+internal sealed class DeviceKvCache : IDisposable
+{
+    private readonly KvCacheGraphs _graphs;
+    private readonly int _tensors, _heads, _headDim;
+    // Two cache buffers of the full capacity: a stride move copies from one into the other.
+    private readonly OrtMemoryAllocation[] _buffers;
+    private readonly OrtMemoryAllocation _rows, _mask;
+    private int _current, _capacity, _strideStep, _initialStride;
+    private static int s_versions;
+    private readonly RunOptions _runOptions = new();   // helper runs finish once begun: a cancelled commit would tear the cache
+    // Views are plain descriptors of the buffers: made once per shape and kept while the cache lives.
+    private readonly Dictionary<(int Buffer, int Stride), (OrtValue[] Past, OrtValue Stack)> _cacheViews = [];
+    private readonly Dictionary<int, OrtValue[]> _rowViews = [];
+    private readonly Dictionary<int, OrtValue> _rowStacks = [], _maskViews = [];
+    private (OrtValue Kept, OrtValue Indices)? _noKept;
+    // The prepare graph's binding and its host inputs, bound once; the arrays' contents change per pass.
+    private OrtIoBinding? _binding;
+    private OrtValue? _paddingValue;
+    private OrtValue[] _scalarValues = [];
+    private readonly long[] _scalars = new long[3];   // cached, stride, total
+    private readonly long[] _keptIds, _indices;
+    private readonly long[] _padding;                 // left padding of each batch row
+    private int _queued, _queuedWindow;               // the queued commit: rows kept, of a window of
+
+    /// <summary>Allocates the buffers for up to <paramref name="capacity"/> tokens and windows of up to <paramref name="maxWindow"/>.</summary>
+    public DeviceKvCache(KvCacheGraphs graphs, int batch, int heads, int headDim, int capacity, int maxWindow)
+    {
+        _graphs = graphs;
+        _tensors = graphs.Tensors; Batch = batch; _heads = heads; _headDim = headDim;
+        CapacityLimit = capacity; WindowLimit = maxWindow;
+        _keptIds = new long[maxWindow];
+        _padding = new long[batch];
+        _indices = new long[_tensors * batch * heads * maxWindow * 4];
+        var allocations = new List<OrtMemoryAllocation>();
+        try
+        {
+            OrtMemoryAllocation Add(OrtMemoryAllocation a)
+            {
+                allocations.Add(a);
+                return a;
+            }
+            _buffers = [Add(Allocate(BlockElements(capacity) * _tensors, graphs.ElementSize)), Add(Allocate(BlockElements(capacity) * _tensors, graphs.ElementSize))];
+            _rows = Add(Allocate(BlockElements(maxWindow) * _tensors, graphs.ElementSize));
+            _mask = Add(Allocate((long)batch * (capacity + maxWindow), sizeof(long)));
+        }
+        catch
+        {
+            foreach (var a in allocations) a.Dispose();
+            _runOptions.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Batch rows the buffers were made for.</summary>
+    public int Batch { get; }
+
+    /// <summary>Most tokens the buffers hold.</summary>
+    public int CapacityLimit { get; }
+
+    /// <summary>Longest window the new-rows buffer holds.</summary>
+    public int WindowLimit { get; }
+
+    /// <summary>Cache rows per (tensor, batch row, head) block: the past a pass reads, filled rows first.</summary>
+    public int Stride { get; private set; }
+
+    /// <summary>Changes whenever the views from <see cref="Past"/> are replaced (a reset or a stride move).</summary>
+    public int CacheVersion { get; private set; }
+
+    /// <summary>Host bytes the last <see cref="Prepare"/> bound for its commit (kept indices and scatter positions).</summary>
+    public long LastCommitBytes { get; private set; }
+
+    /// <summary>
+    /// Empties the cache for a generation of up to <paramref name="capacity"/> tokens whose stride
+    /// grows in steps of <paramref name="strideStep"/> (the same strides as a fresh cache of that capacity).
+    /// </summary>
+    public void Reset(int capacity, int strideStep)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, CapacityLimit);
+        _capacity = capacity;
+        _strideStep = strideStep;
+        _current = 0;
+        _queued = 0;
+        Array.Clear(_padding);
+        Stride = _initialStride = Math.Min(capacity, strideStep);
+        CacheVersion = Interlocked.Increment(ref s_versions);
+        // Masked rows still enter the attention's matrix products (times zero): they must be finite.
+        _graphs.Zero(CacheViews().Stack, [_tensors, Batch, _heads, Stride, _headDim], _runOptions);
+    }
+
+    /// <summary>Sets each batch row's left padding (its first cache rows are never visible).</summary>
+    public void SetPadding(ReadOnlySpan<int> padding)
+    {
+        for (int b = 0; b < Batch; b++) _padding[b] = padding[b];
+    }
+
+    /// <summary>Tensor <paramref name="i"/>'s cache as the past [B,H,stride,Dh] (a view owned by the cache).</summary>
+    public OrtValue Past(int i) => CacheViews().Past[i];
+
+    /// <summary>Tensor <paramref name="i"/>'s new rows [B,H,s,Dh], the transformer's output (a view owned by the cache).</summary>
+    public OrtValue NewRows(int i, int s)
+    {
+        if (!_rowViews.TryGetValue(s, out var views))
+            _rowViews[s] = views = [.. Enumerable.Range(0, _tensors).Select(t => Block(_rows, t, s))];
+        return views[i];
+    }
+
+    /// <summary>
+    /// Before a pass of <paramref name="window"/> tokens: writes the queued commit into the cache and
+    /// builds the pass's attention mask [B, stride + window] (a view owned by the cache), in one run
+    /// on the device.
+    /// </summary>
+    public OrtValue Prepare(int cached, int window, RunOptions runOptions)
+    {
+        int total = Stride + window;
+        if (!_maskViews.TryGetValue(total, out var mask))
+            _maskViews[total] = mask = OrtValue.CreateTensorValueWithData(_graphs.Memory, TensorElementType.Int64, [Batch, total],
+                _mask.DangerousGetHandle(), (long)Batch * total * sizeof(long));
+        if (_binding is null)
+        {
+            _binding = _graphs.CreatePrepareBinding();
+            _paddingValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _padding.AsMemory(), [Batch, 1]);
+            _binding.BindInput("padding", _paddingValue);
+            _scalarValues = [.. Enumerable.Range(0, 3).Select(i => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _scalars.AsMemory(i, 1), []))];
+            _binding.BindInput("cached", _scalarValues[0]);
+            _binding.BindInput("stride", _scalarValues[1]);
+            _binding.BindInput("total", _scalarValues[2]);
+        }
+        _scalars[0] = cached; _scalars[1] = Stride; _scalars[2] = total;
+        var cache = CacheViews().Stack;
+        int rowsWindow = Math.Max(1, _queuedWindow);
+        if (!_rowStacks.TryGetValue(rowsWindow, out var rows)) _rowStacks[rowsWindow] = rows = Stack(_rows, rowsWindow);
+        var (kept, indices) = KeptValues(_queued);
+        try
+        {
+            _binding.BindInput("cache", cache);
+            _binding.BindInput("rows", rows);
+            _binding.BindInput("kept", kept);
+            _binding.BindInput("indices", indices);
+            _binding.BindOutput("cache_out", cache);
+            _binding.BindOutput("attention_mask", mask);
+            _graphs.Prepare(_binding, _queued > 0 ? _runOptions : runOptions); // a queued commit is not cancelled halfway
+        }
+        finally
+        {
+            if (_queued > 0) { kept.Dispose(); indices.Dispose(); }
+        }
+        LastCommitBytes = (_queued + _queued * _tensors * Batch * _heads * 4) * sizeof(long);
+        _queued = 0;
+        return mask;
+    }
+
+    /// <summary>
+    /// Widens every block to hold <paramref name="rows"/> rows (next multiple of the stride step, at
+    /// most the capacity): the cache is copied into the other buffer, wider.
+    /// </summary>
+    public void Grow(int rows)
+    {
+        if (rows <= Stride) return;
+        Flush();
+        int stride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep);
+        var source = CacheViews().Stack;
+        _current ^= 1;
+        int old = Stride;
+        Stride = stride;
+        _graphs.Restride(source, CacheViews().Stack, stride - old, _runOptions);
+        CacheVersion = Interlocked.Increment(ref s_versions);
+    }
+
+    /// <summary>
+    /// Queues new rows <paramref name="kept"/>[m] of the last window (of <paramref name="window"/>
+    /// tokens) for cache row <paramref name="length"/> + m of every block; the next
+    /// <see cref="Prepare"/> writes them (the stride must hold them: <see cref="Grow"/> first).
+    /// </summary>
+    public void QueueCommit(ReadOnlySpan<int> kept, int length, int window)
+    {
+        if (_queued > 0) throw new InvalidOperationException("a commit is already queued");
+        if (kept.Length > WindowLimit) throw new ArgumentOutOfRangeException(nameof(kept), $"{kept.Length} rows kept of windows of at most {WindowLimit}");
+        if (length + kept.Length > Stride) throw new InvalidOperationException($"{length + kept.Length} rows do not fit the stride {Stride}; grow it first");
+        int k = kept.Length;
+        for (int m = 0; m < k; m++) _keptIds[m] = kept[m];
+        int o = 0;
+        for (int t = 0; t < _tensors; t++)
+            for (int b = 0; b < Batch; b++)
+                for (int h = 0; h < _heads; h++)
+                    for (int m = 0; m < k; m++, o += 4) { _indices[o] = t; _indices[o + 1] = b; _indices[o + 2] = h; _indices[o + 3] = length + m; }
+        _queued = k;
+        _queuedWindow = window;
+    }
+
+    /// <summary>Writes a queued commit now (reads of the cache need it).</summary>
+    public void Flush()
+    {
+        if (_queued > 0) Prepare(0, 1, _runOptions);
+    }
+
+    /// <summary>One cached key/value row (tests; host-memory caches of float only).</summary>
+    public float[] ReadRow(int tensor, int row, int head, int position)
+    {
+        if (_graphs.Memory.Name != OrtMemoryInfo.DefaultInstance.Name || _graphs.ElementType != TensorElementType.Float)
+            throw new NotSupportedException("reading cache rows needs a float cache in host memory");
+        Flush();
+        var result = new float[_headDim];
+        long offset = (BlockElements(Stride) * tensor + (((long)row * _heads + head) * Stride + position) * _headDim) * sizeof(float);
+        Marshal.Copy(_buffers[_current].DangerousGetHandle() + (nint)offset, result, 0, _headDim);
+        return result;
+    }
+
+    private (OrtValue[] Past, OrtValue Stack) CacheViews()
+    {
+        var key = (_current, Stride);
+        if (!_cacheViews.TryGetValue(key, out var views))
+        {
+            var buffer = _buffers[_current];
+            _cacheViews[key] = views = ([.. Enumerable.Range(0, _tensors).Select(t => Block(buffer, t, Stride))], Stack(buffer, Stride));
+        }
+        return views;
+    }
+
+    // Host views of the first k kept ids [k] and scatter indices [T,B,H,k,4]: per commit (the caller
+    // disposes them), or, for no commit, ORT-allocated empty tensors made once (an empty slice cannot be pinned).
+    private (OrtValue Kept, OrtValue Indices) KeptValues(int k)
+    {
+        if (k == 0)
+            return _noKept ??= (OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Int64, [0]),
+                OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Int64, [_tensors, Batch, _heads, 0, 4]));
+        return (OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _keptIds.AsMemory(0, k), [k]),
+            OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _indices.AsMemory(0, _tensors * Batch * _heads * k * 4),
+                [_tensors, Batch, _heads, k, 4]));
+    }
+
+    private long BlockElements(long rows) => (long)Batch * _heads * rows * _headDim;
+
+    private OrtMemoryAllocation Allocate(long elements, int elementSize)
+    {
+        long bytes = Math.Max(1, elements) * elementSize;
+        if (bytes > uint.MaxValue) throw new Sjd2Exception($"a KV cache buffer of {bytes} bytes exceeds 4 GiB; lower the batch or the capacity.");
+        return _graphs.Allocator.Allocate((uint)bytes);
+    }
+
+    // Tensor i's [B,H,rows,Dh] block of a stacked buffer.
+    private OrtValue Block(OrtMemoryAllocation buffer, int i, long rows)
+    {
+        long bytes = BlockElements(rows) * _graphs.ElementSize;
+        return OrtValue.CreateTensorValueWithData(_graphs.Memory, _graphs.ElementType, [Batch, _heads, rows, _headDim],
+            buffer.DangerousGetHandle() + (nint)(bytes * i), bytes);
+    }
+
+    // The whole stacked buffer [T,B,H,rows,Dh].
+    private OrtValue Stack(OrtMemoryAllocation buffer, long rows) =>
+        OrtValue.CreateTensorValueWithData(_graphs.Memory, _graphs.ElementType, [_tensors, Batch, _heads, rows, _headDim],
+            buffer.DangerousGetHandle(), BlockElements(rows) * _tensors * _graphs.ElementSize);
+
+    public void Dispose()
+    {
+        _binding?.Dispose();
+        _paddingValue?.Dispose();
+        foreach (var v in _scalarValues) v.Dispose();
+        if (_noKept is var (noKept, noIndices)) { noKept.Dispose(); noIndices.Dispose(); }
+        foreach (var (past, stack) in _cacheViews.Values) { foreach (var v in past) v.Dispose(); stack.Dispose(); }
+        foreach (var views in _rowViews.Values) foreach (var v in views) v.Dispose();
+        foreach (var v in _rowStacks.Values) v.Dispose();
+        foreach (var v in _maskViews.Values) v.Dispose();
+        foreach (var b in _buffers) b.Dispose();
+        _rows.Dispose();
+        _mask.Dispose();
+        _runOptions.Dispose();
+    }
+}

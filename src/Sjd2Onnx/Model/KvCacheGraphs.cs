@@ -1,0 +1,220 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Sjd2Onnx.Model;
+
+/// <summary>
+/// The small graphs that keep a contract-2 KV cache on the execution provider's device, built in
+/// memory for the model's layer count and KV element type and run on the transformer's provider:
+/// <list type="bullet">
+/// <item><b>prepare</b>, run before every pass: gathers the kept rows of the last window's new KV
+/// rows (all layer tensors stacked, [T,B,H,S,Dh]) and scatters them into the stacked cache at
+/// their positions, then builds the pass's <c>attention_mask</c> from four integers. The cache
+/// output is bound to the cache's own buffer, so <c>ScatterND</c> writes in place (ONNX Runtime's
+/// CPU and CUDA kernels skip their copy when output and input share memory): only the kept rows
+/// move, on the device, in two kernels whatever the layer count.</item>
+/// <item><b>zeros</b> and <b>restride</b>: initialise the cache and widen its row stride.</item>
+/// </list>
+/// </summary>
+internal sealed class KvCacheGraphs : IDisposable
+{
+    private readonly InferenceSession _prepare, _zeros, _restride;
+    private readonly OrtAllocator? _ownedAllocator;
+    private readonly List<DeviceKvCache> _free = [];
+    private bool _disposed;
+
+    private KvCacheGraphs(InferenceSession prepare, InferenceSession zeros, InferenceSession restride,
+        int tensors, TensorElementType type, OrtMemoryInfo memory, OrtAllocator allocator, OrtAllocator? owned)
+    {
+        _prepare = prepare; _zeros = zeros; _restride = restride;
+        Tensors = tensors; ElementType = type; Memory = memory; Allocator = allocator; _ownedAllocator = owned;
+    }
+
+    /// <summary>KV tensors of the model (2 per layer).</summary>
+    public int Tensors { get; }
+
+    /// <summary>Element type of the cache (the transformer's past inputs).</summary>
+    public TensorElementType ElementType { get; }
+
+    /// <summary>Bytes per cache element.</summary>
+    public int ElementSize => ElementType == TensorElementType.Float16 ? 2 : 4;
+
+    /// <summary>Where the cache lives: the provider's device memory (host memory on the CPU provider).</summary>
+    public OrtMemoryInfo Memory { get; }
+
+    /// <summary>Allocates the cache's buffers in <see cref="Memory"/>.</summary>
+    public OrtAllocator Allocator { get; }
+
+    /// <summary>Builds the graphs for <paramref name="tensors"/> KV tensors of <paramref name="type"/> and opens them with <paramref name="options"/>.</summary>
+    public static KvCacheGraphs Open(SessionOptions options, ExecutionProvider provider, int deviceId, int tensors, TensorElementType type)
+    {
+        OnnxRuntimeEnvironment.Get();   // the engine's environment (log routing) before any session
+        var opened = new List<InferenceSession>();
+        OrtMemoryInfo? memory = null;
+        OrtAllocator? owned = null;
+        try
+        {
+            InferenceSession Load(byte[] model)
+            {
+                var s = new InferenceSession(model, options);
+                opened.Add(s);
+                return s;
+            }
+            var prepare = Load(PrepareGraph(type));
+            var zeros = Load(ZerosGraph(type));
+            var restride = Load(RestrideGraph(type));
+            OrtAllocator allocator;
+            if (provider == ExecutionProvider.Cuda)
+            {
+                memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default);
+                allocator = owned = new OrtAllocator(prepare, memory);
+            }
+            else
+            {
+                // CPU: device memory is host memory. DirectML: its allocations are not plain device
+                // pointers ONNX Runtime's C# API can view, so the cache stays in host memory there.
+                memory = OrtMemoryInfo.DefaultInstance;
+                allocator = OrtAllocator.DefaultInstance;
+            }
+            return new KvCacheGraphs(prepare, zeros, restride, tensors, type, memory, allocator, owned);
+        }
+        catch
+        {
+            owned?.Dispose();
+            if (memory is not null && !ReferenceEquals(memory, OrtMemoryInfo.DefaultInstance)) memory.Dispose();
+            foreach (var s in opened) s.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// An empty cache for a generation: a pooled one whose buffers are large enough (its views come
+    /// with it) or a new one. Give it back with <see cref="ReturnCache"/>.
+    /// </summary>
+    public DeviceKvCache RentCache(int batch, int heads, int headDim, int capacity, int maxWindow, int strideStep)
+    {
+        DeviceKvCache? cache = null;
+        lock (_free)
+        {
+            foreach (var c in _free)
+                if (c.Batch == batch && c.CapacityLimit >= capacity && c.WindowLimit >= maxWindow
+                    && (cache is null || c.CapacityLimit < cache.CapacityLimit)) cache = c;
+            if (cache is not null) _free.Remove(cache);
+        }
+        // A little headroom, so that prompts a few tokens longer reuse the same buffers.
+        cache ??= new DeviceKvCache(this, batch, heads, headDim, capacity + capacity / 8, maxWindow);
+        try { cache.Reset(capacity, strideStep); }
+        catch
+        {
+            cache.Dispose();
+            throw;
+        }
+        return cache;
+    }
+
+    /// <summary>Takes a cache back for reuse (at most <see cref="PoolSize"/> are kept; the rest are freed).</summary>
+    public void ReturnCache(DeviceKvCache cache)
+    {
+        lock (_free)
+        {
+            if (!_disposed && _free.Count < PoolSize)
+            {
+                _free.Add(cache);
+                return;
+            }
+        }
+        cache.Dispose();
+    }
+
+    /// <summary>Caches kept for reuse: enough for a few concurrent generations.</summary>
+    public const int PoolSize = 4;
+
+    /// <summary>A binding for the prepare graph (one per cache: its inputs stay bound between passes).</summary>
+    public OrtIoBinding CreatePrepareBinding() => _prepare.CreateIoBinding();
+
+    /// <summary>Runs the prepare graph over <paramref name="binding"/>.</summary>
+    public void Prepare(OrtIoBinding binding, RunOptions runOptions) => _prepare.RunWithBinding(runOptions, binding);
+
+    /// <summary>Fills <paramref name="target"/> (a cache view) with zeros.</summary>
+    public void Zero(OrtValue target, long[] shape, RunOptions runOptions)
+    {
+        using var shapeValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, shape.AsMemory(), [shape.Length]);
+        using var binding = _zeros.CreateIoBinding();
+        binding.BindInput("shape", shapeValue);
+        binding.BindOutput("zeros", target);
+        _zeros.RunWithBinding(runOptions, binding);
+    }
+
+    /// <summary>Copies <paramref name="source"/> [T,B,H,S,Dh] into <paramref name="target"/> [T,B,H,S + extra,Dh], the new rows zero.</summary>
+    public void Restride(OrtValue source, OrtValue target, long extraRows, RunOptions runOptions)
+    {
+        long[] pads = [0, 0, 0, 0, 0, 0, 0, 0, extraRows, 0];
+        using var padsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pads.AsMemory(), [10]);
+        using var binding = _restride.CreateIoBinding();
+        binding.BindInput("x", source);
+        binding.BindInput("pads", padsValue);
+        binding.BindOutput("y", target);
+        _restride.RunWithBinding(runOptions, binding);
+    }
+
+    // Commit the last window's kept rows (stacked [T,B,H,S,Dh] -> cache [T,B,H,stride,Dh], in place;
+    // zero kept rows is a no-op) and build the next pass's attention mask [B, total].
+    private static byte[] PrepareGraph(TensorElementType type)
+    {
+        var i64 = TensorElementType.Int64;
+        var w = new OnnxModelWriter()
+            .Input("cache", type, "tensors", "batch", "heads", "stride", "head_dim")
+            .Input("rows", type, "tensors", "batch", "heads", "window", "head_dim")
+            .Input("kept", i64, "kept")
+            .Input("indices", i64, "tensors", "batch", "heads", "kept", 4)
+            .Input("cached", i64).Input("stride", i64).Input("total", i64).Input("padding", i64, "batch", 1)
+            .Output("cache_out", type, "tensors", "batch", "heads", "stride", "head_dim")
+            .Output("attention_mask", i64, "batch", "total")
+            .Node("Gather", ["rows", "kept"], ["kept_rows"], OnnxModelWriter.Int("axis", 3))
+            .Node("ScatterND", ["cache", "indices", "kept_rows"], ["cache_out"])
+            // Cache row t is visible iff filled (t < cached) and not padding; window token j = column
+            // stride + j iff its cache index cached + j is not padding.
+            .Node("Constant", [], ["zero"], OnnxModelWriter.Scalar("value", i64, BitConverter.GetBytes(0L)))
+            .Node("Constant", [], ["one"], OnnxModelWriter.Scalar("value", i64, BitConverter.GetBytes(1L)))
+            .Node("Range", ["zero", "total", "one"], ["t"])
+            .Node("GreaterOrEqual", ["t", "stride"], ["in_window"])
+            .Node("Less", ["t", "cached"], ["in_cache"])
+            .Node("Or", ["in_window", "in_cache"], ["filled"])
+            .Node("Sub", ["t", "stride"], ["window_index"])
+            .Node("Add", ["window_index", "cached"], ["window_position"])
+            .Node("Where", ["in_window", "window_position", "t"], ["position"])
+            .Node("GreaterOrEqual", ["position", "padding"], ["not_padding"])
+            .Node("And", ["filled", "not_padding"], ["visible"])
+            .Node("Cast", ["visible"], ["attention_mask"], OnnxModelWriter.Int("to", (long)i64));
+        return w.Build("sjd2_kv_prepare");
+    }
+
+    private static byte[] ZerosGraph(TensorElementType type) => new OnnxModelWriter()
+        .Input("shape", TensorElementType.Int64, 5)
+        .Output("zeros", type, "tensors", "batch", "heads", "stride", "head_dim")
+        .Node("ConstantOfShape", ["shape"], ["zeros"],
+            OnnxModelWriter.Scalar("value", type, type == TensorElementType.Float16 ? new byte[2] : new byte[4], rank0: false))
+        .Build("sjd2_kv_zeros");
+
+    private static byte[] RestrideGraph(TensorElementType type) => new OnnxModelWriter()
+        .Input("x", type, "tensors", "batch", "heads", "stride", "head_dim")
+        .Input("pads", TensorElementType.Int64, 10)
+        .Output("y", type, "tensors", "batch", "heads", "new_stride", "head_dim")
+        .Node("Pad", ["x", "pads"], ["y"])
+        .Build("sjd2_kv_restride");
+
+    public void Dispose()
+    {
+        lock (_free)
+        {
+            _disposed = true;
+            foreach (var c in _free) c.Dispose();
+            _free.Clear();
+        }
+        _prepare.Dispose();
+        _zeros.Dispose();
+        _restride.Dispose();
+        _ownedAllocator?.Dispose();
+        if (!ReferenceEquals(Memory, OrtMemoryInfo.DefaultInstance)) Memory.Dispose();
+    }
+}

@@ -1,0 +1,136 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Sjd2Onnx.Model;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary>
+/// The device-resident KV cache and its helper graphs on the CPU provider (device memory is host
+/// memory there, so the rows can be read back): the mask graph follows the visibility rule, a
+/// commit writes exactly the kept rows in place, a stride move keeps the rows and zeroes the new ones.
+/// </summary>
+public sealed class DeviceKvCacheTests : IDisposable
+{
+    private const int Tensors = 2, Batch = 2, Heads = 2, HeadDim = 3;
+    private readonly SessionOptions _options;
+    private readonly KvCacheGraphs _graphs;
+    private readonly RunOptions _run = new();
+
+    public DeviceKvCacheTests()
+    {
+        OnnxRuntimeEnvironment.Get();   // the engine's environment first: it routes ONNX Runtime's log
+        _options = new SessionOptions();
+        _graphs = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float);
+    }
+
+    [Fact]
+    public void MaskShowsFilledRowsAndTheWindowButNotPadding()
+    {
+        using var cache = Rent(capacity: 12, maxWindow: 4, strideStep: 5);
+        int stride = cache.Stride;
+        Assert.Equal(5, stride);
+        foreach (int cached in new[] { 0, 2, 5 })
+            foreach (int window in new[] { 1, 3 })
+            {
+                long[] padding = [0, 3];
+                cache.SetPadding([0, 3]);
+                var mask = cache.Prepare(cached, window, _run);
+                var values = mask.GetTensorDataAsSpan<long>();
+                Assert.Equal(Batch * (stride + window), values.Length);
+                for (int b = 0; b < Batch; b++)
+                    for (int t = 0; t < stride + window; t++)
+                    {
+                        bool inWindow = t >= stride;
+                        long index = inWindow ? cached + t - stride : t;
+                        bool visible = (inWindow || t < cached) && index >= padding[b];
+                        Assert.True((visible ? 1 : 0) == values[b * (stride + window) + t], $"cached {cached}, window {window}, row {b}, column {t}");
+                    }
+            }
+    }
+
+    [Fact]
+    public void CommitWritesTheKeptRowsInPlaceAndGrowingKeepsThem()
+    {
+        using var cache = Rent(capacity: 12, maxWindow: 4, strideStep: 4);
+        FillWindow(cache, window: 3, pass: 1);
+        cache.QueueCommit([2, 0], length: 0, window: 3);                     // a tree path: window tokens 2 then 0
+        cache.Prepare(2, 4, _run);                                      // writes the queued rows before the pass
+        FillWindow(cache, window: 4, pass: 2);
+        cache.Grow(2 + 4);
+        Assert.Equal(8, cache.Stride);
+        cache.QueueCommit([0, 1, 2, 3], length: 2, window: 4);          // a chain, written by the first read
+        for (int t = 0; t < Tensors; t++)
+            for (int b = 0; b < Batch; b++)
+                for (int h = 0; h < Heads; h++)
+                {
+                    Assert.Equal(Row(1, t, b, h, 2), cache.ReadRow(t, b, h, 0));
+                    Assert.Equal(Row(1, t, b, h, 0), cache.ReadRow(t, b, h, 1));
+                    for (int m = 0; m < 4; m++) Assert.Equal(Row(2, t, b, h, m), cache.ReadRow(t, b, h, 2 + m));
+                    for (int p = 6; p < 8; p++) Assert.Equal(new float[HeadDim], cache.ReadRow(t, b, h, p));
+                }
+        Assert.Throws<InvalidOperationException>(() => cache.QueueCommit([0, 1, 2], length: 6, window: 4)); // past the stride
+    }
+
+    [Fact]
+    public void CommitBytesDependOnTheKeptCountOnly()
+    {
+        using var cache = Rent(capacity: 40, maxWindow: 2, strideStep: 4);
+        for (int length = 0; length < 38; length += 2)
+        {
+            FillWindow(cache, window: 2, pass: length);
+            cache.Grow(length + 2);
+            cache.QueueCommit([0, 1], length, window: 2);
+            cache.Prepare(length + 2, 1, _run);
+            Assert.Equal(ExpectedCommitBytes(2), cache.LastCommitBytes);
+        }
+        Assert.Equal(Row(36, 1, 1, 1, 1), cache.ReadRow(1, 1, 1, 37));
+    }
+
+    [Fact]
+    public void AReturnedCacheComesBackEmptyWithTheStridesOfAFreshOne()
+    {
+        var first = Rent(capacity: 20, maxWindow: 4, strideStep: 4);
+        FillWindow(first, window: 4, pass: 7);
+        first.Grow(8);
+        first.QueueCommit([0, 1, 2, 3], length: 4, window: 4);
+        first.Flush();
+        _graphs.ReturnCache(first);
+        using var second = Rent(capacity: 10, maxWindow: 3, strideStep: 3);
+        Assert.Same(first, second);
+        Assert.Equal(3, second.Stride);
+        for (int t = 0; t < Tensors; t++)
+            for (int p = 0; p < 3; p++) Assert.Equal(new float[HeadDim], second.ReadRow(t, 1, 1, p));
+        second.Grow(10);
+        Assert.Equal(10, second.Stride);                                // capped at this generation's capacity, not the buffer's
+        using var third = Rent(capacity: 10, maxWindow: 3, strideStep: 3);
+        Assert.NotSame(second, third);                                  // rented caches are not shared
+    }
+
+    private DeviceKvCache Rent(int capacity, int maxWindow, int strideStep) =>
+        _graphs.RentCache(Batch, Heads, HeadDim, capacity, maxWindow, strideStep);
+
+    private static long ExpectedCommitBytes(int kept) => (kept + Tensors * Batch * Heads * kept * 4) * sizeof(long);
+
+    private static float[] Row(int pass, int t, int b, int h, int j) =>
+        [.. Enumerable.Range(0, HeadDim).Select(d => pass * 10000f + t * 1000 + b * 100 + h * 10 + j + d / 10f)];
+
+    private static void FillWindow(DeviceKvCache cache, int window, int pass)
+    {
+        for (int t = 0; t < Tensors; t++)
+        {
+            var rows = cache.NewRows(t, window);
+            var span = rows.GetTensorMutableDataAsSpan<float>();
+            for (int b = 0; b < Batch; b++)
+                for (int h = 0; h < Heads; h++)
+                    for (int j = 0; j < window; j++)
+                        Row(pass, t, b, h, j).CopyTo(span.Slice(((b * Heads + h) * window + j) * HeadDim, HeadDim));
+        }
+    }
+
+    public void Dispose()
+    {
+        _graphs.Dispose();
+        _options.Dispose();
+        _run.Dispose();
+    }
+}

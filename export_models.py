@@ -16,6 +16,7 @@ Real model families (docs/models.md):
     /usr/bin/python3 export_models.py lumina-mgpt --checkpoint DIR --vqgan DIR --out DIR
     /usr/bin/python3 export_models.py emu3        --checkpoint DIR --vq DIR --out DIR
     /usr/bin/python3 export_models.py finetune-sjd2 --model-dir DIR --out DIR [--steps N]
+    /usr/bin/python3 export_models.py upgrade --model-dir DIR    (contract-1 transformer -> contract 2, in place)
 """
 import argparse
 import os
@@ -95,6 +96,18 @@ def cmd_finetune(args):
     return run_parity(out)
 
 
+def cmd_upgrade(args):
+    from pysjd2.families.export import upgrade_folder
+    if not os.path.isfile(os.path.join(args.model_dir, "model.json")):
+        print(f"error: {args.model_dir} has no model.json; give a model folder", file=sys.stderr)
+        return 2
+    if not upgrade_folder(args.model_dir):
+        print(f"{args.model_dir}: the transformer already returns new rows only (contract 2); nothing to do")
+        return 0
+    print(f"{args.model_dir}: transformer and parity.json now follow contract 2 (new_key_values outputs)")
+    return 0 if args.skip_parity else run_parity(args.model_dir)
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
@@ -133,6 +146,10 @@ def main(argv=None):
         from pysjd2.families import finetune as _ft
         _ft.add_arguments(ft)
     ft.set_defaults(func=cmd_finetune)
+    up = sub.add_parser("upgrade", help="convert a model folder's contract-1 transformer to contract 2 in place")
+    up.add_argument("--model-dir", required=True, help="model folder (holding model.json)")
+    up.add_argument("--skip-parity", action="store_true", help="do not run `sjd2 parity` afterwards")
+    up.set_defaults(func=cmd_upgrade)
 
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

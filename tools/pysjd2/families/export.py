@@ -127,8 +127,12 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
                          tokenizer_files: Dict[str, Union[str, bytes, pathlib.Path]], family_info: dict,
                          parity_seed: int = 0, tolerance: float = 1e-4, self_test: Optional[bool] = None,
                          max_parity_floats: int = 60000, fp16: bool = False, external_data: Optional[bool] = None,
-                         extra_cases: Optional[Callable[[nn.Module], List[dict]]] = None) -> dict:
-    """Writes a complete model folder for a family model and returns the manifest written."""
+                         extra_cases: Optional[Callable[[nn.Module], List[dict]]] = None, contract: int = 2) -> dict:
+    """Writes a complete model folder for a family model and returns the manifest written.
+    ``contract`` 2 (default): the transformer returns only the window's new KV rows, so the engine
+    keeps the cache on the execution provider's device; 1: it returns the whole present (past + window)."""
+    if contract not in (1, 2):
+        raise ValueError(f"contract {contract}: 1 or 2")
     model = model.eval()
     vq = vq.eval()
     cfg = model.config
@@ -157,6 +161,8 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
         ox._export(module, args, path, names_in, names_out, axes)
         # finalised right away: torch writes per-tensor files for graphs above 2 GB, whose names
         # could collide between graphs
+        if key == "transformer" and contract == 2:
+            return_new_rows(path)
         summary = finalize_onnx(path, fp16=fp16, external=external_data)
         if summary["external"] or summary["fp16_tensors"]:
             print(f"  {os.path.basename(path)}: {summary['fp16_tensors']} float16 tensors, "
@@ -167,9 +173,9 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         f.write(ox._dumps(m) + "\n")
 
-    cases = ox.build_parity_cases(model, vq, grid, seed=parity_seed, max_floats=max_parity_floats)
+    cases = ox.build_parity_cases(model, vq, grid, seed=parity_seed, max_floats=max_parity_floats, new_rows=contract == 2)
     if extra_cases is not None:
-        cases += extra_cases(model)
+        cases += [as_new_rows(c) if contract == 2 else c for c in extra_cases(model)]
     tol = max(tolerance, 1e-3) if fp16 else tolerance
     with open(os.path.join(out_dir, "parity.json"), "w", encoding="utf-8") as f:
         f.write(ox._dumps({"tolerance": tol, "cases": cases}) + "\n")
@@ -179,6 +185,81 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
         f.write(json.dumps(info, indent=2) + "\n")
     print(f"  parity.json: {len(cases)} cases, {os.path.getsize(os.path.join(out_dir, 'parity.json'))} bytes")
     return m
+
+
+def return_new_rows(path: str) -> None:
+    """Turns a traced contract-1 transformer graph into contract 2 in place: each ``present.{i}.*``
+    output is ``Concat(past_key_values.{i}.*, new rows, axis=2)``; the new rows become the output
+    ``new_key_values.{i}.*`` [B,H,S,Dh] and the present stays internal (attention still reads it)."""
+    import onnx
+    from onnx import helper
+
+    m = onnx.load(path, load_external_data=False)
+    g = m.graph
+    producer = {o: n for n in g.node for o in n.output}
+    outputs = []
+    for out in g.output:
+        if not out.name.startswith("present."):
+            outputs.append(out)
+            continue
+        node = producer.get(out.name)
+        past = out.name.replace("present.", "past_key_values.")
+        axis = next((a.i for a in node.attribute if a.name == "axis"), None) if node is not None else None
+        if node is None or node.op_type != "Concat" or list(node.input[:1]) != [past] or len(node.input) != 2 or axis not in (2, -2):
+            raise ValueError(f"{out.name} is not Concat({past}, new rows, axis=2); cannot return new rows only")
+        name = out.name.replace("present.", "new_key_values.")
+        g.node.append(helper.make_node("Identity", [node.input[1]], [name], name=f"{name}.identity"))
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in out.type.tensor_type.shape.dim]
+        dims[2] = "sequence"
+        outputs.append(helper.make_tensor_value_info(name, out.type.tensor_type.elem_type, dims))
+    del g.output[:]
+    g.output.extend(outputs)
+    onnx.save(m, path)
+
+
+def as_new_rows(case: dict) -> dict:
+    """A contract-1 transformer parity case (``present.*`` outputs) as its contract-2 form: the
+    last S rows of each present (S = the window, inputs_embeds' second dimension)."""
+    if case.get("graph") != "transformer":
+        return case
+    s = case["inputs"]["inputs_embeds"]["shape"][1]
+    outputs = {}
+    for name, t in case["outputs"].items():
+        if not name.startswith("present."):
+            outputs[name] = t
+            continue
+        b, h, total, d = t["shape"]
+        rows = t["data"].array.reshape(b, h, total, d)[:, :, total - s:, :]
+        outputs[name.replace("present.", "new_key_values.")] = dict(t, shape=[b, h, s, d], data=ox._Data(rows, t["data"].exact))
+    return dict(case, outputs=outputs)
+
+
+def upgrade_folder(model_dir: str) -> bool:
+    """Converts a model folder with a contract-1 transformer (``present.*`` outputs) to contract 2
+    in place: the graph (``return_new_rows``) and parity.json's transformer cases. Returns False
+    when the folder is already contract 2."""
+    import onnx
+
+    graph = os.path.join(model_dir, ox.GRAPH_FILES["transformer"])
+    outputs = [o.name for o in onnx.load(graph, load_external_data=False).graph.output]
+    if not any(n.startswith("present.") for n in outputs):
+        return False
+    return_new_rows(graph)
+    parity = os.path.join(model_dir, "parity.json")
+    if os.path.exists(parity):
+        with open(parity, encoding="utf-8") as f:
+            doc = json.load(f)
+
+        def data(t: dict, exact: bool) -> dict:
+            dtype = np.int64 if t["dtype"] == "int64" else np.float32
+            return dict(t, data=ox._Data(np.asarray(t["data"], dtype=dtype).reshape(t["shape"]), exact))
+        # inputs were written exactly (shortest float32 text), outputs with 7 significant digits
+        cases = [as_new_rows(dict(c, inputs={k: data(t, True) for k, t in c["inputs"].items()},
+                                  outputs={k: data(t, False) for k, t in c["outputs"].items()}))
+                 for c in doc["cases"]]
+        with open(parity, "w", encoding="utf-8") as f:
+            f.write(ox._dumps(dict(doc, cases=cases)) + "\n")
+    return True
 
 
 def _graph_specs(model, vq, grid):

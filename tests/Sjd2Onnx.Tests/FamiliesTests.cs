@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime.Tensors;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Sjd2Onnx.Decoding;
@@ -17,7 +18,8 @@ namespace Sjd2Onnx.Tests;
 public sealed class FamiliesTests
 {
     // janus-pro-fp16: the same tiny Janus-Pro exported with --fp16 --external-data (float16 weights in
-    // <graph>.onnx.data files next to the graphs, computation in float32)
+    // <graph>.onnx.data files next to the graphs; the transformer computes in float16 with a float16
+    // KV cache, the other graphs in float32)
     public static TheoryData<string> Families => ["janus-pro", "llamagen", "lumina-mgpt", "emu3", "janus-pro-fp16"];
 
     [Theory, MemberData(nameof(Families))]
@@ -157,6 +159,22 @@ public sealed class FamiliesTests
         long fp32 = new FileInfo(Path.Combine(FamilyModels.Locate("janus-pro"), "transformer.onnx")).Length;
         long fp16 = new FileInfo(Path.Combine(dir, "transformer.onnx")).Length + new FileInfo(Path.Combine(dir, "transformer.onnx.data")).Length;
         Assert.True(fp16 < 0.7 * fp32, $"float16 transformer {fp16} bytes vs float32 {fp32}");
+    }
+
+    [Fact]
+    public void Fp16TransformerKeepsItsKvCacheInFloat16AndReturnsFloat32Logits()
+    {
+        var m = FamilyModels.Get("janus-pro-fp16");
+        var t = m.Sessions.Transformer;
+        Assert.Equal(TensorElementType.Float, t.InputMetadata["inputs_embeds"].ElementDataType);
+        Assert.Equal(TensorElementType.Float, t.OutputMetadata["logits"].ElementDataType);
+        for (int i = 0; i < m.Manifest.Transformer.NumLayers; i++)
+        {
+            Assert.Equal(TensorElementType.Float16, t.InputMetadata[$"past_key_values.{i}.key"].ElementDataType);
+            Assert.Equal(TensorElementType.Float16, t.OutputMetadata[$"new_key_values.{i}.value"].ElementDataType);
+        }
+        Assert.Equal(TensorElementType.Float16, m.Sessions.KvGraphs!.ElementType);
+        Assert.Equal(2, m.Sessions.KvGraphs.ElementSize);
     }
 
     // llamagen-sjd2: the tiny LlamaGen after `export_models.py finetune-sjd2 --steps 30` (LoRA + noise MLP)

@@ -95,22 +95,24 @@ internal sealed class ModelSessions : IDisposable
                 [new("image", TensorElementType.Float, [null, 3, m.Image.Height, m.Image.Width])]);
 
             // Shapes first: a graph of another model or kind is named by its wrong ports, not as an sjd2 mismatch.
-            Check(transformer, "transformer", TransformerInputs(m, noise: false),
-                TransformerOutputs(m, transformer.OutputMetadata.ContainsKey("new_key_values.0.key")), exactInputs: false);
+            // Contract 2 may keep its KV cache in float16 (an --fp16 family export); contract 1 is float32.
+            bool newRows = transformer.OutputMetadata.ContainsKey("new_key_values.0.key");
+            var kvType = newRows && transformer.InputMetadata.TryGetValue("past_key_values.0.key", out var past)
+                && past.IsTensor && past.ElementDataType == TensorElementType.Float16 ? TensorElementType.Float16 : TensorElementType.Float;
+            Check(transformer, "transformer", TransformerInputs(m, noise: false, kv: kvType), TransformerOutputs(m, newRows, kvType), exactInputs: false);
             bool hasNoise = transformer.InputMetadata.ContainsKey("noise_levels");
             if (hasNoise != (m.Sjd2 is not null))
                 throw new Sjd2Exception(hasNoise
                     ? "the transformer graph has a noise_levels input but model.json has no sjd2 section; re-export the model."
                     : "model.json has an sjd2 section but the transformer graph has no noise_levels input; re-export the model.");
             bool hasWindowMask = transformer.InputMetadata.ContainsKey("window_mask");
-            bool newRows = transformer.OutputMetadata.ContainsKey("new_key_values.0.key");
-            Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask), TransformerOutputs(m, newRows));
+            Check(transformer, "transformer", TransformerInputs(m, hasNoise, hasWindowMask, kvType), TransformerOutputs(m, newRows, kvType));
             // The KV cache's helper graphs are a few tiny kernels: no intra-op pool of their own,
             // whose spinning workers would take cores from the transformer's (measured: AR 6-12 % slower).
             options.IntraOpNumThreads = 1;
             var kvGraphs = newRows
                 ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers,
-                    transformer.InputMetadata["past_key_values.0.key"].ElementDataType)
+                    kvType)
                 : null;
             return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs);
         }
@@ -121,7 +123,7 @@ internal sealed class ModelSessions : IDisposable
         }
     }
 
-    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise, bool windowMask = false)
+    internal static IEnumerable<Port> TransformerInputs(ModelManifest m, bool noise, bool windowMask = false, TensorElementType kv = TensorElementType.Float)
     {
         var t = m.Transformer;
         yield return new("inputs_embeds", TensorElementType.Float, [null, null, t.HiddenSize]);
@@ -129,8 +131,8 @@ internal sealed class ModelSessions : IDisposable
         yield return new("position_ids", TensorElementType.Int64, [null, null]);
         for (int i = 0; i < t.NumLayers; i++)
         {
-            yield return new($"past_key_values.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
-            yield return new($"past_key_values.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"past_key_values.{i}.key", kv, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"past_key_values.{i}.value", kv, [null, t.NumKvHeads, null, t.HeadDim]);
         }
         if (noise) yield return new("noise_levels", TensorElementType.Float, [null, null]);
         // Optional (tree attention); graphs without it run causal windows.
@@ -138,15 +140,15 @@ internal sealed class ModelSessions : IDisposable
     }
 
     /// <summary>Contract 2 (<paramref name="newRows"/>): <c>new_key_values.*</c> [B,H,S,Dh]; contract 1: <c>present.*</c> [B,H,P+S,Dh].</summary>
-    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m, bool newRows = false)
+    internal static IEnumerable<Port> TransformerOutputs(ModelManifest m, bool newRows = false, TensorElementType kv = TensorElementType.Float)
     {
-        string kv = newRows ? "new_key_values" : "present";
+        string name = newRows ? "new_key_values" : "present";
         var t = m.Transformer;
         yield return new("logits", TensorElementType.Float, [null, null, m.Image.CodebookSize]);
         for (int i = 0; i < t.NumLayers; i++)
         {
-            yield return new($"{kv}.{i}.key", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
-            yield return new($"{kv}.{i}.value", TensorElementType.Float, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"{name}.{i}.key", kv, [null, t.NumKvHeads, null, t.HeadDim]);
+            yield return new($"{name}.{i}.value", kv, [null, t.NumKvHeads, null, t.HeadDim]);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Sjd2Onnx.Model;
 
@@ -59,14 +60,16 @@ internal static class ParityCheck
                 foreach (var input in c.GetProperty("inputs").EnumerateObject())
                 {
                     names.Add(input.Name);
-                    values.Add(ToOrtValue(input.Value));
+                    // float16 graph inputs (a float16 KV cache) get the reference values rounded to float16
+                    bool half = session.InputMetadata.TryGetValue(input.Name, out var meta) && meta.ElementDataType == TensorElementType.Float16;
+                    values.Add(ToOrtValue(input.Value, half));
                 }
                 var expected = c.GetProperty("outputs").EnumerateObject().ToList();
                 using var outputs = session.Run(new RunOptions(), names, values, expected.Select(e => e.Name).ToList());
                 for (int i = 0; i < expected.Count; i++)
                 {
                     var want = expected[i].Value.GetProperty("data");
-                    var have = outputs[i].GetTensorDataAsSpan<float>();
+                    var have = ReadFloats(outputs[i]);
                     if (have.Length != want.GetArrayLength())
                         throw new Sjd2Exception($"parity case {caseIndex}: {graph}.{expected[i].Name} has {have.Length} values, the reference {want.GetArrayLength()}.");
                     double max = 0;
@@ -84,16 +87,23 @@ internal static class ParityCheck
         return (results, tolerance);
     }
 
-    private static OrtValue ToOrtValue(JsonElement t)
+    // float16 outputs (a float16 KV cache) are compared as float
+    private static float[] ReadFloats(OrtValue value) =>
+        value.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float16
+            ? [.. value.GetTensorDataAsSpan<Float16>().ToArray().Select(h => (float)h)]
+            : value.GetTensorDataAsSpan<float>().ToArray();
+
+    private static OrtValue ToOrtValue(JsonElement t, bool half)
     {
         long[] shape = t.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
         var data = t.GetProperty("data");
         return t.GetProperty("dtype").GetString() switch
         {
             "int64" => OrtValue.CreateTensorValueFromMemory(data.EnumerateArray().Select(e => e.GetInt64()).ToArray(), shape),
-            "float32" => shape.Contains(0)
-                ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, shape)
-                : OrtValue.CreateTensorValueFromMemory(data.EnumerateArray().Select(e => (float)e.GetDouble()).ToArray(), shape),
+            "float32" when shape.Contains(0) =>
+                OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, half ? TensorElementType.Float16 : TensorElementType.Float, shape),
+            "float32" when half => OrtValue.CreateTensorValueFromMemory(data.EnumerateArray().Select(e => (Float16)(float)e.GetDouble()).ToArray(), shape),
+            "float32" => OrtValue.CreateTensorValueFromMemory(data.EnumerateArray().Select(e => (float)e.GetDouble()).ToArray(), shape),
             var other => throw new Sjd2Exception($"parity.json uses an unsupported dtype '{other}'."),
         };
     }

@@ -48,11 +48,24 @@ def write_reference(out_dir: str, prompt: str, cfg_scale: float, cond_ids: List[
         c = cond_logits[cond_prefix_len - 1 + k]
         u = uncond_logits[uncond_prefix_len - 1 + k]
         mixed.append(u + cfg_scale * (c - u))
+    # a transformer that computes in float16 (--fp16, contract 2) is compared at 5e-2: its CFG-mixed
+    # logits measure ~1.3e-2 from this float32 reference (the weights are the same float16-rounded ones)
+    tolerance = 5e-2 if _computes_in_fp16(out_dir) else 2e-3
     data = {"note": note, "prompt": prompt, "cfg_scale": cfg_scale, "cond_ids": cond_ids, "uncond_ids": uncond_ids,
-            "codes": [int(c) for c in codes], "tolerance": 2e-3,
+            "codes": [int(c) for c in codes], "tolerance": tolerance,
             "mixed_logits": ox._tensor(torch.stack(mixed))}
     with open(os.path.join(out_dir, "reference.json"), "w", encoding="utf-8") as f:
         f.write(ox._dumps(data) + "\n")
+
+
+def _computes_in_fp16(out_dir: str) -> bool:
+    import onnx
+    from onnx import TensorProto
+    path = os.path.join(out_dir, "transformer.onnx")
+    if not os.path.exists(path):
+        return False
+    inputs = onnx.load(path, load_external_data=False).graph.input
+    return any(i.name.startswith("past_key_values.") and i.type.tensor_type.elem_type == TensorProto.FLOAT16 for i in inputs)
 
 
 def write_unpadded_reference(out_dir: str, model, manifest: dict, prompt: str, table: torch.Tensor,

@@ -41,17 +41,7 @@ internal static class OnnxFileEdit
 
     private static byte[] Bytes(int field, byte[] value) => [.. Varint((ulong)((field << 3) | 2)), .. Varint((ulong)value.Length), .. value];
 
-    private static byte[] Varint(ulong v)
-    {
-        var bytes = new List<byte>();
-        do
-        {
-            byte b = (byte)(v & 0x7F);
-            v >>= 7;
-            bytes.Add(v == 0 ? b : (byte)(b | 0x80));
-        } while (v != 0);
-        return [.. bytes];
-    }
+    private static byte[] Varint(ulong v) => Sjd2Onnx.Model.OnnxModelWriter.Encode(v);
 
     private static ulong ReadVarint(byte[] data, ref int i)
     {

@@ -95,7 +95,7 @@ internal sealed class DecodingContext : IDisposable
     {
         var embeds = RunEmbedding(_sessions.TextEmbedding, "input_ids", _prefixIds, Batch, _prefixLength);
         RunTransformer(embeds, _prefixLength, default, default, default);
-        Commit(_prefixLength);
+        Runner.Commit(_prefixLength);
     }
 
     /// <summary>The window embedding buffer [B, S, D] that <see cref="RunWindow(int, ReadOnlySpan{float})"/> feeds; rows share the image part.</summary>
@@ -194,22 +194,6 @@ internal sealed class DecodingContext : IDisposable
         Statistics.BoundBytes += Runner.LastBoundBytes;
         Statistics.ReadBackBytes += Runner.LastReadBackBytes;
         Statistics.KvBytes += Runner.LastKvBytes;
-    }
-
-    /// <summary>Keeps the first <paramref name="keep"/> tokens of the last window in the cache (device work: timed with the passes).</summary>
-    public void Commit(int keep)
-    {
-        _onnxClock.Start();
-        try { Runner.Commit(keep); }
-        finally { _onnxClock.Stop(); }
-    }
-
-    /// <summary>Keeps one root-to-leaf path of the last (tree) window in the cache (device work: timed with the passes).</summary>
-    public void Commit(ReadOnlySpan<int> kept)
-    {
-        _onnxClock.Start();
-        try { Runner.Commit(kept); }
-        finally { _onnxClock.Stop(); }
     }
 
     // Into a preallocated output: the speculative decoders embed every pass.

@@ -84,7 +84,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
                 }
             }
             // Keep the anchor and the accepted drafts; the new token is the next anchor.
-            ctx.Commit(newSlot - n + 1);
+            ctx.Runner.Commit(newSlot - n + 1);
 
             // Jacobi update (or reuse) of every slot this pass predicted beyond the new token.
             for (int slot = newSlot + 1; slot <= n + s - 1; slot++)

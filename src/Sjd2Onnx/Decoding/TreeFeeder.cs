@@ -53,5 +53,5 @@ internal sealed class TreeFeeder(DecodingContext ctx, int maxWindow)
     }
 
     /// <summary>Keeps the KV rows of <paramref name="count"/> nodes (a path from the first node, in window order) and drops the rest.</summary>
-    public void Keep(int[] nodes, int count) => ctx.Commit(nodes.AsSpan(0, count));
+    public void Keep(int[] nodes, int count) => ctx.Runner.Commit(nodes.AsSpan(0, count));
 }

@@ -22,7 +22,7 @@ internal sealed class DeviceKvCache : IDisposable
     // Two cache buffers of the full capacity: a stride move copies from one into the other.
     private readonly OrtMemoryAllocation[] _buffers;
     private readonly OrtMemoryAllocation _rows, _mask;
-    private int _current, _capacity, _strideStep, _initialStride;
+    private int _current, _capacity, _strideStep;
     private static int s_versions;
     private readonly RunOptions _runOptions = new();   // helper runs finish once begun: a cancelled commit would tear the cache
     // Views are plain descriptors of the buffers: made once per shape and kept while the cache lives.
@@ -98,10 +98,10 @@ internal sealed class DeviceKvCache : IDisposable
         _current = 0;
         _queued = 0;
         Array.Clear(_padding);
-        Stride = _initialStride = Math.Min(capacity, strideStep);
+        Stride = Math.Min(capacity, strideStep);
         CacheVersion = Interlocked.Increment(ref s_versions);
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
-        _graphs.Zero(CacheViews().Stack, [_tensors, Batch, _heads, Stride, _headDim], _runOptions);
+        _graphs.Zero(CacheViews().Stack, _runOptions);
     }
 
     /// <summary>Sets each batch row's left padding (its first cache rows are never visible).</summary>

@@ -136,8 +136,9 @@ internal sealed class KvCacheGraphs : IDisposable
     public void Prepare(OrtIoBinding binding, RunOptions runOptions) => _prepare.RunWithBinding(runOptions, binding);
 
     /// <summary>Fills <paramref name="target"/> (a cache view) with zeros.</summary>
-    public void Zero(OrtValue target, long[] shape, RunOptions runOptions)
+    public void Zero(OrtValue target, RunOptions runOptions)
     {
+        long[] shape = target.GetTensorTypeAndShape().Shape;
         using var shapeValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, shape.AsMemory(), [shape.Length]);
         using var binding = _zeros.CreateIoBinding();
         binding.BindInput("shape", shapeValue);

@@ -20,8 +20,12 @@ public sealed record PipelineOptions
     public int DeviceId { get; init; }
 
     /// <summary>
-    /// Threads ONNX Runtime uses inside one operator (per session). 0 lets ONNX Runtime choose
-    /// (one per physical core); 1 runs operators on the calling thread.
+    /// Threads ONNX Runtime uses inside one operator, per graph. 0 (the default) chooses per graph from
+    /// the model's size on the CPU provider: small transformers (under 64 MB of weights, like the
+    /// default model) run every graph on the calling thread, where a worker woken for each small kernel
+    /// costs more than it saves; larger ones give the transformer and the VQ decoder one thread per
+    /// physical core. The embedding graphs always run on the calling thread. Other providers keep
+    /// ONNX Runtime's default. 1 runs every graph on the calling thread.
     /// </summary>
     public int IntraOpThreads { get; init; }
 

@@ -252,10 +252,24 @@ public class SamplerTests
         Assert.Throws<Sjd2Exception>(() => new DistributionBuilder(new(float.PositiveInfinity, 1, 0, 1), 4));
     }
 
-    [Fact]
-    public void CategoricalFrequenciesMatchProbabilities()
+    public static TheoryData<float[]> CategoricalCases() => new()
     {
-        float[] probs = [0.1f, 0f, 0.2f, 0.3f, 0.05f, 0.35f, 0f];
+        new[] { 0.1f, 0f, 0.2f, 0.3f, 0.05f, 0.35f, 0f },
+        // Top-k-like: a 515-code book with mass on a few codes, in, across and after whole vectors.
+        Sparse(515, (0, 0.05f), (7, 0.1f), (8, 0.15f), (200, 0.2f), (201, 0.02f), (511, 0.08f), (512, 0.3f), (514, 0.1f)),
+    };
+
+    private static float[] Sparse(int n, params (int Index, float P)[] entries)
+    {
+        var probs = new float[n];
+        foreach (var (index, p) in entries) probs[index] = p;
+        return probs;
+    }
+
+    [Theory]
+    [MemberData(nameof(CategoricalCases))]
+    public void CategoricalFrequenciesMatchProbabilities(float[] probs)
+    {
         const int n = 200_000;
         var counts = new int[probs.Length];
         var rng = new SeededRandom(2024);
@@ -302,6 +316,91 @@ public class SamplerTests
             Assert.Equal(a.NextGaussian(), b.NextGaussian());
             Assert.Equal(a.NextDouble(), b.NextDouble());
             Assert.Equal(a.NextInt(17), b.NextInt(17));
+        }
+    }
+
+    [Fact]
+    public void FusedTopKPathMatchesTheChainRuleOfItsSteps()
+    {
+        // Small top-k takes the fused path (one scan, softmax over the k kept logits). Compare it
+        // with the definition, computed in double: stable sort by (−logit, index), keep k,
+        // softmax, then the shortest prefix with mass ≥ p. Ties, masked (−∞) codes and CFG included.
+        var rng = new SeededRandom(17);
+        for (int trial = 0; trial < 2000; trial++)
+        {
+            int n = 2 + rng.NextInt(600);
+            int k = 1 + rng.NextInt(Math.Min(n - 1, DistributionBuilder.FusedTopKLimit));
+            float topP = rng.NextInt(3) == 0 ? 1f : 0.3f + 0.7f * (float)rng.NextDouble();
+            float cfg = rng.NextInt(2) == 0 ? 1f : 3f, temperature = rng.NextInt(2) == 0 ? 1f : 0.7f;
+            bool coarse = rng.NextInt(2) == 0; // few distinct values: ties at the k-th
+            var cond = new float[n];
+            var uncond = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                cond[i] = coarse ? rng.NextInt(5) : (float)(4 * rng.NextGaussian());
+                uncond[i] = coarse ? rng.NextInt(5) : (float)(4 * rng.NextGaussian());
+                if (cfg == 1f && rng.NextInt(50) == 0) cond[i] = float.NegativeInfinity; // a masked code
+            }
+            var logits = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                float mixed = cfg == 1f ? cond[i] : uncond[i] + cfg * (cond[i] - uncond[i]);
+                logits[i] = mixed / temperature;
+            }
+            var order = Enumerable.Range(0, n).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(k).ToArray();
+            if (double.IsNegativeInfinity(logits[order[0]])) continue; // nothing finite to keep
+            double max = logits[order[0]];
+            var e = order.Select(i => double.IsNegativeInfinity(logits[i]) ? 0 : Math.Exp(logits[i] - max)).ToArray();
+            double sum = e.Sum();
+            int keep = k;
+            double cumulative = 0;
+            for (int i = 0; i < k && topP < 1f; i++)
+            {
+                cumulative += e[i] / sum;
+                if (cumulative >= topP) { keep = i + 1; break; }
+            }
+            double kept = e.Take(keep).Sum();
+            var expected = new double[n];
+            for (int i = 0; i < keep; i++) expected[order[i]] = e[i] / kept;
+
+            var probs = new float[n];
+            new DistributionBuilder(new(cfg, temperature, k, topP), n).Build(cond, cfg == 1f ? [] : uncond, probs);
+            for (int i = 0; i < n; i++)
+                Assert.True(Math.Abs(expected[i] - probs[i]) <= 1e-5,
+                    $"trial {trial} (n {n}, k {k}, p {topP}, cfg {cfg}): p[{i}] expected {expected[i]:G9}, got {probs[i]:G9}");
+        }
+    }
+
+    [Fact]
+    public void FusedTopKPathRejectsNaNLogits()
+    {
+        var logits = Enumerable.Range(0, 100).Select(i => (float)i).ToArray();
+        logits[57] = float.NaN;
+        var builder = new DistributionBuilder(new(1, 1, 8, 1), logits.Length);
+        Assert.Throws<InvalidOperationException>(() => builder.Build(logits, [], new float[logits.Length]));
+    }
+
+    [Theory]
+    [InlineData(192, 0)]
+    [InlineData(7, 1)]
+    [InlineData(1, 3)]
+    [InlineData(600, 2)]
+    public void FillGaussianGivesTheValuesOfNextGaussianInOrder(int length, int before)
+    {
+        // The same stream, spare value included: `before` single draws first leave a spare or not.
+        var one = new SeededRandom(31);
+        var bulk = new SeededRandom(31);
+        for (int i = 0; i < before; i++) Assert.Equal(one.NextGaussian(), bulk.NextGaussian());
+        var filled = new float[length];
+        for (int round = 0; round < 3; round++)
+        {
+            bulk.FillGaussian(filled);
+            for (int i = 0; i < length; i++)
+            {
+                float expected = (float)one.NextGaussian();
+                Assert.True(Math.Abs(expected - filled[i]) <= 1e-6f * Math.Max(1f, Math.Abs(expected)), $"round {round}, value {i}: {filled[i]} against {expected}");
+            }
+            Assert.Equal(one.NextDouble(), bulk.NextDouble()); // the uniform stream stays in step
         }
     }
 

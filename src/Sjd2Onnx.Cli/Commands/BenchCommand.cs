@@ -172,7 +172,8 @@ internal sealed class BenchCommand
                     m.Runs.Add(new BenchRun(prompts[pi], seed, result.Statistics.Passes, ms, result.Statistics.MeanAcceptedPerPass,
                         result.Statistics.HostShare, scorer.Score(m.Label, prompts[pi], result.Image),
                         [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass], result.Statistics.TransferBytesPerPass,
-                        result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes));
+                        result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes,
+                        TimeBreakdown.From(result.Statistics, ms)));
                 }
                 done++;
                 if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
@@ -237,12 +238,23 @@ internal sealed class BenchCommand
         Console.WriteLine($"{"share of passes by tokens fed",-40} {buckets}");
         foreach (var r in methods)
             Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.FedHistogram.Select(v => $"{v,6:P0}"))}");
+        // Where the wall time goes: the host components are what the engine itself can still shave.
+        Console.WriteLine($"{"share of wall time",-40} {string.Join(" ", TimeBreakdown.Names.Select(n => $"{n,13}"))}");
+        foreach (var r in methods)
+            Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.TimeShares.Select(v => $"{v,13:P1}"))}");
     }
 
     private static JsonObject HistogramJson(double[] shares)
     {
         var o = new JsonObject();
         for (int i = 0; i < shares.Length; i++) o[BenchMethod.BucketLabel(i)] = shares[i];
+        return o;
+    }
+
+    private static JsonObject TimeSharesJson(double[] shares)
+    {
+        var o = new JsonObject();
+        for (int i = 0; i < shares.Length; i++) o[TimeBreakdown.Names[i]] = shares[i];
         return o;
     }
 
@@ -265,6 +277,7 @@ internal sealed class BenchCommand
                 ["speedup"] = r.Speedup(ar),
                 ["accepted_per_pass"] = r.AcceptedPerPass,
                 ["host_share"] = r.HostShare,
+                ["time_shares"] = TimeSharesJson(r.TimeShares),
                 ["single_token_pass_share"] = r.SingleTokenPassShare,
                 ["fed_per_pass"] = r.FedPerPass,
                 ["committed_per_pass_histogram"] = HistogramJson(r.CommittedHistogram),

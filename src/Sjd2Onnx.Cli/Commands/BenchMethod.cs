@@ -14,6 +14,22 @@ internal sealed class BenchMethod(string label, GenerationOptions options)
     public double TransferBytesPerPass => Runs.Average(r => r.TransferBytesPerPass);
     public double KvBytesPerPass => Runs.Average(r => r.KvBytesPerPass);
 
+    /// <summary>Mean share of the generation's wall time per <see cref="TimeBreakdown.Names"/> component.</summary>
+    public double[] TimeShares
+    {
+        get
+        {
+            var shares = new double[TimeBreakdown.Names.Length];
+            var timed = Runs.Where(r => r.Breakdown is not null && r.LatencyMs > 0).ToList();
+            foreach (var r in timed)
+            {
+                var v = r.Breakdown!.Values;
+                for (int i = 0; i < shares.Length; i++) shares[i] += v[i] / r.LatencyMs / timed.Count;
+            }
+            return shares;
+        }
+    }
+
     /// <summary>Bucket edges of the per-pass histograms: 1, 2, 3, 4–7, 8–15, 16–31, 32 and more.</summary>
     public static readonly int[] HistogramEdges = [1, 2, 3, 4, 8, 16, 32];
 

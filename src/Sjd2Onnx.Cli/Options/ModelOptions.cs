@@ -4,8 +4,9 @@ using System.CommandLine.Parsing;
 namespace Sjd2Onnx.Cli.Options;
 
 /// <summary>
-/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c> and <c>--verbose</c>: which model folder, opened on
-/// which execution provider (or the first of a list that loads), with or without ONNX Runtime's log.
+/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c>, <c>--threads</c> and <c>--verbose</c>: which model folder,
+/// opened on which execution provider (or the first of a list that loads) with how many threads, with or
+/// without ONNX Runtime's log.
 /// </summary>
 internal sealed class ModelOptions
 {
@@ -29,6 +30,13 @@ internal sealed class ModelOptions
         CustomParser = ValueParsers.Int("--device-id", 0, 64),
     };
 
+    public Option<int?> Threads { get; } = new("--threads")
+    {
+        Description = "ONNX Runtime threads per graph; default: by the model's size (the calling thread only for small models, every core for the transformer and VQ decoder of large ones).",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--threads", 1, PipelineOptions.MaxIntraOpThreads),
+    };
+
     public Option<bool> Verbose { get; } = SharedOptions.Switch("--verbose",
         "ONNX Runtime's own log (info level and above) on stderr; without it ONNX Runtime prints nothing.");
 
@@ -38,7 +46,7 @@ internal sealed class ModelOptions
     }
 
     /// <summary>
-    /// Adds the options; <paramref name="withDevice"/> false leaves <c>--device-id</c> and <c>--verbose</c>
+    /// Adds the options; <paramref name="withDevice"/> false leaves <c>--device-id</c>, <c>--threads</c> and <c>--verbose</c>
     /// out (commands that pick no GPU and open no pipeline).
     /// </summary>
     public void AddTo(Command command, bool withDevice = true)
@@ -47,6 +55,7 @@ internal sealed class ModelOptions
         command.Options.Add(Provider);
         if (!withDevice) return;
         command.Options.Add(DeviceId);
+        command.Options.Add(Threads);
         command.Options.Add(Verbose);
     }
 
@@ -88,7 +97,7 @@ internal sealed class ModelOptions
         return pipeline;
     }
 
-    /// <summary>How the model is opened: <c>--ep</c> (first provider, then its fallbacks), <c>--device-id</c>, <c>--verbose</c>.</summary>
+    /// <summary>How the model is opened: <c>--ep</c> (first provider, then its fallbacks), <c>--device-id</c>, <c>--threads</c>, <c>--verbose</c>.</summary>
     public PipelineOptions PipelineOptionsOf(ParseResult parse)
     {
         var providers = ProvidersOf(parse);
@@ -97,6 +106,7 @@ internal sealed class ModelOptions
             Provider = providers[0],
             FallbackProviders = [.. providers.Skip(1)],
             DeviceId = parse.GetValue(DeviceId) ?? 0,
+            IntraOpThreads = parse.GetValue(Threads) ?? 0,
             OnnxRuntimeLog = parse.GetValue(Verbose) ? Console.Error.WriteLine : null,
             OnnxRuntimeLogLevel = OnnxRuntimeLogLevel.Info,
         };

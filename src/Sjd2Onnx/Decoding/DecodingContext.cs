@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using Sjd2Onnx.Model;
 using Sjd2Onnx.Sampling;
@@ -22,7 +23,9 @@ internal sealed class DecodingContext : IDisposable
     private readonly long[] _codeIds;           // image-embedding graph input, [1, maxWindow]
     private readonly float[] _codeEmbeds;       // image-embedding graph output, [1, maxWindow, D]
     private readonly float[] _noiseRows;        // noise_levels for every batch row, [B, maxWindow]
-    private readonly Stopwatch _onnxClock = new();
+    private readonly Stopwatch _transformerClock = new();
+    private readonly Stopwatch _embeddingClock = new();
+    private long _distributionTicks;
     private readonly Stopwatch _totalClock = Stopwatch.StartNew();
     private readonly long[] _prefixIds;
     private readonly int _prefixLength;
@@ -60,7 +63,10 @@ internal sealed class DecodingContext : IDisposable
         int positionsNeeded = (firstImage ?? _prefixLength) + Layout.SlotCount;
         if (positionsNeeded > manifest.Transformer.MaxSequenceLength)
             throw new Sjd2Exception($"prompt and image need {positionsNeeded} positions, the model allows {manifest.Transformer.MaxSequenceLength}; shorten the prompt.");
+        // Renting and zeroing the KV cache runs graphs on the device: it counts as transformer time.
+        _transformerClock.Start();
         Runner = new TransformerRunner(sessions, manifest, Batch, capacity, runnerWindow, allocate: allocate);
+        _transformerClock.Stop();
         Runner.SetPadding(_padding);
         if (firstImage is int first)
         {
@@ -136,6 +142,25 @@ internal sealed class DecodingContext : IDisposable
         }
     }
 
+    /// <summary>
+    /// (e − <paramref name="mean"/>) / <paramref name="std"/> for the embedding e of every code, [K, D]; the
+    /// model's statistics make it a per-model constant, built once per pipeline.
+    /// </summary>
+    public float[] NormalisedCodeEmbeddings(float[] mean, float[] std) => _sessions.CodeTable(() =>
+    {
+        var all = new int[Codebook];
+        for (int c = 0; c < all.Length; c++) all[c] = c;
+        var table = new float[Codebook * Hidden];
+        EmbedCodes(all, table);
+        for (int c = 0; c < Codebook; c++)
+        {
+            var row = table.AsSpan(c * Hidden, Hidden);
+            TensorPrimitives.Subtract(row, mean, row);
+            TensorPrimitives.Divide(row, std, row);
+        }
+        return table;
+    });
+
     /// <summary>Forced-token embedding of a slot (end-of-line).</summary>
     public ReadOnlySpan<float> ForcedEmbedding => _endOfLine;
 
@@ -162,8 +187,12 @@ internal sealed class DecodingContext : IDisposable
     }
 
     /// <summary>Distribution (after CFG and sampling settings) predicted at window position j of the last pass.</summary>
-    public void Distribution(int j, Span<float> probs) =>
+    public void Distribution(int j, Span<float> probs)
+    {
+        long start = Stopwatch.GetTimestamp();
         Distributions.Build(Runner.Logits(0, j), Batch > 1 ? Runner.Logits(1, j) : default, probs);
+        _distributionTicks += Stopwatch.GetTimestamp() - start;
+    }
 
     /// <summary>Records how many slots a pass committed and reports progress.</summary>
     public void ReportCommitted(int committedSlots, int totalCommitted, int[] codes, int[]? draftCodes = null)
@@ -176,7 +205,9 @@ internal sealed class DecodingContext : IDisposable
 
     public void Finish()
     {
-        Statistics.OnnxTime = _onnxClock.Elapsed;
+        Statistics.TransformerTime = _transformerClock.Elapsed;
+        Statistics.EmbeddingTime = _embeddingClock.Elapsed;
+        Statistics.DistributionTime = Stopwatch.GetElapsedTime(0, _distributionTicks);
         Statistics.TotalTime = _totalClock.Elapsed;
     }
 
@@ -185,11 +216,11 @@ internal sealed class DecodingContext : IDisposable
     private void RunTransformer(float[] embeds, int s, ReadOnlySpan<float> noise, ReadOnlySpan<int> positionOffsets, ReadOnlySpan<bool> windowMask)
     {
         _cancellation.ThrowIfCancellationRequested();
-        _onnxClock.Start();
+        _transformerClock.Start();
         try { Runner.Run(embeds, s, noise, positionOffsets, windowMask, _runOptions); }
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
         catch (OnnxRuntimeException e) { throw GraphContract.RunFailed("transformer", e); }
-        finally { _onnxClock.Stop(); }
+        finally { _transformerClock.Stop(); }
         Statistics.Passes++;
         Statistics.BoundBytes += Runner.LastBoundBytes;
         Statistics.ReadBackBytes += Runner.LastReadBackBytes;
@@ -199,7 +230,7 @@ internal sealed class DecodingContext : IDisposable
     // Into a preallocated output: the speculative decoders embed every pass.
     private void RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int batch, int length, float[] destination)
     {
-        _onnxClock.Start();
+        _embeddingClock.Start();
         try
         {
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, [batch, length]);
@@ -208,7 +239,7 @@ internal sealed class DecodingContext : IDisposable
         }
         catch (OnnxRuntimeException) when (_cancellation.IsCancellationRequested) { throw new OperationCanceledException(_cancellation); }
         catch (OnnxRuntimeException e) { throw GraphContract.RunFailed(inputName == "input_ids" ? "text_embedding" : "image_embedding", e); }
-        finally { _onnxClock.Stop(); }
+        finally { _embeddingClock.Stop(); }
     }
 
     private float[] RunEmbedding(InferenceSession session, string inputName, Memory<long> ids, int batch, int length)

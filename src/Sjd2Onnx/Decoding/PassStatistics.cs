@@ -9,12 +9,20 @@ public sealed class PassStatistics
     public List<int> CommittedPerPass { get; } = [];
     /// <summary>Tokens fed by each pass after the prefill (anchor, drafts and, for tree passes, every tree node).</summary>
     public List<int> FedPerPass { get; } = [];
-    /// <summary>Wall time inside ONNX Runtime (all graphs).</summary>
-    public TimeSpan OnnxTime { get; internal set; }
+    /// <summary>Wall time inside ONNX Runtime (all graphs): <see cref="TransformerTime"/> + <see cref="EmbeddingTime"/>.</summary>
+    public TimeSpan OnnxTime => TransformerTime + EmbeddingTime;
+    /// <summary>Wall time of the transformer passes (the KV cache's prepare graph included).</summary>
+    public TimeSpan TransformerTime { get; internal set; }
+    /// <summary>Wall time of the text and image embedding graphs.</summary>
+    public TimeSpan EmbeddingTime { get; internal set; }
+    /// <summary>Host time spent turning logits into sampling distributions (guidance, temperature, top-k, softmax, top-p).</summary>
+    public TimeSpan DistributionTime { get; internal set; }
     /// <summary>Wall time of the whole decode.</summary>
     public TimeSpan TotalTime { get; internal set; }
     /// <summary>Share of wall time spent in host-side work (sampling, verification, denoising, copies).</summary>
     public double HostShare => TotalTime > TimeSpan.Zero ? 1 - OnnxTime / TotalTime : 0;
+    /// <summary>Of <see cref="HostShare"/>, the part spent building distributions.</summary>
+    public double DistributionShare => TotalTime > TimeSpan.Zero ? DistributionTime / TotalTime : 0;
     /// <summary>Bytes the transformer passes bound from host buffers (inputs and KV past), summed over passes.</summary>
     public long BoundBytes { get; internal set; }
     /// <summary>Bytes the transformer passes wrote back into host buffers (logits and KV), summed over passes.</summary>

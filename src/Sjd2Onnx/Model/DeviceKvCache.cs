@@ -23,6 +23,7 @@ internal sealed class DeviceKvCache : IDisposable
     private readonly OrtMemoryAllocation[] _buffers;
     private readonly OrtMemoryAllocation _rows, _mask;
     private int _current, _capacity, _strideStep;
+    private int _growTo; // a stride Grow asked for, applied by the next Prepare (0: none)
     private static int s_versions;
     private readonly RunOptions _runOptions = new();   // helper runs finish once begun: a cancelled commit would tear the cache
     // Views are plain descriptors of the buffers: made once per shape and kept while the cache lives.
@@ -99,6 +100,7 @@ internal sealed class DeviceKvCache : IDisposable
         _queued = 0;
         Array.Clear(_padding);
         Stride = Math.Min(capacity, strideStep);
+        _growTo = 0;
         CacheVersion = Interlocked.Increment(ref s_versions);
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
         _graphs.Zero(CacheViews().Stack, _runOptions);
@@ -128,6 +130,7 @@ internal sealed class DeviceKvCache : IDisposable
     /// </summary>
     public OrtValue Prepare(int cached, int window, RunOptions runOptions)
     {
+        ApplyGrowth();
         int total = Stride + window;
         if (!_maskViews.TryGetValue(total, out var mask))
             _maskViews[total] = mask = OrtValue.CreateTensorValueWithData(_graphs.Memory, TensorElementType.Int64, [Batch, total],
@@ -168,18 +171,26 @@ internal sealed class DeviceKvCache : IDisposable
 
     /// <summary>
     /// Widens every block to hold <paramref name="rows"/> rows (next multiple of the stride step, at
-    /// most the capacity): the cache is copied into the other buffer, wider.
+    /// most the capacity): the next <see cref="Prepare"/> (or <see cref="Flush"/>) copies the cache
+    /// into the other buffer, wider.
     /// </summary>
     public void Grow(int rows)
     {
-        if (rows <= Stride) return;
-        Flush();
-        int stride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep);
+        if (rows <= Math.Max(Stride, _growTo)) return;
+        // Lazy, like a commit: the copy runs at the start of the next Prepare, on the device and
+        // inside the pass's time, and queued rows are scattered into the wider buffer after it.
+        _growTo = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep);
+    }
+
+    private void ApplyGrowth()
+    {
+        if (_growTo <= Stride) return;
         var source = CacheViews().Stack;
         _current ^= 1;
         int old = Stride;
-        Stride = stride;
-        _graphs.Restride(source, CacheViews().Stack, stride - old, _runOptions);
+        Stride = _growTo;
+        _growTo = 0;
+        _graphs.Restride(source, CacheViews().Stack, Stride - old, _runOptions);
         CacheVersion = Interlocked.Increment(ref s_versions);
     }
 
@@ -192,7 +203,7 @@ internal sealed class DeviceKvCache : IDisposable
     {
         if (_queued > 0) throw new InvalidOperationException("a commit is already queued");
         if (kept.Length > WindowLimit) throw new ArgumentOutOfRangeException(nameof(kept), $"{kept.Length} rows kept of windows of at most {WindowLimit}");
-        if (length + kept.Length > Stride) throw new InvalidOperationException($"{length + kept.Length} rows do not fit the stride {Stride}; grow it first");
+        if (length + kept.Length > Math.Max(Stride, _growTo)) throw new InvalidOperationException($"{length + kept.Length} rows do not fit the stride {Stride}; grow it first");
         int k = kept.Length;
         for (int m = 0; m < k; m++) _keptIds[m] = kept[m];
         int o = 0;
@@ -207,7 +218,7 @@ internal sealed class DeviceKvCache : IDisposable
     /// <summary>Writes a queued commit now (reads of the cache need it).</summary>
     public void Flush()
     {
-        if (_queued > 0) Prepare(0, 1, _runOptions);
+        if (_queued > 0 || _growTo > Stride) Prepare(0, 1, _runOptions);
     }
 
     /// <summary>One cached key/value row (tests; host-memory caches of float only).</summary>

@@ -13,6 +13,17 @@ internal sealed class ModelSessions : IDisposable
     public InferenceSession VqDecoder { get; }
     public bool HasNoiseInput { get; }
 
+    /// <summary>Intra-op threads each graph was opened with.</summary>
+    public ThreadPlan Threads { get; private init; } = new(0, 0, 0);
+
+    /// <summary>
+    /// A per-model constant derived from these sessions, computed by the first generation that
+    /// needs it (SJD2's normalised code-embedding table): a race computes it twice, harmlessly.
+    /// </summary>
+    public float[] CodeTable(Func<float[]> compute) => _codeTable ?? Interlocked.CompareExchange(ref _codeTable, compute(), null) ?? _codeTable!;
+
+    private float[]? _codeTable;
+
     /// <summary>Contract-2 transformers: the graphs that keep the KV cache on the provider's device.</summary>
     public KvCacheGraphs? KvGraphs { get; }
 
@@ -81,9 +92,14 @@ internal sealed class ModelSessions : IDisposable
                 opened.Add(s);
                 return s;
             }
+            string transformerFile = ManifestReader.ResolveInside(modelDir, m.Graphs.Transformer, "transformer");
+            var threads = ThreadPlan.For(settings, provider, GraphBytes(transformerFile));
+            options.IntraOpNumThreads = threads.Embeddings;
             var text = Load(m.Graphs.TextEmbedding, "text_embedding");
             var image = Load(m.Graphs.ImageEmbedding, "image_embedding");
+            options.IntraOpNumThreads = threads.Transformer;
             var transformer = Load(m.Graphs.Transformer, "transformer");
+            options.IntraOpNumThreads = threads.VqDecoder;
             var vq = Load(m.Graphs.VqDecoder, "vq_decoder");
 
             int d = m.Transformer.HiddenSize;
@@ -114,7 +130,7 @@ internal sealed class ModelSessions : IDisposable
                 ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers,
                     kvType)
                 : null;
-            return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs);
+            return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs) { Threads = threads };
         }
         catch
         {
@@ -150,6 +166,15 @@ internal sealed class ModelSessions : IDisposable
             yield return new($"{name}.{i}.key", kv, [null, t.NumKvHeads, null, t.HeadDim]);
             yield return new($"{name}.{i}.value", kv, [null, t.NumKvHeads, null, t.HeadDim]);
         }
+    }
+
+    // A graph's bytes with its external data file, if any: what a pass reads of weights.
+    private static long GraphBytes(string graph)
+    {
+        long bytes = 0;
+        foreach (string file in new[] { graph, graph + ".data" })
+            if (File.Exists(file)) bytes += new FileInfo(file).Length;
+        return bytes;
     }
 
     public void Dispose()

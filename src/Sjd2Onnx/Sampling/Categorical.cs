@@ -1,4 +1,7 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Sjd2Onnx.Sampling;
 
@@ -9,11 +12,27 @@ internal static class Categorical
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Sample(ReadOnlySpan<float> probs, SeededRandom rng)
     {
-        double total = 0;
-        for (int i = 0; i < probs.Length; i++) total += probs[i];
+        double total = TensorPrimitives.Sum(probs);
         double u = rng.NextDouble() * total, cumulative = 0;
-        int last = -1;
-        for (int i = 0; i < probs.Length; i++)
+        int last = -1, i = 0;
+        // After top-k most entries are zero: whole zero vectors are skipped without touching the sum.
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float start = ref MemoryMarshal.GetReference(probs);
+            for (; i + Vector256<float>.Count <= probs.Length; i += Vector256<float>.Count)
+            {
+                if (Vector256.LessThanOrEqualAll(Vector256.LoadUnsafe(ref start, (nuint)i), Vector256<float>.Zero)) continue;
+                for (int j = i; j < i + Vector256<float>.Count; j++)
+                {
+                    float p = probs[j];
+                    if (p <= 0) continue;
+                    cumulative += p;
+                    last = j;
+                    if (u < cumulative) return j;
+                }
+            }
+        }
+        for (; i < probs.Length; i++)
         {
             float p = probs[i];
             if (p <= 0) continue;

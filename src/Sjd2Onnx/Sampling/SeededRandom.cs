@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Sjd2Onnx.Sampling;
 
 /// <summary>
@@ -44,6 +46,48 @@ internal sealed class SeededRandom
         _spareGaussian = v * f;
         return u * f;
     }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with standard normals: the same values, in the same
+    /// order, as that many <see cref="NextGaussian"/> calls (up to the last bit of the logarithm),
+    /// with the logarithms and roots taken in bulk, vectorised (SJD2 draws a whole embedding of noise per slot).
+    /// </summary>
+    public void FillGaussian(Span<float> destination)
+    {
+        int i = 0;
+        if (destination.IsEmpty) return;
+        if (_spareGaussian is double spare) { _spareGaussian = null; destination[i++] = (float)spare; }
+        int pairs = (destination.Length - i + 1) / 2;
+        if (_u is null || _u.Length < pairs) { _u = new double[pairs]; _v = new double[pairs]; _f = new double[pairs]; _logR = new double[pairs]; }
+        var u = _u.AsSpan(0, pairs);
+        var v = _v!.AsSpan(0, pairs);
+        var f = _f!.AsSpan(0, pairs);
+        for (int k = 0; k < pairs; k++)
+        {
+            double a, b, r;
+            do
+            {
+                a = 2 * NextDouble() - 1;
+                b = 2 * NextDouble() - 1;
+                r = a * a + b * b;
+            } while (r >= 1 || r == 0);
+            u[k] = a; v[k] = b; f[k] = r;
+        }
+        // f holds r; it becomes sqrt(−2·ln r / r), the polar method's factor.
+        var logR = _logR!.AsSpan(0, pairs);
+        TensorPrimitives.Log(f, logR);
+        TensorPrimitives.Divide(logR, f, f);
+        TensorPrimitives.Multiply(f, -2.0, f);
+        TensorPrimitives.Sqrt(f, f);
+        for (int k = 0; k < pairs; k++)
+        {
+            destination[i++] = (float)(u[k] * f[k]);
+            if (i < destination.Length) destination[i++] = (float)(v[k] * f[k]);
+            else _spareGaussian = v[k] * f[k];
+        }
+    }
+
+    private double[]? _u, _v, _f, _logR; // FillGaussian's scratch
 
     private static ulong RotateLeft(ulong x, int k) => (x << k) | (x >> (64 - k));
 

@@ -9,7 +9,8 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <summary>
 /// <c>sjd2 bench --passes</c>: the cost of one transformer pass (both CFG rows) over window sizes
 /// and cache lengths, with FLOPs and bytes per pass estimated from the model and, when the
-/// machine's peaks are given, the fraction of the roofline max(FLOPs / peak, bytes / bandwidth).
+/// machine's peaks (given, or measured by <see cref="MachinePeaks"/>), the fraction of the roofline
+/// max(FLOPs / peak, bytes / bandwidth).
 /// </summary>
 internal static class PassCurve
 {
@@ -30,7 +31,15 @@ internal static class PassCurve
         long weightBytes = new FileInfo(graph).Length + (File.Exists(graph + ".data") ? new FileInfo(graph + ".data").Length : 0);
         double kvRowBytes = 2.0 * t.NumLayers * batch * t.NumKvHeads * t.HeadDim * sizeof(float);
 
+        string peaksFrom = "given";
+        if (peakGflops is null && peakGbps is null)
+        {
+            (peakGflops, peakGbps) = MachinePeaks.Measure(weightBytes);
+            peaksFrom = "measured here";
+        }
         Console.WriteLine($"model {m.Name}: per-pass cost, {batch} rows (CFG), median of {repeats} passes; weights ≈ {weightBytes / 1e6:F1} MB");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"machine: {peakGflops:F0} GFLOP/s, {peakGbps:F0} GB/s ({peaksFrom}), {Environment.ProcessorCount} cores; transformer threads: {pipeline.Sessions.Threads}"));
         string header = $"{"window",6} {"cache",6} {"median ms",10} {"min ms",8} {"GFLOP",7} {"MB",6} {"GFLOP/s",8} {"GB/s",6} {"roofline",9}";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
@@ -91,6 +100,8 @@ internal static class PassCurve
             ["weight_bytes"] = weightBytes,
             ["peak_gflops"] = peakGflops,
             ["peak_gbps"] = peakGbps,
+            ["peaks"] = peaksFrom,
+            ["threads"] = pipeline.Sessions.Threads.ToString(),
             ["passes"] = rows,
         };
     }

@@ -34,6 +34,12 @@ public sealed class BenchCommandTests : IDisposable
             // The per-pass histograms are shares of the same passes: each sums to 1.
             Assert.Equal(1.0, m!["committed_per_pass_histogram"]!.AsObject().Sum(b => (double)b.Value!), 6);
             Assert.Equal(1.0, m["fed_per_pass_histogram"]!.AsObject().Sum(b => (double)b.Value!), 6);
+            // Wall time by component: every component present, none negative, together the whole generation.
+            var shares = m["time_shares"]!.AsObject();
+            Assert.Equal(["transformer", "embeddings", "distributions", "decoder_host", "image"], shares.Select(c => c.Key));
+            Assert.All(shares, c => Assert.InRange((double)c.Value!, 0, 1));
+            Assert.InRange(shares.Sum(c => (double)c.Value!), 0.98, 1.02);
+            Assert.True((double)shares["transformer"]! > 0, $"{name}: no transformer time");
             Assert.True(m!.AsObject().ContainsKey("accuracy"));
             Assert.Equal(4, (int)m["images"]!);
             Assert.InRange((double)m["nfe"]!, 1, 16);
@@ -69,6 +75,16 @@ public sealed class BenchCommandTests : IDisposable
         // Work grows with the window.
         double Flops(int w) => (double)passes.First(r => (int)r!["window"]! == w && (int)r["cache_length"]! == 16)!["flops"]!;
         Assert.True(Flops(16) > 8 * Flops(1));
+
+        // Without peaks, bench measures this machine's: a MatMul's GFLOP/s and an Add's GB/s.
+        (code, stdout, stderr) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--json", json);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("measured here", stdout);
+        var measured = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("measured here", (string)measured["peaks"]!);
+        Assert.InRange((double)measured["peak_gflops"]!, 1, 1e5);
+        Assert.InRange((double)measured["peak_gbps"]!, 0.1, 1e4);
+        Assert.All(measured["passes"]!.AsArray(), r => Assert.InRange((double)r!["roofline_fraction"]!, 1e-6, 10));
 
         var (bad, _, err) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--peak-gflops", "400");
         Assert.Equal(2, bad);

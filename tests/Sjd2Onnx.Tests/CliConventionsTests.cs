@@ -17,7 +17,7 @@ public partial class CliConventionsTests
     private static readonly string[] GenerateOptions =
     [
         "--out", "--seed", "--count", "--method", "--window", "--init", "--reuse", "--reuse-threshold", "--denoise-steps",
-        "--kv", "--accept-noise", "--cfg", "--temperature", "--top-k", "--top-p", "--trace", "--model", "--ep", "--device-id", "--verbose", "--quiet",
+        "--kv", "--accept-noise", "--cfg", "--temperature", "--top-k", "--top-p", "--trace", "--model", "--ep", "--device-id", "--threads", "--verbose", "--quiet",
     ];
 
     [Theory]

@@ -308,6 +308,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--init-weights", default=None, help="start a new cosine cycle from this weights.pt")
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--window-share", type=float, default=None,
+                    help="share of the noisy rows that imitate the window schedule (default %.2f)" % TRAIN["window_share"])
     ap.add_argument("--workers", type=int, default=None, help="data worker processes (GPU default: cores - 2)")
     ap.add_argument("--prompts", nargs="*", default=None)
     ap.add_argument("--grid", default=None, help="sample: output PNG path")

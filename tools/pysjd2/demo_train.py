@@ -279,6 +279,8 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
         t["batch_size"] = args.batch
     if args.lr:
         t["lr"] = args.lr
+    if getattr(args, "window_share", None) is not None:
+        t["window_share"] = args.window_share
     codebook_np, _, _ = get_vq(log_path)
     ckpt_path = os.path.join(work, "ckpt.pt")
     ck = None

@@ -214,17 +214,22 @@ def add_arguments(p) -> None:
     p.add_argument("--cls-token-num", type=int, default=120, help="caption slots (= T5 max length, default 120)")
     p.add_argument("--codebook-size", type=int, default=16384)
     p.add_argument("--codebook-embed-dim", type=int, default=8)
+    p.add_argument("--random-size", choices=sorted(GPT_MODELS), default=None,
+                   help="random weights with this GPT size, the VQ-16 decoder at 256 pixels and a tiny T5: a model to "
+                        "measure the engine at real dimensions (its images are noise; too large to commit)")
 
 
 def export(args) -> str:
-    if args.tiny:
+    if args.tiny or args.random_size:
         ck = args.checkpoint or common.default_tiny_checkpoint_dir(args.out, "llamagen")
-        make_tiny(ck, seed=args.seed)
+        make_tiny(ck, seed=args.seed, size=args.random_size)
         args.checkpoint = ck
     gpt_path, vq_path, t5_dir, gpt, vq_args, image_size = resolve_inputs(args)
     model, vq, latent, t5cfg = load(gpt_path, vq_path, t5_dir, gpt, vq_args, image_size)
     name = args.name or os.path.basename(os.path.normpath(args.out))
-    desc = (f"LlamaGen T2I ({'tiny random-weight configuration' if args.tiny else os.path.basename(gpt_path)}), "
+    what = ("tiny random-weight configuration" if args.tiny
+            else f"random weights, {args.random_size} dimensions" if args.random_size else os.path.basename(gpt_path))
+    desc = (f"LlamaGen T2I ({what}), "
             f"{latent}x{latent} codes, 2-D RoPE, T5 text encoder in the text graph")
     manifest = make_manifest(name, model, vq, latent, t5cfg, args.max_prompt_tokens, desc)
     spm = os.path.join(t5_dir, "spiece.model")
@@ -275,23 +280,33 @@ def write_reference(out_dir, model, manifest, tok, prompt="a red circle", seed=0
                         "LlamaGen: 120-slot (here cls_token_num) caption layout with masks, absolute positions")
 
 
-def make_tiny(ckpt_dir: str, seed: int = 0) -> None:
+def make_tiny(ckpt_dir: str, seed: int = 0, size: Optional[str] = None) -> None:
     """Tiny LlamaGen inputs in the upstream layouts: gpt.pt ({"model": state_dict} with LlamaGen
     names), vq.pt ({"model": ...}), t5/ (Hugging Face config.json, spiece.model, model.safetensors),
-    plus llamagen.json with the model arguments (what --gpt-model / --image-size say for real ones)."""
+    plus llamagen.json with the model arguments (what --gpt-model / --image-size say for real ones).
+    ``size`` (a GPT_MODELS name) gives the transformer and the VQ-16 decoder their real dimensions
+    (256 pixels, 16x16 codes, 120 caption slots) with random weights; the T5 stays tiny."""
     pieces = tiny_unigram_pieces(TINY_WORDS)
     t5cfg = T5Config(vocab_size=len(pieces) + 4, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                      relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="gated-gelu")
     gpt = {"dim": 64, "n_layer": 2, "n_head": 4, "multiple_of": 32, "cls_token_num": 12, "vocab_size": 64,
            "caption_dim": 32, "norm_eps": 1e-5, "rope_base": 10000}
     vq_args = {"codebook_size": 64, "codebook_embed_dim": 8, "ch": 32, "ch_mult": [1, 1], "z_channels": 8, "num_res_blocks": 0}
-    model, vq, _ = build(gpt, t5cfg, vq_args, 8)
+    image_size = 8
+    if size is not None:
+        n_layer, n_head, dim = GPT_MODELS[size]
+        gpt = dict(gpt, dim=dim, n_layer=n_layer, n_head=n_head, multiple_of=256, cls_token_num=120, vocab_size=16384)
+        vq_args = {"codebook_size": 16384, "codebook_embed_dim": 8, "ch": 128, "ch_mult": VQ_MODELS["VQ-16"],
+                   "z_channels": 256, "num_res_blocks": 2}
+        image_size = 256
+    cls = gpt["cls_token_num"]
+    model, vq, _ = build(gpt, t5cfg, vq_args, image_size)
     g = torch.Generator().manual_seed(seed)
     common.init_random(model, g)
     common.init_random(vq, g)
     model.eval()
     with torch.no_grad():
-        model.text_embed.uncond_embedding.copy_(torch.randn(12, 32, generator=g) / 32 ** 0.5)
+        model.text_embed.uncond_embedding.copy_(torch.randn(cls, 32, generator=g) / 32 ** 0.5)
         common.calibrate_head(model, model.head.weight, seed)
     os.makedirs(os.path.join(ckpt_dir, "t5"), exist_ok=True)
     sd = {}
@@ -312,8 +327,9 @@ def make_tiny(ckpt_dir: str, seed: int = 0) -> None:
     with open(os.path.join(ckpt_dir, "t5", "spiece.model"), "wb") as f:
         f.write(sentencepiece_model_bytes(pieces, bos_id=-1))   # as T5's spiece.model
     common.write_json(os.path.join(ckpt_dir, "llamagen.json"), {
-        "gpt_checkpoint": "gpt.pt", "vq_checkpoint": "vq.pt", "t5": "t5", "gpt": gpt, "vq": vq_args, "image_size": 8,
-        "note": "tiny random-weight LlamaGen written by export_models.py llamagen --tiny"})
+        "gpt_checkpoint": "gpt.pt", "vq_checkpoint": "vq.pt", "t5": "t5", "gpt": gpt, "vq": vq_args, "image_size": image_size,
+        "note": f"{size} random-weight LlamaGen written by export_models.py llamagen --random-size {size}" if size
+        else "tiny random-weight LlamaGen written by export_models.py llamagen --tiny"})
 
 
 def from_family_info(info: dict, workdir: str):

@@ -23,9 +23,10 @@ public sealed record PipelineOptions
     /// Threads ONNX Runtime uses inside one operator, per graph. 0 (the default) chooses per graph from
     /// the model's size on the CPU provider: small transformers (under 64 MB of weights, like the
     /// default model) run every graph on the calling thread, where a worker woken for each small kernel
-    /// costs more than it saves; larger ones give the transformer and the VQ decoder one thread per
-    /// physical core. The embedding graphs always run on the calling thread. Other providers keep
-    /// ONNX Runtime's default. 1 runs every graph on the calling thread.
+    /// costs more than it saves; larger ones give the transformer and the VQ decoder every logical
+    /// processor on machines of up to 8 (ONNX Runtime's one per physical core beyond). The embedding
+    /// graphs always run on the calling thread. Other providers keep ONNX Runtime's default. 1 runs
+    /// every graph on the calling thread.
     /// </summary>
     public int IntraOpThreads { get; init; }
 

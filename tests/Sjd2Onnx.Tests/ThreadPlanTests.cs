@@ -15,10 +15,13 @@ public class ThreadPlanTests
     [Fact]
     public void LargeModelsGiveTheTransformerAndTheVqDecoderEveryCore()
     {
-        var plan = ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, 390_000_000); // GPT-B in float32
-        Assert.Equal(new ThreadPlan(Embeddings: 1, Transformer: 0, VqDecoder: 0), plan);
-        Assert.Equal(plan, ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, ThreadPlan.LargeModelBytes));
-        Assert.Equal(new ThreadPlan(1, 1, 1), ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, ThreadPlan.LargeModelBytes - 1));
+        // GPT-B in float32 on a 2-vCPU machine: both, whether they are two cores or one core's two hardware threads.
+        var plan = ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, 390_000_000, processors: 2);
+        Assert.Equal(new ThreadPlan(Embeddings: 1, Transformer: 2, VqDecoder: 2), plan);
+        Assert.Equal(plan, ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, ThreadPlan.LargeModelBytes, processors: 2));
+        Assert.Equal(new ThreadPlan(1, 1, 1), ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, ThreadPlan.LargeModelBytes - 1, processors: 2));
+        // A larger machine keeps ONNX Runtime's count of physical cores (0).
+        Assert.Equal(new ThreadPlan(1, 0, 0), ThreadPlan.For(new PipelineOptions(), ExecutionProvider.Cpu, 390_000_000, processors: 64));
     }
 
     [Fact]

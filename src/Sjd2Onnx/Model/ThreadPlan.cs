@@ -13,14 +13,28 @@ internal sealed record ThreadPlan(int Embeddings, int Transformer, int VqDecoder
     /// <summary>Transformer weights (graph file bytes) from which the transformer and the VQ decoder get every core.</summary>
     public const long LargeModelBytes = 64L << 20;
 
+    /// <summary>Up to this many logical processors, a large model uses all of them (see <see cref="LargeModelThreads"/>).</summary>
+    public const int SmallMachineProcessors = 8;
+
     /// <summary>The plan for a CPU session set; other providers keep ONNX Runtime's default for their CPU kernels.</summary>
-    public static ThreadPlan For(PipelineOptions settings, ExecutionProvider provider, long transformerBytes)
+    public static ThreadPlan For(PipelineOptions settings, ExecutionProvider provider, long transformerBytes) =>
+        For(settings, provider, transformerBytes, Environment.ProcessorCount);
+
+    internal static ThreadPlan For(PipelineOptions settings, ExecutionProvider provider, long transformerBytes, int processors)
     {
         if (settings.IntraOpThreads > 0) return new(settings.IntraOpThreads, settings.IntraOpThreads, settings.IntraOpThreads);
         if (provider != ExecutionProvider.Cpu) return new(0, 0, 0);
         // Embedding graphs are single gathers: never worth a pool.
-        return transformerBytes >= LargeModelBytes ? new(1, 0, 0) : new(1, 1, 1);
+        if (transformerBytes < LargeModelBytes) return new(1, 1, 1);
+        int threads = LargeModelThreads(processors);
+        return new(1, threads, threads);
     }
+
+    // ONNX Runtime's default is one thread per physical core. A small VM whose two vCPUs are one
+    // core's two hardware threads then gets one thread, and a GPT-B-sized pass was measured
+    // 1.6-1.75x faster on two there: small machines use every logical processor this process may
+    // run on. Larger ones keep ONNX Runtime's count, which leaves SMT siblings out (0).
+    private static int LargeModelThreads(int processors) => processors <= SmallMachineProcessors ? processors : 0;
 
     /// <summary>The plan in words, for <c>sjd2 info</c>: "1" or "auto" (every physical core) per graph.</summary>
     public override string ToString() =>

@@ -320,16 +320,17 @@ public class SamplerTests
     }
 
     [Fact]
-    public void FusedTopKPathMatchesTheChainRuleOfItsSteps()
+    public void TopKPathsMatchTheDefinitionOfTheirSteps()
     {
-        // Small top-k takes the fused path (one scan, softmax over the k kept logits). Compare it
-        // with the definition, computed in double: stable sort by (−logit, index), keep k,
+        // Small top-k takes the fused path (one scan, softmax over the k kept logits), larger top-k
+        // the quickselect path. Compare both with the definition, computed in double: stable sort by (−logit, index), keep k,
         // softmax, then the shortest prefix with mass ≥ p. Ties, masked (−∞) codes and CFG included.
         var rng = new SeededRandom(17);
         for (int trial = 0; trial < 2000; trial++)
         {
             int n = 2 + rng.NextInt(600);
-            int k = 1 + rng.NextInt(Math.Min(n - 1, DistributionBuilder.FusedTopKLimit));
+            // Half the trials take the fused path (k ≤ its limit), half any k (quickselect when larger).
+            int k = 1 + rng.NextInt(trial % 2 == 0 ? Math.Min(n - 1, DistributionBuilder.FusedTopKLimit) : n - 1);
             float topP = rng.NextInt(3) == 0 ? 1f : 0.3f + 0.7f * (float)rng.NextDouble();
             float cfg = rng.NextInt(2) == 0 ? 1f : 3f, temperature = rng.NextInt(2) == 0 ? 1f : 0.7f;
             bool coarse = rng.NextInt(2) == 0; // few distinct values: ties at the k-th
@@ -371,12 +372,14 @@ public class SamplerTests
         }
     }
 
-    [Fact]
-    public void FusedTopKPathRejectsNaNLogits()
+    [Theory]
+    [InlineData(8)]
+    [InlineData(90)]
+    public void TopKPathsRejectNaNLogits(int topK)
     {
         var logits = Enumerable.Range(0, 100).Select(i => (float)i).ToArray();
         logits[57] = float.NaN;
-        var builder = new DistributionBuilder(new(1, 1, 8, 1), logits.Length);
+        var builder = new DistributionBuilder(new(1, 1, topK, 1), logits.Length);
         Assert.Throws<InvalidOperationException>(() => builder.Build(logits, [], new float[logits.Length]));
     }
 

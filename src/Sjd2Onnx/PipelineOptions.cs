@@ -24,9 +24,10 @@ public sealed record PipelineOptions
     /// the model's size on the CPU provider: small transformers (under 64 MB of weights, like the
     /// default model) run every graph on the calling thread, where a worker woken for each small kernel
     /// costs more than it saves; larger ones give the transformer and the VQ decoder every logical
-    /// processor on machines of up to 8 (ONNX Runtime's one per physical core beyond). The embedding
-    /// graphs always run on the calling thread. Other providers keep ONNX Runtime's default. 1 runs
-    /// every graph on the calling thread.
+    /// processor on machines of up to 8 (ONNX Runtime's one per physical core beyond). The text
+    /// embedding graph gets them too when it is that large itself (a text encoder such as LlamaGen's
+    /// T5); the image embedding, a table lookup, always runs on the calling thread. Other providers
+    /// keep ONNX Runtime's default. 1 runs every graph on the calling thread.
     /// </summary>
     public int IntraOpThreads { get; init; }
 

@@ -14,7 +14,7 @@ internal sealed class ModelSessions : IDisposable
     public bool HasNoiseInput { get; }
 
     /// <summary>Intra-op threads each graph was opened with.</summary>
-    public ThreadPlan Threads { get; private init; } = new(0, 0, 0);
+    public ThreadPlan Threads { get; private init; } = new(0, 0, 0, 0);
 
     /// <summary>
     /// A per-model constant derived from these sessions, computed by the first generation that
@@ -92,10 +92,12 @@ internal sealed class ModelSessions : IDisposable
                 opened.Add(s);
                 return s;
             }
-            string transformerFile = ManifestReader.ResolveInside(modelDir, m.Graphs.Transformer, "transformer");
-            var threads = ThreadPlan.For(settings, provider, GraphBytes(transformerFile));
-            options.IntraOpNumThreads = threads.Embeddings;
+            var threads = ThreadPlan.For(settings, provider,
+                GraphBytes(ManifestReader.ResolveInside(modelDir, m.Graphs.Transformer, "transformer")),
+                GraphBytes(ManifestReader.ResolveInside(modelDir, m.Graphs.TextEmbedding, "text_embedding")));
+            options.IntraOpNumThreads = threads.TextEmbedding;
             var text = Load(m.Graphs.TextEmbedding, "text_embedding");
+            options.IntraOpNumThreads = threads.ImageEmbedding;
             var image = Load(m.Graphs.ImageEmbedding, "image_embedding");
             options.IntraOpNumThreads = threads.Transformer;
             var transformer = Load(m.Graphs.Transformer, "transformer");

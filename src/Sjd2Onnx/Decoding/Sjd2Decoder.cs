@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Decoding;
@@ -277,7 +278,19 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
     private static void ExpectedEmbedding(ReadOnlySpan<float> q, float[] table, int d, Span<float> result)
     {
         result.Clear();
-        for (int c = 0; c < q.Length; c++)
+        int c = 0;
+        // A top-k draft distribution is zero almost everywhere: skip whole vectors of negligible mass.
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var floor = Vector256.Create(1e-6f);
+            for (; c + Vector256<float>.Count <= q.Length; c += Vector256<float>.Count)
+            {
+                if (!Vector256.GreaterThanAny(Vector256.Create(q.Slice(c, Vector256<float>.Count)), floor)) continue;
+                for (int j = c; j < c + Vector256<float>.Count; j++)
+                    if (q[j] > 1e-6f) TensorPrimitives.MultiplyAdd(table.AsSpan(j * d, d), q[j], result, result);
+            }
+        }
+        for (; c < q.Length; c++)
             if (q[c] > 1e-6f) TensorPrimitives.MultiplyAdd(table.AsSpan(c * d, d), q[c], result, result);
     }
 

@@ -244,17 +244,11 @@ internal sealed class BenchCommand
             Console.WriteLine($"{r.Label,-40} {string.Join(" ", r.TimeShares.Select(v => $"{v,13:P1}"))}");
     }
 
-    private static JsonObject HistogramJson(double[] shares)
+    // Share i under the name of bucket or component i.
+    private static JsonObject SharesJson(double[] shares, Func<int, string> name)
     {
         var o = new JsonObject();
-        for (int i = 0; i < shares.Length; i++) o[BenchMethod.BucketLabel(i)] = shares[i];
-        return o;
-    }
-
-    private static JsonObject TimeSharesJson(double[] shares)
-    {
-        var o = new JsonObject();
-        for (int i = 0; i < shares.Length; i++) o[TimeBreakdown.Names[i]] = shares[i];
+        for (int i = 0; i < shares.Length; i++) o[name(i)] = shares[i];
         return o;
     }
 
@@ -277,11 +271,11 @@ internal sealed class BenchCommand
                 ["speedup"] = r.Speedup(ar),
                 ["accepted_per_pass"] = r.AcceptedPerPass,
                 ["host_share"] = r.HostShare,
-                ["time_shares"] = TimeSharesJson(r.TimeShares),
+                ["time_shares"] = SharesJson(r.TimeShares, i => TimeBreakdown.Names[i]),
                 ["single_token_pass_share"] = r.SingleTokenPassShare,
                 ["fed_per_pass"] = r.FedPerPass,
-                ["committed_per_pass_histogram"] = HistogramJson(r.CommittedHistogram),
-                ["fed_per_pass_histogram"] = HistogramJson(r.FedHistogram),
+                ["committed_per_pass_histogram"] = SharesJson(r.CommittedHistogram, BenchMethod.BucketLabel),
+                ["fed_per_pass_histogram"] = SharesJson(r.FedHistogram, BenchMethod.BucketLabel),
                 ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
                 ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
                 ["accuracy"] = r.Accuracy,

@@ -28,7 +28,7 @@ internal static class PassCurve
         var lengths = CacheLengths.Where(p => p + windows.Max() <= t.MaxSequenceLength).DefaultIfEmpty(0).ToArray();
         // Weights read per pass: the transformer graph's file(s), nearly all weights (fp32: 4 bytes each).
         string graph = ManifestReader.ResolveInside(pipeline.ModelDirectory, m.Graphs.Transformer, "transformer");
-        long weightBytes = new FileInfo(graph).Length + (File.Exists(graph + ".data") ? new FileInfo(graph + ".data").Length : 0);
+        long weightBytes = ModelSessions.GraphBytes(graph);
         double kvRowBytes = 2.0 * t.NumLayers * batch * t.NumKvHeads * t.HeadDim * sizeof(float);
 
         string peaksFrom = "given";

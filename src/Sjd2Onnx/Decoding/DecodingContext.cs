@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using Sjd2Onnx.Model;
 using Sjd2Onnx.Sampling;
@@ -143,23 +142,10 @@ internal sealed class DecodingContext : IDisposable
     }
 
     /// <summary>
-    /// (e − <paramref name="mean"/>) / <paramref name="std"/> for the embedding e of every code, [K, D]; the
-    /// model's statistics make it a per-model constant, built once per pipeline.
+    /// SJD2's normalised code-embedding table, a per-model constant: built by <paramref name="build"/>
+    /// for the first image that needs it, then kept with the pipeline's sessions.
     /// </summary>
-    public float[] NormalisedCodeEmbeddings(float[] mean, float[] std) => _sessions.CodeTable(() =>
-    {
-        var all = new int[Codebook];
-        for (int c = 0; c < all.Length; c++) all[c] = c;
-        var table = new float[Codebook * Hidden];
-        EmbedCodes(all, table);
-        for (int c = 0; c < Codebook; c++)
-        {
-            var row = table.AsSpan(c * Hidden, Hidden);
-            TensorPrimitives.Subtract(row, mean, row);
-            TensorPrimitives.Divide(row, std, row);
-        }
-        return table;
-    });
+    public float[] NormalisedCodeTable(Func<float[]> build) => _sessions.NormalisedCodeTable(build);
 
     /// <summary>Forced-token embedding of a slot (end-of-line).</summary>
     public ReadOnlySpan<float> ForcedEmbedding => _endOfLine;

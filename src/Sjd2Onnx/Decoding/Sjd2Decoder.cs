@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Decoding;
@@ -61,8 +60,17 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         for (int i = 0; i < sigma.Length; i++) alpha[i] = Alpha(sigma[i]);
         float[] mean = spec.EmbeddingMean, std = spec.EmbeddingStd;
         var ramp = _windowSchedule ? new WindowRamp(spec, settings.WindowLevels) : null;
-        // Normalised embedding of every code, for n̂0 as the expectation under a draft's distribution.
-        float[]? table = ramp is not null ? ctx.NormalisedCodeEmbeddings(mean, std) : null;
+        // Normalised embedding of every code, for n̂0 as the expectation under a draft's distribution
+        // (once per pipeline: the model's statistics make it a constant).
+        float[]? table = ramp is null ? null : ctx.NormalisedCodeTable(() =>
+        {
+            var all = new int[k];
+            for (int c = 0; c < k; c++) all[c] = c;
+            var built = new float[k * d];
+            ctx.EmbedCodes(all, built);
+            for (int c = 0; c < k; c++) Normalise(built.AsSpan(c * d, d), mean, std, built.AsSpan(c * d, d));
+            return built;
+        });
 
         var drafts = new DraftState(layout, k, ring);
         var verifier = new SpeculativeVerifier(k, settings.AcceptEveryDraft);
@@ -278,20 +286,10 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
     private static void ExpectedEmbedding(ReadOnlySpan<float> q, float[] table, int d, Span<float> result)
     {
         result.Clear();
-        int c = 0;
-        // A top-k draft distribution is zero almost everywhere: skip whole vectors of negligible mass.
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var floor = Vector256.Create(1e-6f);
-            for (; c + Vector256<float>.Count <= q.Length; c += Vector256<float>.Count)
-            {
-                if (!Vector256.GreaterThanAny(Vector256.Create(q.Slice(c, Vector256<float>.Count)), floor)) continue;
-                for (int j = c; j < c + Vector256<float>.Count; j++)
-                    if (q[j] > 1e-6f) TensorPrimitives.MultiplyAdd(table.AsSpan(j * d, d), q[j], result, result);
-            }
-        }
-        for (; c < q.Length; c++)
-            if (q[c] > 1e-6f) TensorPrimitives.MultiplyAdd(table.AsSpan(c * d, d), q[c], result, result);
+        // A top-k draft distribution is zero almost everywhere: codes of negligible mass are skipped.
+        const float floor = 1e-6f;
+        for (int c = SparseScan.Next(q, 0, floor); c < q.Length; c = SparseScan.Next(q, c + 1, floor))
+            if (q[c] > floor) TensorPrimitives.MultiplyAdd(table.AsSpan(c * d, d), q[c], result, result); // a NaN stays out
     }
 
     private static float Alpha(float sigma) => MathF.Sqrt(Math.Max(0f, 1f - sigma * sigma));

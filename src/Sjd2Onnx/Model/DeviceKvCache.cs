@@ -23,7 +23,7 @@ internal sealed class DeviceKvCache : IDisposable
     private readonly OrtMemoryAllocation[] _buffers;
     private readonly OrtMemoryAllocation _rows, _mask;
     private int _current, _capacity, _strideStep;
-    private int _growTo; // a stride Grow asked for, applied by the next Prepare (0: none)
+    private int _targetStride; // the stride after the growth Grow asked for, applied by the next Prepare (= Stride when none)
     private static int s_versions;
     private readonly RunOptions _runOptions = new();   // helper runs finish once begun: a cancelled commit would tear the cache
     // Views are plain descriptors of the buffers: made once per shape and kept while the cache lives.
@@ -99,8 +99,7 @@ internal sealed class DeviceKvCache : IDisposable
         _current = 0;
         _queued = 0;
         Array.Clear(_padding);
-        Stride = Math.Min(capacity, strideStep);
-        _growTo = 0;
+        Stride = _targetStride = Math.Min(capacity, strideStep);
         CacheVersion = Interlocked.Increment(ref s_versions);
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
         _graphs.Zero(CacheViews().Stack, _runOptions);
@@ -176,20 +175,19 @@ internal sealed class DeviceKvCache : IDisposable
     /// </summary>
     public void Grow(int rows)
     {
-        if (rows <= Math.Max(Stride, _growTo)) return;
+        if (rows <= _targetStride) return;
         // Lazy, like a commit: the copy runs at the start of the next Prepare, on the device and
         // inside the pass's time, and queued rows are scattered into the wider buffer after it.
-        _growTo = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep);
+        _targetStride = Math.Min(_capacity, (rows + _strideStep - 1) / _strideStep * _strideStep);
     }
 
     private void ApplyGrowth()
     {
-        if (_growTo <= Stride) return;
+        if (_targetStride == Stride) return;
         var source = CacheViews().Stack;
         _current ^= 1;
         int old = Stride;
-        Stride = _growTo;
-        _growTo = 0;
+        Stride = _targetStride;
         _graphs.Restride(source, CacheViews().Stack, Stride - old, _runOptions);
         CacheVersion = Interlocked.Increment(ref s_versions);
     }
@@ -203,7 +201,7 @@ internal sealed class DeviceKvCache : IDisposable
     {
         if (_queued > 0) throw new InvalidOperationException("a commit is already queued");
         if (kept.Length > WindowLimit) throw new ArgumentOutOfRangeException(nameof(kept), $"{kept.Length} rows kept of windows of at most {WindowLimit}");
-        if (length + kept.Length > Math.Max(Stride, _growTo)) throw new InvalidOperationException($"{length + kept.Length} rows do not fit the stride {Stride}; grow it first");
+        if (length + kept.Length > _targetStride) throw new InvalidOperationException($"{length + kept.Length} rows do not fit the stride {_targetStride}; grow it first");
         int k = kept.Length;
         for (int m = 0; m < k; m++) _keptIds[m] = kept[m];
         int o = 0;
@@ -218,7 +216,7 @@ internal sealed class DeviceKvCache : IDisposable
     /// <summary>Writes a queued commit now (reads of the cache need it).</summary>
     public void Flush()
     {
-        if (_queued > 0 || _growTo > Stride) Prepare(0, 1, _runOptions);
+        if (_queued > 0 || _targetStride != Stride) Prepare(0, 1, _runOptions);
     }
 
     /// <summary>One cached key/value row (tests; host-memory caches of float only).</summary>

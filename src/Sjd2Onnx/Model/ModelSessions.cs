@@ -17,10 +17,10 @@ internal sealed class ModelSessions : IDisposable
     public ThreadPlan Threads { get; private init; } = new(0, 0, 0, 0);
 
     /// <summary>
-    /// A per-model constant derived from these sessions, computed by the first generation that
-    /// needs it (SJD2's normalised code-embedding table): a race computes it twice, harmlessly.
+    /// SJD2's normalised code-embedding table, computed by the first generation that needs it and
+    /// kept for the others (a per-model constant); two racing generations compute it twice, harmlessly.
     /// </summary>
-    public float[] CodeTable(Func<float[]> compute) => _codeTable ?? Interlocked.CompareExchange(ref _codeTable, compute(), null) ?? _codeTable!;
+    public float[] NormalisedCodeTable(Func<float[]> build) => _codeTable ?? Interlocked.CompareExchange(ref _codeTable, build(), null) ?? _codeTable!;
 
     private float[]? _codeTable;
 
@@ -170,8 +170,8 @@ internal sealed class ModelSessions : IDisposable
         }
     }
 
-    // A graph's bytes with its external data file, if any: what a pass reads of weights.
-    private static long GraphBytes(string graph)
+    /// <summary>A graph's bytes with its external data file, if any: about what a run reads of weights.</summary>
+    internal static long GraphBytes(string graph)
     {
         long bytes = 0;
         foreach (string file in new[] { graph, graph + ".data" })

@@ -1,7 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Sjd2Onnx.Sampling;
 
@@ -14,29 +12,11 @@ internal static class Categorical
     {
         double total = TensorPrimitives.Sum(probs);
         double u = rng.NextDouble() * total, cumulative = 0;
-        int last = -1, i = 0;
-        // After top-k most entries are zero: whole zero vectors are skipped without touching the sum.
-        if (Vector256.IsHardwareAccelerated)
+        int last = -1;
+        // Entries ≤ 0 are skipped (after top-k almost all of them, a vector at a time).
+        for (int i = SparseScan.Next(probs, 0, 0f); i < probs.Length; i = SparseScan.Next(probs, i + 1, 0f))
         {
-            ref float start = ref MemoryMarshal.GetReference(probs);
-            for (; i + Vector256<float>.Count <= probs.Length; i += Vector256<float>.Count)
-            {
-                if (Vector256.LessThanOrEqualAll(Vector256.LoadUnsafe(ref start, (nuint)i), Vector256<float>.Zero)) continue;
-                for (int j = i; j < i + Vector256<float>.Count; j++)
-                {
-                    float p = probs[j];
-                    if (p <= 0) continue;
-                    cumulative += p;
-                    last = j;
-                    if (u < cumulative) return j;
-                }
-            }
-        }
-        for (; i < probs.Length; i++)
-        {
-            float p = probs[i];
-            if (p <= 0) continue;
-            cumulative += p;
+            cumulative += probs[i];
             last = i;
             if (u < cumulative) return i;
         }

@@ -35,13 +35,7 @@ internal sealed class SeededRandom
     public double NextGaussian()
     {
         if (_spareGaussian is double spare) { _spareGaussian = null; return spare; }
-        double u, v, s;
-        do
-        {
-            u = 2 * NextDouble() - 1;
-            v = 2 * NextDouble() - 1;
-            s = u * u + v * v;
-        } while (s >= 1 || s == 0);
+        var (u, v, s) = NextPolarPoint();
         double f = Math.Sqrt(-2 * Math.Log(s) / s);
         _spareGaussian = v * f;
         return u * f;
@@ -62,17 +56,7 @@ internal sealed class SeededRandom
         var u = _u.AsSpan(0, pairs);
         var v = _v!.AsSpan(0, pairs);
         var f = _f!.AsSpan(0, pairs);
-        for (int k = 0; k < pairs; k++)
-        {
-            double a, b, r;
-            do
-            {
-                a = 2 * NextDouble() - 1;
-                b = 2 * NextDouble() - 1;
-                r = a * a + b * b;
-            } while (r >= 1 || r == 0);
-            u[k] = a; v[k] = b; f[k] = r;
-        }
+        for (int k = 0; k < pairs; k++) (u[k], v[k], f[k]) = NextPolarPoint();
         // f holds r; it becomes sqrt(−2·ln r / r), the polar method's factor.
         var logR = _logR!.AsSpan(0, pairs);
         TensorPrimitives.Log(f, logR);
@@ -88,6 +72,19 @@ internal sealed class SeededRandom
     }
 
     private double[]? _u, _v, _f, _logR; // FillGaussian's scratch
+
+    /// <summary>A uniform point (u, v) inside the unit disc, without its centre, and s = u² + v²: the polar method's draw.</summary>
+    private (double U, double V, double S) NextPolarPoint()
+    {
+        double u, v, s;
+        do
+        {
+            u = 2 * NextDouble() - 1;
+            v = 2 * NextDouble() - 1;
+            s = u * u + v * v;
+        } while (s >= 1 || s == 0);
+        return (u, v, s);
+    }
 
     private static ulong RotateLeft(ulong x, int k) => (x << k) | (x >> (64 - k));
 

@@ -110,7 +110,7 @@ public sealed record GenerationOptions
     public const float DefaultAcceptNoise = 1f;
 
     /// <summary>Default SJD2 KV mode.</summary>
-    public const Sjd2KvMode DefaultKvMode = Sjd2KvMode.Exact;
+    public const Sjd2KvMode DefaultKvMode = Sjd2KvMode.Approximate;
 
     /// <summary>Default noise limit of <see cref="Sjd2KvMode.Limit"/>.</summary>
     public const float DefaultKvNoiseLimit = 0.1f;

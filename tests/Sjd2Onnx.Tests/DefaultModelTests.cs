@@ -39,10 +39,15 @@ public class DefaultModelTests
         Assert.True(failures.Count <= 1, string.Join("; ", failures));
     }
 
+    // SJD2 is approximate: these rows hold its inputs to what the model was trained on. Feeding
+    // noisy slots anything but their draft token's noised embedding (the earlier latent that
+    // carried superseded drafts) scored 52-80 % here and fails them.
     [Theory]
-    [InlineData(DecodingMethod.Ar)]
-    [InlineData(DecodingMethod.SjdPlusPlus)]
-    public async Task GrammarPromptsAreMostlyDrawnRight(DecodingMethod method)
+    [InlineData(DecodingMethod.Ar, 16)]
+    [InlineData(DecodingMethod.SjdPlusPlus, 16)]
+    [InlineData(DecodingMethod.Sjd2, 16)]
+    [InlineData(DecodingMethod.Sjd2, 64)]
+    public async Task GrammarPromptsAreMostlyDrawnRight(DecodingMethod method, int window)
     {
         var evaluator = Evaluator();
         var prompts = evaluator.DrawPrompts(16, seed: 2024, heldOut: false);
@@ -50,7 +55,7 @@ public class DefaultModelTests
         var failures = new List<string>();
         for (int i = 0; i < prompts.Count; i++)
         {
-            var options = new GenerationOptions { Seed = (ulong)i, Method = method };
+            var options = new GenerationOptions { Seed = (ulong)i, Method = method, Window = window };
             var result = await pipeline.GenerateAsync(prompts[i], options);
             var score = evaluator.Score(prompts[i], result.Image);
             if (!score.Overall) failures.Add($"'{prompts[i]}': {score.Failures}");

@@ -305,7 +305,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--work", default=None, help="folder for ckpt.pt, weights.pt and the log (train/demo)")
-    ap.add_argument("--init-weights", default=None, help="start a new cosine cycle from this weights.pt")
+    ap.add_argument("--init-weights", default=None, help="start a new cosine cycle from these weights: a weights.pt / ckpt.pt of a training run, or a torch_state.pt such as onnx/torch_state.pt")
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--window-share", type=float, default=None,

@@ -268,6 +268,21 @@ def lr_at(state: Dict, t: Dict) -> float:
 # ------------------------------------------------------------------------------------------
 # loop
 # ------------------------------------------------------------------------------------------
+def weights_from(saved: Dict) -> Dict:
+    """A training weights dict (transformer_config, model, state) from a weights.pt / ckpt.pt, or
+    from a shipped torch_state.pt (so a fine-tune can start from onnx/torch_state.pt): the
+    optimiser state is dropped either way, as a new cosine cycle starts."""
+    if "model" in saved:
+        saved.pop("opt", None)
+        return saved
+    meta = saved["meta"]
+    cycles = meta.get("train_by_cycle") or [dict(TRAIN)]
+    state = {"step": meta["steps"], "seconds": float(meta["train_seconds"]),
+             "history": list(meta.get("history", [])), "train_by_cycle": list(cycles),
+             "cycle": len(cycles) - 1, "emb_mean": saved["embedding_mean"], "emb_std": saved["embedding_std"]}
+    return {"transformer_config": saved["transformer_config"], "model": saved["transformer"], "state": state}
+
+
 def train(args) -> Tuple[Sjd2Transformer, Dict]:
     work = args.work or WORK
     os.makedirs(work, exist_ok=True)
@@ -287,8 +302,7 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
     if args.resume and os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu")
     elif args.init_weights:
-        ck = torch.load(args.init_weights, map_location="cpu")
-        ck.pop("opt", None)
+        ck = weights_from(torch.load(args.init_weights, map_location="cpu"))
     model = new_model(len(TOKENIZER.tokens), ck.get("transformer_config") if ck else None).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed." not in n.replace("_embed.", "embed.")]
     no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]

@@ -61,7 +61,7 @@ internal sealed class DecodingOptions
 
     public Option<string?> Kv { get; } = new("--kv")
     {
-        Description = "sjd2: KV cache of tokens accepted while noisy: exact (default, recomputed clean), approx (kept), or a noise limit S in [0, 1] (kept when fed at noise level <= S, else recomputed).",
+        Description = "sjd2: KV cache of tokens accepted while noisy: exact (recomputed clean), approx (default, kept), or a noise limit S in [0, 1] (kept when fed at noise level <= S, else recomputed).",
         HelpName = "exact|approx|S",
         CustomParser = ParseKv,
     };

@@ -141,12 +141,6 @@ internal sealed class DecodingContext : IDisposable
         }
     }
 
-    /// <summary>
-    /// SJD2's normalised code-embedding table, a per-model constant: built by <paramref name="build"/>
-    /// for the first image that needs it, then kept with the pipeline's sessions.
-    /// </summary>
-    public float[] NormalisedCodeTable(Func<float[]> build) => _sessions.NormalisedCodeTable(build);
-
     /// <summary>Forced-token embedding of a slot (end-of-line).</summary>
     public ReadOnlySpan<float> ForcedEmbedding => _endOfLine;
 

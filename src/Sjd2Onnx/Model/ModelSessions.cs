@@ -16,14 +16,6 @@ internal sealed class ModelSessions : IDisposable
     /// <summary>Intra-op threads each graph was opened with.</summary>
     public ThreadPlan Threads { get; private init; } = new(0, 0, 0, 0);
 
-    /// <summary>
-    /// SJD2's normalised code-embedding table, computed by the first generation that needs it and
-    /// kept for the others (a per-model constant); two racing generations compute it twice, harmlessly.
-    /// </summary>
-    public float[] NormalisedCodeTable(Func<float[]> build) => _codeTable ?? Interlocked.CompareExchange(ref _codeTable, build(), null) ?? _codeTable!;
-
-    private float[]? _codeTable;
-
     /// <summary>Contract-2 transformers: the graphs that keep the KV cache on the provider's device.</summary>
     public KvCacheGraphs? KvGraphs { get; }
 

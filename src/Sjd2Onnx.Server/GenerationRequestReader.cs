@@ -181,7 +181,8 @@ internal static class GenerationRequestReader
             // "kv": "exact", "approx", or a noise level σ in [0, 1]: keep KV rows of tokens fed at σ or less.
             KvMode = f.Raw("kv") is { ValueKind: JsonValueKind.Number } ? Sjd2KvMode.Limit : f.String("kv") switch
             {
-                null or "exact" => Sjd2KvMode.Exact,
+                null => null,
+                "exact" => Sjd2KvMode.Exact,
                 "approx" => Sjd2KvMode.Approximate,
                 var other => throw Bad("kv", $"unknown kv mode '{other}'; use \"exact\", \"approx\" or a noise level such as 0.1."),
             },

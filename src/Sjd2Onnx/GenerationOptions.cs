@@ -56,8 +56,8 @@ public sealed record GenerationOptions
     /// </summary>
     public int? DenoiseSteps { get; init; }
 
-    /// <summary>SJD2: KV cache treatment of tokens accepted while noisy.</summary>
-    public Sjd2KvMode KvMode { get; init; } = DefaultKvMode;
+    /// <summary>SJD2: KV cache treatment of tokens accepted while noisy; null = <see cref="DefaultKvMode"/> of the schedule.</summary>
+    public Sjd2KvMode? KvMode { get; init; }
 
     /// <summary>SJD2 with <see cref="Sjd2KvMode.Limit"/>: KV rows of tokens fed at σ ≤ this are kept, in [0, 1]; null = <see cref="DefaultKvNoiseLimit"/>.</summary>
     public float? KvNoiseLimit { get; init; }
@@ -109,8 +109,14 @@ public sealed record GenerationOptions
     /// <summary>Default SJD2 accept-noise limit (σ_max: verification never stops for noise, as published).</summary>
     public const float DefaultAcceptNoise = 1f;
 
-    /// <summary>Default SJD2 KV mode.</summary>
-    public const Sjd2KvMode DefaultKvMode = Sjd2KvMode.Approximate;
+    /// <summary>
+    /// Default SJD2 KV mode of a schedule: approximate for the window schedule (its inputs are noised
+    /// embeddings of the very tokens committed, and re-feeding them measured no better), exact for
+    /// the published per-pass one (whose latent can carry superseded drafts; approximate KV took its
+    /// ShapesEval from 62 % to 39 %). docs/decoding.md has the numbers.
+    /// </summary>
+    public static Sjd2KvMode DefaultKvMode(Sjd2Schedule schedule) =>
+        schedule == Sjd2Schedule.PerPass ? Sjd2KvMode.Exact : Sjd2KvMode.Approximate;
 
     /// <summary>Default noise limit of <see cref="Sjd2KvMode.Limit"/>.</summary>
     public const float DefaultKvNoiseLimit = 0.1f;
@@ -150,12 +156,12 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"a draft tree applies to PAC, not {Method}; use --method pac.");
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (DraftInit is { } init && !Enum.IsDefined(init)) throw new Sjd2Exception($"unknown draft initialisation {init}.");
-        if (!Enum.IsDefined(KvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
+        if (KvMode is { } kvMode && !Enum.IsDefined(kvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
         if (Schedule is { } schedule && !Enum.IsDefined(schedule)) throw new Sjd2Exception($"unknown SJD2 schedule {schedule}.");
         if (KvNoiseLimit is float kvLimit && !(kvLimit >= 0 && kvLimit <= 1))
             throw new Sjd2Exception($"KV noise limit must be in [0, 1], got {kvLimit}; e.g. --kv {DefaultKvNoiseLimit}.");
         if (KvNoiseLimit is not null && KvMode != Sjd2KvMode.Limit)
-            throw new Sjd2Exception($"a KV noise limit applies to the limit KV mode, not {KvMode}.");
+            throw new Sjd2Exception($"a KV noise limit applies to the limit KV mode, not {KvMode?.ToString() ?? "the default"}.");
         if (DraftInit == DraftInitialization.Noise && Method != DecodingMethod.Sjd2)
             throw new Sjd2Exception($"noise initialisation applies to SJD2, not {Method}; use random, horizontal or vertical.");
         Sjd2Spec? noise = null;
@@ -171,7 +177,7 @@ public sealed record GenerationOptions
         return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 && initUsed == DraftInitialization.Noise ? null : initUsed,
             Method == DecodingMethod.SjdPlusPlus ? Reuse : Method == DecodingMethod.Pac && !PacWithoutReuse ? DraftReuse.Coupled : null,
             ReuseThreshold ?? DefaultReuseThreshold,
-            noise, KvMode, AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
+            noise, KvMode ?? DefaultKvMode(scheduleUsed), AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
             KvNoiseLimit ?? DefaultKvNoiseLimit, scheduleUsed, scheduleUsed == Sjd2Schedule.Window ? DenoiseSteps : null,
             TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation);
     }

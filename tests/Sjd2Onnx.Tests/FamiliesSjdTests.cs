@@ -35,7 +35,7 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
         if (kvMode is not null)
         {
             var p = typeof(GenerationOptions).GetProperty("KvMode") ?? throw new InvalidOperationException("no KvMode option");
-            p.SetValue(o, Enum.Parse(p.PropertyType, kvMode));
+            p.SetValue(o, Enum.Parse(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType, kvMode));
         }
         return o;
     }

@@ -53,18 +53,25 @@ public sealed class Sjd2DecoderTests
     {
         var spec = new Sjd2Spec("karras", 20, 0.02f, 1f, 7f, [], []);
         var ramp = new WindowRamp(spec, levels: null);
-        Assert.Equal(0f, ramp.Sigma(1, 15));
-        Assert.Equal(0.02f, ramp.Sigma(2, 15), 5);
-        Assert.Equal(1f, ramp.Sigma(15, 15), 5);
-        for (int i = 2; i < 15; i++) Assert.True(ramp.Sigma(i + 1, 15) > ramp.Sigma(i, 15), $"rises at position {i}");
-        // One level per noisy position: position i of 15 drafts is level 15 − i of a 14-level grid.
-        var grid = (spec with { Steps = 14 }).SigmaGrid();
-        for (int i = 2; i <= 15; i++) Assert.Equal(grid[15 - i], ramp.Sigma(i, 15));
-        // A fixed level count spreads the same ends over the window; a single draft is fed clean.
+        int span = WindowRamp.MinimumSpan;
+        Assert.Equal(0f, ramp.Sigma(1, span));
+        Assert.Equal(0.02f, ramp.Sigma(2, span), 5);
+        Assert.Equal(1f, ramp.Sigma(span, span), 5);
+        for (int i = 2; i < span; i++) Assert.True(ramp.Sigma(i + 1, span) > ramp.Sigma(i, span), $"rises at position {i}");
+        // One level per noisy position: position i is level span − i of a (span − 1)-level grid.
+        var grid = (spec with { Steps = span - 1 }).SigmaGrid();
+        for (int i = 2; i <= span; i++) Assert.Equal(grid[span - i], ramp.Sigma(i, span));
+        // A narrower window feeds the same levels by position: only the ramp's low-noise start.
+        for (int i = 1; i <= 15; i++) Assert.Equal(ramp.Sigma(i, span), ramp.Sigma(i, 15));
+        Assert.True(ramp.Sigma(15, 15) < 0.1f);
+        // A wider one stretches the ramp to its own end.
+        Assert.Equal(1f, ramp.Sigma(100, 100), 5);
+        Assert.Equal((spec with { Steps = 99 }).SigmaGrid()[100 - 51], ramp.Sigma(51, 100));
+        // A fixed level count spreads the same ends over the ramp; a single draft is fed clean.
         var four = new WindowRamp(spec, levels: 4);
-        Assert.Equal(0.02f, four.Sigma(2, 31), 5);
-        Assert.Equal(1f, four.Sigma(31, 31), 5);
-        Assert.Equal(4, Enumerable.Range(2, 30).Select(i => four.Sigma(i, 31)).Distinct().Count());
+        Assert.Equal(0.02f, four.Sigma(2, 100), 5);
+        Assert.Equal(1f, four.Sigma(100, 100), 5);
+        Assert.Equal(4, Enumerable.Range(2, 99).Select(i => four.Sigma(i, 100)).Distinct().Count());
         Assert.Equal(0f, ramp.Sigma(1, 1));
     }
 

@@ -44,13 +44,19 @@ class RendererTests(unittest.TestCase):
 
 class NoiseScheduleTests(unittest.TestCase):
     def test_window_ramp_is_clean_at_the_front_and_rises_to_sigma_max(self):
-        ramp = noise_schedule.window_ramp(15, 0.02, 1.0, 7.0)
+        span = noise_schedule.MINIMUM_SPAN
+        ramp = noise_schedule.window_ramp(span, 0.02, 1.0, 7.0)
         self.assertEqual(ramp[0], 0.0)
         self.assertAlmostEqual(float(ramp[1]), 0.02, places=6)
         self.assertAlmostEqual(float(ramp[-1]), 1.0, places=6)
         self.assertTrue((np.diff(ramp[1:]) > 0).all())
-        # one level per noisy position: the ramp is the Karras grid of 14 levels, reversed
-        np.testing.assert_array_equal(ramp[1:], noise_schedule.karras_grid(14, 0.02, 1.0, 7.0)[::-1])
+        # one level per noisy position: the ramp is the Karras grid of span - 1 levels, reversed
+        np.testing.assert_array_equal(ramp[1:], noise_schedule.karras_grid(span - 1, 0.02, 1.0, 7.0)[::-1])
+        # a narrower window feeds the ramp's start; a wider one stretches it to its own end
+        np.testing.assert_array_equal(noise_schedule.window_ramp(15, 0.02, 1.0, 7.0), ramp[:15])
+        wide = noise_schedule.window_ramp(100, 0.02, 1.0, 7.0)
+        self.assertAlmostEqual(float(wide[-1]), 1.0, places=6)
+        np.testing.assert_array_equal(wide[1:], noise_schedule.karras_grid(99, 0.02, 1.0, 7.0)[::-1])
 
     def test_window_segment_puts_one_ramp_after_clean_context(self):
         rng = np.random.default_rng(5)

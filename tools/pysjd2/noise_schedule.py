@@ -1,7 +1,9 @@
 """SJD2 noise levels shared by training and the engine's window schedule (Decoding/WindowRamp.cs).
 
-The engine feeds a window of D drafts: the first clean, the other D - 1 on a Karras ramp from
-sigma_min (next to the clean front) to sigma_max (the window's end), one level per noisy position.
+The engine feeds a window of D drafts: the first clean, the others on a Karras ramp from sigma_min
+(next to the clean front) to sigma_max at the end of a ramp of max(D, MINIMUM_SPAN) positions, one
+level per noisy position: a draft's level depends on its distance from the front, and a narrow
+window feeds only the ramp's low-noise start.
 Training rows that imitate it put exactly that ramp on a random stretch of the image after clean
 context, for window sizes drawn over the range the engine uses.
 """
@@ -20,16 +22,19 @@ def karras_grid(steps: int, sigma_min: float, sigma_max: float, rho: float) -> n
     return ((a + t * (b - a)) ** rho).astype(np.float32)
 
 
+MINIMUM_SPAN = 64   # WindowRamp.MinimumSpan
+
+
 def window_ramp(drafts: int, sigma_min: float, sigma_max: float, rho: float,
-                levels: Optional[int] = None) -> np.ndarray:
+                levels: Optional[int] = None, span: int = MINIMUM_SPAN) -> np.ndarray:
     """sigma fed at draft positions 1..drafts (entry 0 is position 1, always clean)."""
     out = np.zeros(drafts, dtype=np.float32)
-    noisy = drafts - 1
-    if noisy < 1:
+    if drafts < 2:
         return out
+    noisy = max(drafts, span) - 1
     count = levels or noisy
     grid = karras_grid(count, sigma_min, sigma_max, rho)
-    for k in range(noisy):
+    for k in range(drafts - 1):
         index = count - 1 if noisy == 1 else int(np.floor((noisy - 1 - k) * (count - 1) / (noisy - 1) + 0.5))
         out[k + 1] = grid[index]
     return out

@@ -327,7 +327,7 @@ internal sealed class BenchCommand
         ["reuse"] = o.Method == DecodingMethod.SjdPlusPlus ? o.Reuse.ToString().ToLowerInvariant() : null,
         ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,
-        ["kv"] = o.Method == DecodingMethod.Sjd2 ? o.KvMode.ToString().ToLowerInvariant() : null,
+        ["kv"] = o.Method == DecodingMethod.Sjd2 ? (o.KvMode ?? GenerationOptions.DefaultKvMode(o.Schedule ?? GenerationOptions.DefaultSchedule)).ToString().ToLowerInvariant() : null,
         ["kv_noise_limit"] = o.Method == DecodingMethod.Sjd2 && o.KvMode == Sjd2KvMode.Limit ? o.KvNoiseLimit ?? GenerationOptions.DefaultKvNoiseLimit : null,
         ["schedule"] = o.Method == DecodingMethod.Sjd2 ? (o.Schedule ?? GenerationOptions.DefaultSchedule).ToString().ToLowerInvariant() : null,
         ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,

@@ -61,7 +61,7 @@ internal sealed class DecodingOptions
 
     public Option<string?> Kv { get; } = new("--kv")
     {
-        Description = "sjd2: KV cache of tokens accepted while noisy: exact (recomputed clean), approx (default, kept), or a noise limit S in [0, 1] (kept when fed at noise level <= S, else recomputed).",
+        Description = "sjd2: KV cache of tokens accepted while noisy: exact (recomputed clean; the default with --schedule per-pass), approx (kept; the default with the window schedule), or a noise limit S in [0, 1] (kept when fed at noise level <= S, else recomputed).",
         HelpName = "exact|approx|S",
         CustomParser = ParseKv,
     };
@@ -203,7 +203,7 @@ internal sealed class DecodingOptions
             TreeDepth = treeDepth,
             KvMode = v.Kv switch
             {
-                null => GenerationOptions.DefaultKvMode,
+                null => null,
                 "exact" => Sjd2KvMode.Exact,
                 "approx" or "approximate" => Sjd2KvMode.Approximate,
                 _ => Sjd2KvMode.Limit,

@@ -98,7 +98,8 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             int s = front + draftCount;
 
             // New slots up to the bonus position start as pure noise with no draft token, or
-            // (with a prior) as the prior's token, its embedding noised to the middle level.
+            // (with a prior) as the prior's token, its embedding noised to the middle level
+            // (per-pass schedule) or to its position's level when fed (window schedule).
             int seeded = 0;
             for (int slot = drafts.DraftedThrough + 1; slot <= n + draftCount; slot++)
             {
@@ -146,16 +147,15 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 fedSigma[r] = 0;
                 noise[i] = 0;
                 if (layout.IsForced(slot)) { ctx.ForcedEmbedding.CopyTo(dst); continue; }
-                if (ramp is not null && slot >= n && level[r] >= 0)
+                if (ramp is not null && slot >= n && level[r] >= 0 && hasTarget[r])
                 {
-                    // Window schedule: the draft's embedding at its position's level (a slot with
-                    // no draft token yet stays pure noise at σ_max).
-                    float to = hasTarget[r] ? ramp.Sigma(slot - n + 1, draftCount) : sigma[0];
+                    // Window schedule: the draft's embedding at its position's level. (A slot with
+                    // no draft token yet is fed below as pure noise at level 0, σ_max.)
+                    float to = ramp.Sigma(slot - n + 1, draftCount);
                     if (to <= 0f) level[r] = -1;
                     else
                     {
-                        if (hasTarget[r]) NoisedEmbedding(clean.AsSpan(r * d, d), latent.AsSpan(r * d, d), to, mean, std, dst);
-                        else TensorPrimitives.MultiplyAdd(latent.AsSpan(r * d, d), std, mean, dst);
+                        NoisedEmbedding(clean.AsSpan(r * d, d), latent.AsSpan(r * d, d), to, mean, std, dst);
                         noise[i] = fedSigma[r] = to;
                         continue;
                     }

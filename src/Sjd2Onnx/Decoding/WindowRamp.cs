@@ -32,7 +32,7 @@ internal sealed class WindowRamp(Sjd2Spec spec, int? levels)
         if (!_grids.TryGetValue(count, out var grid)) _grids[count] = grid = (spec with { Steps = count }).SigmaGrid();
         // Position 2 → σ_min (last grid index), the ramp's last position → σ_max (index 0).
         int k = position - 2;
-        int index = noisy == 1 ? count - 1 : (int)Math.Round((double)(noisy - 1 - k) * (count - 1) / (noisy - 1));
+        int index = (int)Math.Round((double)(noisy - 1 - k) * (count - 1) / (noisy - 1)); // noisy ≥ MinimumSpan − 1
         return grid[index];
     }
 }

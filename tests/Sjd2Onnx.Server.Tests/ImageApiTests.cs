@@ -37,6 +37,18 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
         Assert.NotEqual(data[0].GetProperty("b64_json").GetString(), data[1].GetProperty("b64_json").GetString());
     }
 
+    [Fact]
+    public async Task ARequestWithoutASeedDrawsAFreshOneAndCountsOnFromIt()
+    {
+        ulong[] Seeds(JsonElement body) => [.. body.GetProperty("data").EnumerateArray().Select(d => d.GetProperty("seed").GetUInt64())];
+        var request = new JsonObject { ["prompt"] = "a red circle", ["n"] = 2, ["size"] = "16x16" };
+        ulong[] first = Seeds(await PostOk(request)), second = Seeds(await PostOk(request));
+        Assert.Equal(first[0] + 1, first[1]);
+        Assert.Equal(second[0] + 1, second[1]);
+        Assert.NotEqual(first[0], second[0]); // drawn from 2^53 values: equal one time in 10^15
+        Assert.All(first.Concat(second), s => Assert.True(s < 1UL << 53, "seeds stay within JavaScript's exact integers"));
+    }
+
     [Theory]
     [InlineData("ar")]
     [InlineData("sjd")]

@@ -26,7 +26,9 @@ public class OpenAiSdkTests
         GeneratedImageCollection images = await client.GenerateImagesAsync("a small green triangle", 3, options);
         Assert.Equal(3, images.Count);
         Assert.All(images, i => Assert.Equal((16, 16), Png.Size(i.ImageBytes.ToArray())));
-        Assert.Equal(3, images.Select(i => Convert.ToBase64String(i.ImageBytes.ToArray())).Distinct().Count());
+        // No check that the three differ: the SDK sends no seed, so the server draws one, and the
+        // tiny model repeats its likeliest image about one time in ten (three seeds share an image
+        // in about one request of thirty). ImageApiTests checks consecutive seeds with a fixed one.
         Assert.InRange(images.CreatedAt, DateTimeOffset.UtcNow.AddMinutes(-10), DateTimeOffset.UtcNow.AddMinutes(1));
 
         var error = await Assert.ThrowsAsync<ClientResultException>(() => client.GenerateImageAsync("a red circle",

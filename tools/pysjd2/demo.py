@@ -310,6 +310,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--window-share", type=float, default=None,
                     help="share of the noisy rows that imitate the window schedule (default %.2f)" % TRAIN["window_share"])
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="CPU training in bf16 autocast: auto = when the CPU has AMX or AVX-512 BF16 (CUDA always uses it)")
     ap.add_argument("--workers", type=int, default=None, help="data worker processes (GPU default: cores - 2)")
     ap.add_argument("--prompts", nargs="*", default=None)
     ap.add_argument("--grid", default=None, help="sample: output PNG path")

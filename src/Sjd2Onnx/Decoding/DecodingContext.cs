@@ -116,7 +116,7 @@ internal sealed class DecodingContext : IDisposable
         for (int j = 0; j < s; j++)
             if (!Layout.IsForced(firstSlot + j)) _codeIds[n++] = codes[j];
         var row0 = WindowRow(0, s);
-        if (n > 0) RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n, _codeEmbeds);
+        if (n > 0) EmbedImageCodes(n);
         int k = 0;
         for (int j = 0; j < s; j++)
         {
@@ -136,7 +136,7 @@ internal sealed class DecodingContext : IDisposable
         {
             int n = Math.Min(_codeIds.Length, codes.Length - start);
             for (int i = 0; i < n; i++) _codeIds[i] = codes[start + i];
-            RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n, _codeEmbeds);
+            EmbedImageCodes(n);
             _codeEmbeds.AsSpan(0, n * Hidden).CopyTo(destination.Slice(start * Hidden, n * Hidden));
         }
     }
@@ -205,6 +205,19 @@ internal sealed class DecodingContext : IDisposable
         Statistics.BoundBytes += Runner.LastBoundBytes;
         Statistics.ReadBackBytes += Runner.LastReadBackBytes;
         Statistics.KvBytes += Runner.LastKvBytes;
+    }
+
+    // The first n of _codeIds into _codeEmbeds: from the model's table when it has one, else by the graph.
+    private void EmbedImageCodes(int n)
+    {
+        if (_sessions.ImageTable is not { } table)
+        {
+            RunEmbedding(_sessions.ImageEmbedding, "image_codes", _codeIds.AsMemory(0, n), 1, n, _codeEmbeds);
+            return;
+        }
+        _embeddingClock.Start();
+        table.Lookup(_codeIds.AsSpan(0, n), _codeEmbeds);
+        _embeddingClock.Stop();
     }
 
     // Into a preallocated output: the speculative decoders embed every pass.

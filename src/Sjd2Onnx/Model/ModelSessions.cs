@@ -13,6 +13,9 @@ internal sealed class ModelSessions : IDisposable
     public InferenceSession VqDecoder { get; }
     public bool HasNoiseInput { get; }
 
+    /// <summary>The image embedding of every code, when the graph is a per-code function small enough to tabulate.</summary>
+    public ImageEmbeddingTable? ImageTable { get; private init; }
+
     /// <summary>Intra-op threads each graph was opened with.</summary>
     public ThreadPlan Threads { get; private init; } = new(0, 0, 0, 0);
 
@@ -124,7 +127,11 @@ internal sealed class ModelSessions : IDisposable
                 ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers,
                     kvType)
                 : null;
-            return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs) { Threads = threads };
+            return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs)
+            {
+                Threads = threads,
+                ImageTable = ImageEmbeddingTable.TryBuild(image, m.Image.CodebookSize, d),
+            };
         }
         catch
         {

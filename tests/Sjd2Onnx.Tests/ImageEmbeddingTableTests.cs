@@ -1,0 +1,47 @@
+using Microsoft.ML.OnnxRuntime;
+using Sjd2Onnx.Model;
+using Sjd2Onnx.Tests.Support;
+
+namespace Sjd2Onnx.Tests;
+
+/// <summary>The image-embedding table that replaces an ONNX Runtime call per pass.</summary>
+public sealed class ImageEmbeddingTableTests
+{
+    [Theory]
+    [InlineData("tiny")]
+    [InlineData("tiny-eol")]
+    [InlineData("families/llamagen")]
+    [InlineData("families/janus-pro")]
+    [InlineData("families/emu3")]
+    public void TableRowsAreTheGraphsOutputBitForBit(string model)
+    {
+        string dir = TestPaths.Model(model);
+        var manifest = ManifestReader.Load(dir);
+        using var sessions = ModelSessions.Open(dir, manifest, ExecutionProvider.Cpu, 0);
+        int k = manifest.Image.CodebookSize, d = manifest.Transformer.HiddenSize;
+        // Every model here is small, and its image embedding a table lookup (Janus-Pro's with its aligner MLP, per code).
+        var table = Assert.IsType<ImageEmbeddingTable>(sessions.ImageTable);
+
+        // Codes in an order the table was not built from, repeats included, as one batch of the graph.
+        var rng = new Random(3);
+        var codes = Enumerable.Range(0, 37).Select(_ => (long)rng.Next(k)).ToArray();
+        var expected = new float[codes.Length * d];
+        using (var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, codes.AsMemory(), [1, codes.Length]))
+        using (var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, expected.AsMemory(), [1, codes.Length, d]))
+        using (var runOptions = new RunOptions())
+            sessions.ImageEmbedding.Run(runOptions, ["image_codes"], [input], ["inputs_embeds"], [output]);
+        var actual = new float[codes.Length * d];
+        table.Lookup(codes, actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void NoTableBeyondTheSizeLimit()
+    {
+        string dir = TestPaths.Model("tiny");
+        var manifest = ManifestReader.Load(dir);
+        using var sessions = ModelSessions.Open(dir, manifest, ExecutionProvider.Cpu, 0);
+        // 2^20 codes × 64 floats = 256 MB: refused before the graph runs (which would fail on codes past its table).
+        Assert.Null(ImageEmbeddingTable.TryBuild(sessions.ImageEmbedding, 1 << 20, 64));
+    }
+}

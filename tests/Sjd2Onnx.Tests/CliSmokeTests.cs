@@ -61,6 +61,7 @@ public class CliSmokeTests
         Assert.Contains(manifest.Name, r.Stdout);
         Assert.Contains("tiny-eol", r.Stdout);
         Assert.Contains("end-of-line", r.Stdout);
+        Assert.Contains("image codes from a table", r.Stdout);
         Assert.Contains("CPUExecutionProvider", r.Stdout);
     }
 

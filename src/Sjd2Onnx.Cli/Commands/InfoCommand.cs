@@ -31,6 +31,7 @@ internal sealed class InfoCommand
         Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
         Console.WriteLine($"running on   {ModelOptions.ProviderName(pipeline.Provider)}");
         Console.WriteLine($"threads      {pipeline.Sessions.Threads}");
+        Console.WriteLine($"embeddings   image codes {(pipeline.Sessions.ImageTable is null ? "by the image_embedding graph every pass" : "from a table read once from the image_embedding graph")}");
         Console.WriteLine($"onnxruntime  {Model.OnnxRuntimeEnvironment.ManagedVersion()}, lists {string.Join(", ", Model.SessionFactory.AvailableProviders())}");
         // Listed is not loadable: the CUDA provider is listed even when CUDA's libraries are missing.
         var probe = new PipelineOptions { DeviceId = parse.GetValue(_model.DeviceId) ?? 0 };

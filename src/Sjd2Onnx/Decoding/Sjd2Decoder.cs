@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Sjd2Onnx.Sampling;
@@ -269,16 +270,24 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
     }
 
     // The normalised embedding n = (e − mean)/std noised to σ with ε and fed back in embedding space:
-    // (α·n + σ·ε)·std + mean = α·e + (1 − α)·mean + σ·std·ε.
+    // (α·n + σ·ε)·std + mean = α·e + (1 − α)·mean + σ·std·ε, in one pass over the vectors (a slot of
+    // the window each pass; four TensorPrimitives calls cost about four times as much here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NoisedEmbedding(ReadOnlySpan<float> embedding, ReadOnlySpan<float> epsilon, float sigma,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> result)
     {
-        float alpha = Alpha(sigma);
-        TensorPrimitives.Multiply(epsilon, std, result);
-        TensorPrimitives.Multiply(result, sigma, result);
-        TensorPrimitives.MultiplyAdd(embedding, alpha, result, result);
-        TensorPrimitives.MultiplyAdd(mean, 1f - alpha, result, result);
+        float alpha = Alpha(sigma), rest = 1f - alpha;
+        int i = 0, width = Vector<float>.Count;
+        var a = new Vector<float>(alpha);
+        var b = new Vector<float>(rest);
+        var c = new Vector<float>(sigma);
+        for (; i <= result.Length - width; i += width)
+        {
+            var value = a * new Vector<float>(embedding[i..]) + b * new Vector<float>(mean[i..])
+                + c * new Vector<float>(std[i..]) * new Vector<float>(epsilon[i..]);
+            value.CopyTo(result[i..]);
+        }
+        for (; i < result.Length; i++) result[i] = alpha * embedding[i] + rest * mean[i] + sigma * std[i] * epsilon[i];
     }
 
     private static float Alpha(float sigma) => MathF.Sqrt(Math.Max(0f, 1f - sigma * sigma));

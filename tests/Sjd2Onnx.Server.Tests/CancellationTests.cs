@@ -77,9 +77,10 @@ public partial class CancellationTests
     [Fact]
     public async Task StoppingTheServerCancelsGenerationsWith503()
     {
-        await using var host = await ServerHost.KestrelAsync(ServerHost.Options(TestPaths.DefaultModel));
-        // Four AR images: seconds of work, still running when the server is told to stop.
-        var pending = host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a red circle", method = "ar", n = 4, seed = 3 });
+        await using var host = await ServerHost.KestrelAsync(ServerHost.Options(TestPaths.DefaultModel) with { MaxImagesPerRequest = 32 });
+        // 32 AR images: far more work than it takes to see it running and stop the server, even on
+        // a loaded CI machine (four images, 1.9 s there, once finished before the stop arrived).
+        var pending = host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a red circle", method = "ar", n = 32, seed = 3 });
         await WaitUntilRunningAsync(host.Client);
         var stopping = host.App.StopAsync();
         using var response = await pending;

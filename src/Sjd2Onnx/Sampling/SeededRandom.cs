@@ -46,7 +46,8 @@ internal sealed class SeededRandom
     /// (<see cref="NormalZiggurat"/>): exact, unbounded tails, one 64-bit draw and a compare for
     /// 99 % of values. Its own stream, not <see cref="NextGaussian"/>'s. SJD2 draws a vector of
     /// noise for every slot that enters the window (about 49 000 values an image on the default
-    /// model); the float Box–Muller loop before it cost 11 ns a value warm, the ziggurat 4.7.
+    /// model); the float Box–Muller loop before it cost 11 ns a value warm, the ziggurat 4.7 in
+    /// back-to-back runs of one micro-benchmark.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FillGaussian(Span<float> destination)

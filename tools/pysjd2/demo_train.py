@@ -349,7 +349,8 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
         mean, std = state["emb_mean"].to(device), state["emb_std"].to(device)
     if cuda:
         check_fused_attention(model, device, lambda m: log_line(log_path, m))
-    cpu_bf16 = not cuda and getattr(args, "bf16", "auto") != "off" and (getattr(args, "bf16", "auto") == "on" or cpu_has_bf16_matmul())
+    bf16 = getattr(args, "bf16", "auto")   # the tests call train() with argument sets without it
+    cpu_bf16 = not cuda and (bf16 == "on" or (bf16 == "auto" and cpu_has_bf16_matmul()))
     if cpu_bf16:
         log_line(log_path, "CPU bf16 autocast (native bf16 matrix instructions)")
     workers = args.workers if args.workers is not None else (min(12, max(0, (os.cpu_count() or 1) - 2)) if cuda else 0)

@@ -26,16 +26,16 @@ MINIMUM_SPAN = 64   # WindowRamp.MinimumSpan
 
 
 def window_ramp(drafts: int, sigma_min: float, sigma_max: float, rho: float,
-                levels: Optional[int] = None, span: int = MINIMUM_SPAN) -> np.ndarray:
+                levels: Optional[int] = None) -> np.ndarray:
     """sigma fed at draft positions 1..drafts (entry 0 is position 1, always clean)."""
     out = np.zeros(drafts, dtype=np.float32)
     if drafts < 2:
         return out
-    noisy = max(drafts, span) - 1
+    noisy = max(drafts, MINIMUM_SPAN) - 1   # at least 63 levels' worth of positions
     count = levels or noisy
     grid = karras_grid(count, sigma_min, sigma_max, rho)
     for k in range(drafts - 1):
-        index = count - 1 if noisy == 1 else int(np.floor((noisy - 1 - k) * (count - 1) / (noisy - 1) + 0.5))
+        index = int(np.floor((noisy - 1 - k) * (count - 1) / (noisy - 1) + 0.5))
         out[k + 1] = grid[index]
     return out
 

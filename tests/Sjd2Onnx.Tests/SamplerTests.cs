@@ -372,6 +372,39 @@ public class SamplerTests
         }
     }
 
+    [Fact]
+    public void SmallTopKKeepsTheSameCodesAsOneFullScan()
+    {
+        // Top-k up to a vector's width skips every vector below a floor taken from the lane
+        // maxima. Against the full scan's definition (stable sort by −logit, then index): ties
+        // around the k-th value, masked codes, a floor that is −∞ (a lane of masked codes), the
+        // largest values all in one vector or in the ragged tail, and lengths around the vector width.
+        var rng = new SeededRandom(41);
+        for (int trial = 0; trial < 3000; trial++)
+        {
+            int n = 16 + rng.NextInt(trial % 3 == 0 ? 24 : 600);
+            int k = 1 + rng.NextInt(8);
+            int shape = rng.NextInt(4);
+            var logits = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                logits[i] = shape switch
+                {
+                    0 => rng.NextInt(3),                                     // many ties
+                    1 => i % 8 == 3 ? float.NegativeInfinity : (float)rng.NextGaussian(), // a masked lane
+                    2 => i >= n - n % 8 || i < 8 ? 5 + (float)rng.NextGaussian() : (float)rng.NextGaussian(), // top in the first vector and the tail
+                    _ => (float)(4 * rng.NextGaussian()),
+                };
+            }
+            var order = Enumerable.Range(0, n).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(k).ToArray();
+            var probs = new float[n];
+            new DistributionBuilder(new(1, 1, k, 1), n).Build(logits, [], probs);
+            var kept = Enumerable.Range(0, n).Where(i => probs[i] > 0).ToArray();
+            var expected = order.Where(i => !float.IsNegativeInfinity(logits[i])).OrderBy(i => i).ToArray();
+            Assert.True(expected.SequenceEqual(kept), $"trial {trial} (n {n}, k {k}, shape {shape}): kept [{string.Join(",", kept)}], expected [{string.Join(",", expected)}]");
+        }
+    }
+
     [Theory]
     [InlineData(8)]
     [InlineData(90)]
@@ -380,6 +413,13 @@ public class SamplerTests
         var logits = Enumerable.Range(0, 100).Select(i => (float)i).ToArray();
         logits[57] = float.NaN;
         var builder = new DistributionBuilder(new(1, 1, topK, 1), logits.Length);
+        Assert.Throws<InvalidOperationException>(() => builder.Build(logits, [], new float[logits.Length]));
+        // Below every other logit (a vector a small top-k would skip) and in the ragged tail.
+        logits[57] = 57;
+        logits[3] = float.NaN;
+        Assert.Throws<InvalidOperationException>(() => builder.Build(logits, [], new float[logits.Length]));
+        logits[3] = 3;
+        logits[98] = float.NaN;
         Assert.Throws<InvalidOperationException>(() => builder.Build(logits, [], new float[logits.Length]));
     }
 

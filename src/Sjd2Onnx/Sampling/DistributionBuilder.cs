@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -55,22 +56,34 @@ internal sealed class DistributionBuilder
     {
         int k = cond.Length;
         if (probs.Length != k) throw new ArgumentException("probs must have one entry per code", nameof(probs));
-        // Guidance: u + s·(c − u).
-        if (!uncond.IsEmpty && _settings.CfgScale != 1f)
-        {
-            TensorPrimitives.Subtract(cond, uncond, probs);
-            TensorPrimitives.MultiplyAdd(probs, _settings.CfgScale, uncond, probs);
-        }
-        else
-        {
-            cond.CopyTo(probs);
-        }
-        if (_settings.Temperature != 1f) TensorPrimitives.Divide(probs, _settings.Temperature, probs);
-
         int topK = _settings.TopK;
-        if (topK > 0 && topK < k && topK <= FusedTopKLimit)
+        bool fused = topK > 0 && topK < k && topK <= FusedTopKLimit;
+        bool guided = !uncond.IsEmpty && _settings.CfgScale != 1f;
+        // Without guidance or temperature the fused path reads the logits where they are.
+        ReadOnlySpan<float> logits = cond;
+        if (guided || _settings.Temperature != 1f || !fused)
         {
-            BuildFromTopK(probs, topK);
+            // Guidance: u + s·(c − u).
+            if (guided)
+            {
+                TensorPrimitives.Subtract(cond, uncond, probs);
+                TensorPrimitives.MultiplyAdd(probs, _settings.CfgScale, uncond, probs);
+            }
+            else
+            {
+                cond.CopyTo(probs);
+            }
+            if (_settings.Temperature != 1f) TensorPrimitives.Divide(probs, _settings.Temperature, probs);
+            logits = probs;
+        }
+
+        if (fused)
+        {
+            if (topK <= Vector256<float>.Count && Vector256.IsHardwareAccelerated && k >= 2 * Vector256<float>.Count)
+                SelectTopKAboveLaneFloor(logits, topK);
+            else
+                SelectTopK(logits, topK);
+            WriteTopK(probs, topK);
             return;
         }
         if (topK > 0 && topK < k)
@@ -85,44 +98,121 @@ internal sealed class DistributionBuilder
     }
 
     /// <summary>
-    /// The fused path: <paramref name="probs"/> holds the guided, tempered logits; it is rewritten
-    /// to softmax over the k largest (ties to the lower index), then top-p, zero elsewhere.
+    /// The fused path's selection: the k largest of <paramref name="logits"/> (ties to the lower
+    /// index) into the kept lists, sorted descending, by one scan that seeds the list with the first
+    /// k and inserts what beats the current k-th value.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void BuildFromTopK(Span<float> probs, int topK)
+    private void SelectTopK(ReadOnlySpan<float> logits, int topK)
     {
         var values = _keptValues.AsSpan(0, topK);
         var indices = _keptIndices.AsSpan(0, topK);
         // Seed the list with the first k logits, sorted descending (stable: equal values keep index order).
-        for (int i = 0; i < topK; i++)
-        {
-            float v = probs[i];
-            if (float.IsNaN(v)) throw new InvalidOperationException("the model produced NaN logits");
-            int at = i;
-            while (at > 0 && values[at - 1] < v) { values[at] = values[at - 1]; indices[at] = indices[at - 1]; at--; }
-            values[at] = v;
-            indices[at] = i;
-        }
+        for (int i = 0; i < topK; i++) Seed(logits[i], i, i, values, indices);
         float floor = values[topK - 1];
-        int n = probs.Length;
+        int n = logits.Length;
         int next = topK;
         // Skip whole vectors that hold nothing above the current k-th value: after the first
         // few codes almost every vector is skipped, so the scan runs at memory speed.
         if (Vector256.IsHardwareAccelerated)
         {
-            ref float start = ref MemoryMarshal.GetReference(probs);
+            ref float start = ref MemoryMarshal.GetReference(logits);
             while (next + Vector256<float>.Count <= n)
             {
                 var block = Vector256.LoadUnsafe(ref start, (nuint)next);
                 if (Vector256.GreaterThanAny(block, Vector256.Create(floor)) || !Vector256.EqualsAll(block, block))
                 {
-                    for (int i = next; i < next + Vector256<float>.Count; i++) floor = Insert(probs[i], i, values, indices, floor);
+                    for (int i = next; i < next + Vector256<float>.Count; i++) floor = Insert(logits[i], i, values, indices, floor);
                 }
                 next += Vector256<float>.Count;
             }
         }
-        for (int i = next; i < n; i++) floor = Insert(probs[i], i, values, indices, floor);
+        for (int i = next; i < n; i++) floor = Insert(logits[i], i, values, indices, floor);
+    }
 
+    /// <summary>
+    /// The same selection for k ≤ a vector's width, in two vector passes. The first takes the
+    /// maximum of every lane over all whole vectors: those are as many distinct logits as lanes, so
+    /// the smallest of them is at most the k-th largest logit, and nothing below it can be kept.
+    /// The second visits, in index order, only the vectors holding a logit at or above that floor
+    /// (about k of them) and runs <see cref="SelectTopK"/>'s list over those logits alone: the
+    /// same kept set and order, since every logit left out is smaller than all k kept ones.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void SelectTopKAboveLaneFloor(ReadOnlySpan<float> logits, int topK)
+    {
+        int width = Vector256<float>.Count, n = logits.Length, whole = n - n % width;
+        ref float start = ref MemoryMarshal.GetReference(logits);
+        // Four running maxima hide the instruction's latency. MaxNative is one instruction; what it
+        // does with a NaN does not matter, as every lane still holds some logit or a NaN.
+        var lanes = Vector256.LoadUnsafe(ref start);
+        Vector256<float> lanes1 = lanes, lanes2 = lanes, lanes3 = lanes;
+        int i = width;
+        for (; i + 4 * width <= whole; i += 4 * width)
+        {
+            lanes = Vector256.MaxNative(lanes, Vector256.LoadUnsafe(ref start, (nuint)i));
+            lanes1 = Vector256.MaxNative(lanes1, Vector256.LoadUnsafe(ref start, (nuint)(i + width)));
+            lanes2 = Vector256.MaxNative(lanes2, Vector256.LoadUnsafe(ref start, (nuint)(i + 2 * width)));
+            lanes3 = Vector256.MaxNative(lanes3, Vector256.LoadUnsafe(ref start, (nuint)(i + 3 * width)));
+        }
+        for (; i < whole; i += width) lanes = Vector256.MaxNative(lanes, Vector256.LoadUnsafe(ref start, (nuint)i));
+        lanes = Vector256.MaxNative(Vector256.MaxNative(lanes, lanes1), Vector256.MaxNative(lanes2, lanes3));
+        float lowest = MinLane(lanes);
+        var bound = Vector256.Create(lowest);
+        var values = _keptValues.AsSpan(0, topK);
+        var indices = _keptIndices.AsSpan(0, topK);
+        int seeded = 0;
+        float floor = float.NegativeInfinity;
+        for (int block = 0; block < n; block += width)
+        {
+            // One bit per logit that is at or above the bound, or NaN (not less than it): a poisoned
+            // bound or a NaN anywhere reaches the check below and throws.
+            uint bits = block < whole
+                ? (~Vector256.LessThan(Vector256.LoadUnsafe(ref start, (nuint)block), bound)).ExtractMostSignificantBits()
+                : (1u << (n - block)) - 1;
+            for (; bits != 0; bits &= bits - 1)
+            {
+                int j = block + BitOperations.TrailingZeroCount(bits);
+                float v = logits[j];
+                if (float.IsNaN(v)) throw new InvalidOperationException("the model produced NaN logits");
+                if (v < lowest) continue;
+                if (seeded < topK)
+                {
+                    Seed(v, j, seeded++, values, indices);
+                    floor = values[seeded - 1];
+                }
+                else floor = Insert(v, j, values, indices, floor);
+            }
+        }
+    }
+
+    private static float MinLane(Vector256<float> lanes)
+    {
+        float min = lanes[0];
+        for (int i = 1; i < Vector256<float>.Count; i++) min = Math.Min(min, lanes[i]);
+        return min;
+    }
+
+    /// <summary>Puts logit v of code i at position <paramref name="count"/> of a list still filling, keeping it sorted descending and stable.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Seed(float v, int i, int count, Span<float> values, Span<int> indices)
+    {
+        if (float.IsNaN(v)) throw new InvalidOperationException("the model produced NaN logits");
+        int at = count;
+        while (at > 0 && values[at - 1] < v) { values[at] = values[at - 1]; indices[at] = indices[at - 1]; at--; }
+        values[at] = v;
+        indices[at] = i;
+    }
+
+    /// <summary>
+    /// The fused path's distribution: softmax over the kept logits, then top-p (a prefix, as they
+    /// are sorted), written into <paramref name="probs"/> with zero elsewhere.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WriteTopK(Span<float> probs, int topK)
+    {
+        var values = _keptValues.AsSpan(0, topK);
+        var indices = _keptIndices.AsSpan(0, topK);
         // Softmax over the kept logits; values[0] is the maximum.
         float max = values[0];
         float sum = 0;

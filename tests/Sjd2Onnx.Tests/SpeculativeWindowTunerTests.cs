@@ -2,7 +2,7 @@ using Sjd2Onnx.Decoding;
 
 namespace Sjd2Onnx.Tests;
 
-/// <summary>The <c>--window auto</c> hill climb on synthetic costs and acceptance (no timing noise).</summary>
+/// <summary>The <c>--window auto</c> hill climb on synthetic costs and acceptance, without noise and with the scatter and image-position effects measured on the default model.</summary>
 public sealed class SpeculativeWindowTunerTests
 {
     [Fact]
@@ -31,15 +31,59 @@ public sealed class SpeculativeWindowTunerTests
         Assert.All(share.Keys, w => Assert.InRange(w, 1, 5));
     }
 
+    [Fact]
+    public void StaysOnAFlatOptimumDespiteNoise()
+    {
+        // Windows 12–24 are equally fast, the rest 20 % slower; per-iteration scatter and a
+        // threefold swing of acceptance along each 30-iteration "image" (what made the old tuner
+        // wander off) must cost at most 3 % of the rate, probes included.
+        Func<int, double> rate = w => w is >= 12 and <= 24 ? 1.0 : 0.8;
+        var (_, share) = Run(new WindowTuner(), 64, 6000, Noisy(new Random(3), rate));
+        double efficiency = share.Sum(p => p.Value * rate(p.Key));
+        Assert.True(efficiency >= 0.97, $"{efficiency:P1} of the best rate; {Describe(share)}");
+    }
+
+    [Fact]
+    public void ClimbsThroughNoiseWhenLargerWindowsPay()
+    {
+        // As on a GPU: wider passes cost little, so the rate keeps growing to the limit of 64.
+        var tuner = new WindowTuner();
+        var (mostUsed, share) = Run(tuner, 64, 8000, Noisy(new Random(5), w => Math.Pow(w / 16.0, 0.5)));
+        Assert.True(mostUsed == 64, Describe(share));
+    }
+
+    // Iteration i at window w, shaped like the default model's passes: a pass commits one slot
+    // (a rejection at the first draft) with a probability that swings between 5 % and 65 % along
+    // each 30-iteration "image", else about w/2 to w slots; wall time is set so that the expected
+    // rate is proportional to relativeRate(w). Adjacent 6-pass stretches then differ by a factor
+    // of about 2 (one standard deviation of the log), as measured.
+    private static Func<int, int, (double Committed, double Seconds)> Noisy(Random random, Func<int, double> relativeRate) =>
+        (i, w) =>
+        {
+            double stall = 0.35 + 0.3 * Math.Sin(2 * Math.PI * i / 30.0);
+            double committed = random.NextDouble() < stall ? 1 : Math.Max(1, Math.Round(w * (0.5 + 0.5 * random.NextDouble())));
+            double seconds = 1e-3 * w / relativeRate(w) * Math.Exp(0.05 * Gaussian(random));
+            return (committed, seconds);
+        };
+
+    private static string Describe(Dictionary<int, double> share) =>
+        "share of the last iterations by window: " + string.Join(", ", share.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value:P1}"));
+
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
     // Runs the tuner against a synthetic (committed, seconds) per window; returns the window used
     // most in the second half and each window's share of it.
-    private static (int MostUsed, Dictionary<int, double> Share) Run(WindowTuner tuner, int max, int iterations, Func<int, (double Committed, double Seconds)> model)
+    private static (int MostUsed, Dictionary<int, double> Share) Run(WindowTuner tuner, int max, int iterations, Func<int, (double Committed, double Seconds)> model) =>
+        Run(tuner, max, iterations, (_, w) => model(w));
+
+    private static (int MostUsed, Dictionary<int, double> Share) Run(WindowTuner tuner, int max, int iterations, Func<int, int, (double Committed, double Seconds)> model)
     {
         var counts = new Dictionary<int, int>();
         for (int i = 0; i < iterations; i++)
         {
             int w = tuner.Choose(max);
-            var (committed, seconds) = model(w);
+            var (committed, seconds) = model(i, w);
             tuner.Record(w, seconds, (int)Math.Round(committed));
             if (i >= iterations / 2) counts[w] = counts.GetValueOrDefault(w) + 1;
         }

@@ -4,32 +4,42 @@ namespace Sjd2Onnx.Decoding;
 /// Picks the window of <c>--window auto</c> by measuring what it maximises: committed tokens per
 /// second of wall time, on this hardware, under the current load, with this model's acceptance.
 /// Windows come from a ladder (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, …). The tuner runs in epochs of
-/// <see cref="EpochLength"/> iterations on one window and keeps, per window, a moving average of
-/// the epoch's rate (slots committed / wall time of its iterations, pass plus host work). One
-/// epoch in four (one in two for the first 24) probes a neighbour of the best window, alternately larger and smaller: a hill
-/// climb that follows changes in load and acceptance; the best window moves to a neighbour as
-/// soon as that one's rate is higher. Epochs rather than single probes because Jacobi drafts need a few passes in a window to
-/// converge: a one-pass probe of a larger window sees only fresh drafts at its new positions and
-/// undervalues it; the first iterations of each epoch are not counted for the same reason.
-/// Window 1 is plain AR (no drafts), so where drafts do not pay the tuner settles there and pays
-/// only its probes of window 2. Shared by the generations of one pipeline (what it learnt carries
-/// over between images), hence the lock.
+/// <see cref="EpochLength"/> iterations on one window; an epoch's rate is the slots committed over
+/// the wall time of its iterations (pass plus host work), its first iterations left out (Jacobi
+/// drafts need a few passes in a new window to converge). Most epochs run the best window; one in
+/// four (one in two while learning) probes a neighbour on the ladder, alternately larger and
+/// smaller.
+/// A probe is judged against the best window's epochs just before and just after it, not against
+/// an average from other times: acceptance changes along an image (hard rows, easy background)
+/// and load changes over time, and both move the three epochs together. The log ratio of each
+/// probe to its two neighbours is a paired sample; the best window moves to a neighbour once the
+/// mean of its samples is at least <see cref="MinimumGain"/> and two standard errors above zero.
+/// Without that test the window followed noise: where the optimum is flat the tuner walked off it
+/// (docs/decoding.md has the measurements). A neighbour shown slower is probed a quarter as often.
+/// It starts at the speculative methods' fixed default, 16, so that one image with auto costs what
+/// it costs with the default plus a few probes. Window 1 is plain AR (no drafts), so where drafts
+/// do not pay the tuner walks down to it. Shared by the generations of one pipeline (what it learnt
+/// carries over between images), hence the lock.
 /// </summary>
 internal sealed class WindowTuner
 {
     private static readonly int[] Ladder = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
     private const int EpochLength = 8;
     private const int Transition = 2;       // iterations at the start of an epoch left out of its rate
-    private const double Smoothing = 0.5;   // weight of the newest epoch in a window's average
-    private const int StartWindow = 8;
-    private const int LearningEpochs = 24;
-    private const double Margin = 1.05;     // a neighbour must be 5 % faster to take over      // a middle start: cheap if drafts do not pay, quick to climb if they do
+    private const int StartWindow = 16;     // GenerationOptions.DefaultWindow
+    private const int LearningEpochs = 16;  // probe every other epoch until then
+    private const int MinimumProbes = 3;
+    private const double MinimumGain = 0.03; // log ratio: a neighbour must be about 3 % faster
+    private const int SlowerProbeSkip = 4;   // a neighbour shown slower gets one probe in this many
 
     private readonly object _lock = new();
-    private readonly double[] _rate = new double[Ladder.Length];
-    private readonly int[] _epochs = new int[Ladder.Length];
-    private int _best = -1, _arm, _left, _cycle;
-    private double _committed, _seconds;
+    private readonly PairedSamples[] _samples = new PairedSamples[Ladder.Length];
+    private readonly long[][] _committedCounts = new long[Ladder.Length][]; // per window: iterations by slots committed
+    private int _best = -1, _arm, _left, _epochs, _probes;
+    private double _seconds;
+    private Epoch _current = new(), _lastBest = new(), _probe = new();
+    private bool _haveLastBest;                  // _lastBest holds a completed epoch on the best window
+    private int _pendingArm = -1;                // _probe's arm, waiting for the best window's next epoch
 
     /// <summary>The window for the next iteration, at most <paramref name="maxWindow"/>.</summary>
     public int Choose(int maxWindow)
@@ -41,15 +51,11 @@ internal sealed class WindowTuner
             _best = Math.Min(_best, top);
             if (_left <= 0)
             {
-                // New epoch: three on the best window, one on the larger neighbour, three on the
-                // best, one on the smaller neighbour, …; twice as many probes while learning.
-                int cycle = _cycle < LearningEpochs ? 4 : 8;
-                int phase = _cycle++ % cycle;
-                int arm = phase == cycle / 2 - 1 ? _best + 1 : phase == cycle - 1 ? _best - 1 : _best;
-                if (arm < 0 || arm > top) arm = _best;
-                _arm = arm;
+                _arm = NextArm(top);
                 _left = EpochLength;
-                _committed = _seconds = 0;
+                _current.Clear();
+                _seconds = 0;
+                _epochs++;
             }
             return Ladder[Math.Min(_arm, top)];
         }
@@ -63,21 +69,83 @@ internal sealed class WindowTuner
             // Iterations where the window shrank (end of an image) say nothing about this window.
             if (EpochLength - _left >= Transition && Arm(fed) == _arm)
             {
-                _committed += committed;
+                _current.Add(committed);
                 _seconds += seconds;
+                (_committedCounts[_arm] ??= new long[Ladder[_arm] + 1])[Math.Clamp(committed, 0, Ladder[_arm])]++;
             }
             if (--_left > 0 || _seconds <= 0) return;
-            double rate = _committed / _seconds;
-            _rate[_arm] = _epochs[_arm] == 0 ? rate : _rate[_arm] + Smoothing * (rate - _rate[_arm]);
-            _epochs[_arm]++;
-            // The best window is the best measured among itself and its neighbours (their averages
-            // may be older); a neighbour must beat it by a margin, so epoch-to-epoch noise does not
-            // walk the window away from a flat optimum (or from AR where drafts do not pay).
-            int best = _best < 0 || _epochs[_best] == 0 ? _arm : _best, current = best;
-            for (int i = Math.Max(0, current - 1); i <= Math.Min(Ladder.Length - 1, current + 1); i++)
-                if (i != current && _epochs[i] > 0 && _rate[i] > _rate[current] * Margin && _rate[i] > _rate[best]) best = i;
-            _best = best;
+            _current.Rate = _current.Committed / _seconds;
+            if (_arm != _best)
+            {
+                // A probe: judged once the best window's next epoch has run. Only one after a
+                // completed epoch on the best window has a "before".
+                _pendingArm = _haveLastBest ? _arm : -1;
+                (_probe, _current) = (_current, _probe);
+                return;
+            }
+            if (_pendingArm >= 0)
+            {
+                int probe = _pendingArm;
+                _pendingArm = -1;
+                // Each epoch's rate divided by how easy its stretch of the image was: its mean of
+                // min(committed, c), c half the smaller window. Adjacent epochs on one window
+                // differed by a factor of 2.2 (one standard deviation of the log) on the default
+                // model; divided so, by 1.25. A wider window also commits more within c, so the
+                // ratio is multiplied back by the two windows' long-run means of the same measure:
+                // the position effect goes, the window's own effect stays.
+                int cap = Math.Max(1, Math.Min(Ladder[_best], Ladder[probe]) / 2);
+                double before = _lastBest.Rate / _lastBest.Ease(cap), after = _current.Rate / _current.Ease(cap);
+                double ratio = _probe.Rate / _probe.Ease(cap) / (0.5 * (before + after))
+                    * LongRunEase(probe, cap) / LongRunEase(_best, cap);
+                _samples[probe].Add(Math.Log(ratio));
+                if (_samples[probe].ShowsGain(MinimumProbes, MinimumGain))
+                {
+                    MoveTo(probe);
+                    return;
+                }
+            }
+            (_lastBest, _current) = (_current, _lastBest);
+            _haveLastBest = true;
         }
+    }
+
+    // A probe epoch (a neighbour of the best window, alternately above and below) or the best window.
+    private int NextArm(int top)
+    {
+        bool probe = _epochs < LearningEpochs ? _epochs % 2 == 1 : _epochs % 4 == 3;
+        if (!probe || !_haveLastBest) return _best;
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            int arm = _probes++ % 2 == 0 ? _best + 1 : _best - 1;
+            if (arm < 0 || arm > top) continue;
+            // A neighbour measured slower is only re-checked now and then (load and acceptance change).
+            if (_samples[arm].ShowsLoss(MinimumProbes) && ++_samples[arm].Skipped % SlowerProbeSkip != 0) continue;
+            return arm;
+        }
+        return _best;
+    }
+
+    private void MoveTo(int arm)
+    {
+        int previous = _best;
+        _best = arm;
+        Array.Clear(_samples);
+        // The window just left was measured slower: seed that, so the climb goes on in its direction.
+        _samples[previous] = PairedSamples.Slower(MinimumProbes, MinimumGain);
+        _haveLastBest = false;
+    }
+
+    // Mean of min(committed, cap) over every counted iteration on a window.
+    private double LongRunEase(int arm, int cap)
+    {
+        long[] counts = _committedCounts[arm]!;
+        double sum = 0, total = 0;
+        for (int k = 0; k < counts.Length; k++)
+        {
+            sum += (double)Math.Min(k, cap) * counts[k];
+            total += counts[k];
+        }
+        return sum / total;
     }
 
     // The largest ladder window not above w.
@@ -86,5 +154,75 @@ internal sealed class WindowTuner
         int i = 0;
         while (i + 1 < Ladder.Length && Ladder[i + 1] <= w) i++;
         return i;
+    }
+
+    // One epoch's counted iterations: slots committed by each, and the rate.
+    private sealed class Epoch
+    {
+        private readonly int[] _committed = new int[EpochLength];
+        private int _count;
+
+        public double Rate { get; set; }
+
+        public int Committed { get; private set; }
+
+        public void Clear() => _count = Committed = 0;
+
+        public void Add(int committed)
+        {
+            _committed[_count++] = committed;
+            Committed += committed;
+        }
+
+        // Mean of min(committed, cap) over the iterations: how easy this stretch of the image was.
+        public double Ease(int cap)
+        {
+            double sum = 0;
+            for (int i = 0; i < _count; i++) sum += Math.Min(_committed[i], cap);
+            return sum / _count;
+        }
+    }
+
+    // Log ratios of one neighbour's probes to the best window around them.
+    private struct PairedSamples
+    {
+        private int _count;
+        private double _sum, _sumOfSquares;
+
+        public int Skipped;
+
+        // As if `count` probes had each measured it `logRatio` slower, without scatter: real
+        // probes soon outweigh it.
+        public static PairedSamples Slower(int count, double logRatio) =>
+            new() { _count = count, _sum = -count * logRatio, _sumOfSquares = count * logRatio * logRatio };
+
+        public void Add(double logRatio)
+        {
+            _count++;
+            _sum += logRatio;
+            _sumOfSquares += logRatio * logRatio;
+        }
+
+        public readonly bool ShowsGain(int minimum, double gain) => _count >= minimum && Mean >= gain && Mean - Critical * StandardError > 0;
+
+        public readonly bool ShowsLoss(int minimum) => _count >= minimum && Mean + Critical * StandardError < 0;
+
+        // Student's t at 97.5 % for count − 1 degrees of freedom: with few probes the scatter
+        // itself is poorly known. With 2 in its place, three lucky probes moved the default
+        // model's window from 16 to 24.
+        private readonly double Critical => _count - 1 < StudentT.Length ? StudentT[_count - 1] : 1.96 + 2.5 / (_count - 1);
+
+        private static readonly double[] StudentT = [double.PositiveInfinity, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23];
+
+        private readonly double Mean => _sum / _count;
+
+        private readonly double StandardError
+        {
+            get
+            {
+                double variance = Math.Max(0, (_sumOfSquares - _count * Mean * Mean) / (_count - 1));
+                return Math.Sqrt(variance / _count);
+            }
+        }
     }
 }

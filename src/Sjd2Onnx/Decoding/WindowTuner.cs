@@ -12,8 +12,10 @@ namespace Sjd2Onnx.Decoding;
 /// A probe is judged against the best window's epochs just before and just after it, not against
 /// an average from other times: acceptance changes along an image (hard rows, easy background)
 /// and load changes over time, and both move the three epochs together. The log ratio of each
-/// probe to its two neighbours is a paired sample; the best window moves to a neighbour once the
-/// mean of its samples is at least <see cref="MinimumGain"/> and two standard errors above zero.
+/// probe to its two neighbours is a paired sample (each epoch's rate first divided by how easy its
+/// stretch of the image was, see <see cref="Record"/>); the best window moves to a neighbour once
+/// the mean of its samples is at least <see cref="MinimumGain"/> and significantly above zero
+/// (Student's t at 97.5 %).
 /// Without that test the window followed noise: where the optimum is flat the tuner walked off it
 /// (docs/decoding.md has the measurements). A neighbour shown slower is probed a quarter as often.
 /// It starts at the speculative methods' fixed default, 16, so that one image with auto costs what

@@ -28,7 +28,7 @@ internal sealed class WindowTuner
     private static readonly int[] Ladder = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
     private const int EpochLength = 8;
     private const int Transition = 2;       // iterations at the start of an epoch left out of its rate
-    private const int StartWindow = 16;     // GenerationOptions.DefaultWindow
+    private const int StartWindow = GenerationOptions.DefaultWindow;
     private const int LearningEpochs = 16;  // probe every other epoch until then
     private const int MinimumProbes = 3;
     private const double MinimumGain = 0.03; // log ratio: a neighbour must be about 3 % faster

@@ -166,7 +166,7 @@ internal sealed class DistributionBuilder
         for (int block = 0; block < n; block += width)
         {
             // One bit per logit that is at or above the bound, or NaN (not less than it): a poisoned
-            // bound or a NaN anywhere reaches the check below and throws.
+            // bound or a NaN anywhere reaches Seed or Insert, which throw.
             uint bits = block < whole
                 ? (~Vector256.LessThan(Vector256.LoadUnsafe(ref start, (nuint)block), bound)).ExtractMostSignificantBits()
                 : (1u << (n - block)) - 1;
@@ -174,8 +174,7 @@ internal sealed class DistributionBuilder
             {
                 int j = block + BitOperations.TrailingZeroCount(bits);
                 float v = logits[j];
-                if (float.IsNaN(v)) throw new InvalidOperationException("the model produced NaN logits");
-                if (v < lowest) continue;
+                if (v < lowest) continue; // the ragged tail's logits all come here (false for a NaN)
                 if (seeded < topK)
                 {
                     Seed(v, j, seeded++, values, indices);

@@ -69,6 +69,15 @@ public sealed record GenerationOptions
     /// </summary>
     public float? AcceptNoise { get; init; }
 
+    /// <summary>
+    /// Speculative methods: after this many passes in a row that committed a single token, the
+    /// drafts after the new token are re-seeded from it (its row repeats it, rows below copy the
+    /// code above) instead of following drafts predicted with a rejected token in their context.
+    /// Exact (the re-seeded drafts are deterministic). 0 turns it off; null = <see cref="DefaultReseedAfterStalls"/>.
+    /// SJD2 with pure-noise initialisation never re-seeds.
+    /// </summary>
+    public int? ReseedAfterStalls { get; init; }
+
     /// <summary>Test hook: a deliberately broken verifier that accepts every draft (the exactness tests must catch it).</summary>
     internal bool AcceptEveryDraft { get; init; }
 
@@ -93,6 +102,9 @@ public sealed record GenerationOptions
 
     /// <summary>Default depth of PAC's draft tree.</summary>
     public const int DefaultTreeDepth = 1;
+
+    /// <summary>Default of <see cref="ReseedAfterStalls"/>: measured on the default model (docs/decoding.md).</summary>
+    public const int DefaultReseedAfterStalls = 4;
 
     /// <summary>Default window of the speculative methods (the official SJD setting: 1 anchor + 15 drafts).</summary>
     public const int DefaultWindow = 16;
@@ -154,6 +166,10 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"tree depth must be at least 0 (0 = chain drafts), got {td}.");
         if ((TreeWidth is not null || TreeDepth is not null) && Method != DecodingMethod.Pac)
             throw new Sjd2Exception($"a draft tree applies to PAC, not {Method}; use --method pac.");
+        if (ReseedAfterStalls is int stalls && stalls < 0)
+            throw new Sjd2Exception($"re-seeding needs a number of one-token passes of at least 0 (0 = never), got {stalls}; e.g. --reseed {DefaultReseedAfterStalls}.");
+        if (ReseedAfterStalls is not null && Method == DecodingMethod.Ar)
+            throw new Sjd2Exception("re-seeding after stalls applies to the speculative methods, not AR.");
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (DraftInit is { } init && !Enum.IsDefined(init)) throw new Sjd2Exception($"unknown draft initialisation {init}.");
         if (KvMode is { } kvMode && !Enum.IsDefined(kvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
@@ -179,6 +195,6 @@ public sealed record GenerationOptions
             ReuseThreshold ?? DefaultReuseThreshold,
             noise, KvMode ?? DefaultKvMode(scheduleUsed), AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
             KvNoiseLimit ?? DefaultKvNoiseLimit, scheduleUsed, scheduleUsed == Sjd2Schedule.Window ? DenoiseSteps : null,
-            TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation);
+            TreeWidth ?? DefaultTreeWidth, TreeDepth ?? DefaultTreeDepth, StaleContinuation, ReseedAfterStalls ?? DefaultReseedAfterStalls);
     }
 }

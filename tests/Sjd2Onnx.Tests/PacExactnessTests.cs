@@ -42,6 +42,15 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     }
 
     [Fact]
+    public void Pac_ReseedingAfterEveryStall_MatchesExactArDistribution()
+    {
+        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 2, TreeDepth = 1, ReseedAfterStalls = 1 };
+        Assert.True(SpeculativeTestSupport.Reseeds(micro.Pipeline, Prompt, options, 200, 33_000_000UL) > 20, "re-seeding never fired");
+        var (stat, df, limit) = ChiSquare(options, 8_000, 33_000_000UL, "pac 2x1, re-seeding after every stall");
+        Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
+    }
+
+    [Fact]
     public void PublishedAdaptiveContinuation_FailsTheSameTest()
     {
         // After a rejection at slot j the published rule goes on verifying the drafts of j+1, …
@@ -69,9 +78,10 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     }
 
     [Theory]
-    [InlineData(2, 2, 25_000_000UL)]
-    [InlineData(3, 3, 30_000_000UL)]
-    public void ForcedEndOfLine_KeepsTheMarginalExact(int width, int depth, ulong seed)
+    [InlineData(2, 2, 25_000_000UL, null)]
+    [InlineData(3, 3, 30_000_000UL, null)]
+    [InlineData(2, 1, 34_000_000UL, 1)]
+    public void ForcedEndOfLine_KeepsTheMarginalExact(int width, int depth, ulong seed, int? reseed)
     {
         // As SpeculativeDecoderTests.ForcedEndOfLine_KeepsTheMarginalExact, for PAC: the code after the
         // first end-of-line token is verified against the output of the forced input.
@@ -81,10 +91,10 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
         var counts = new long[exact.Length];
         const int samples = 4000;
         for (int i = 0; i < samples; i++)
-            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, Seed = seed + (ulong)i, TreeWidth = width, TreeDepth = depth, DraftInit = DraftInitialization.Random }).Codes[3]]++;
+            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, Seed = seed + (ulong)i, TreeWidth = width, TreeDepth = depth, DraftInit = DraftInitialization.Random, ReseedAfterStalls = reseed }).Codes[3]]++;
         var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
         double limit = SpeculativeTestSupport.ChiSquareQuantile(df, SpeculativeTestSupport.Z);
-        output.WriteLine($"pac tree {width}x{depth} on tiny-eol, first code after the end of line: {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}");
+        output.WriteLine($"pac tree {width}x{depth}, re-seed after {reseed?.ToString() ?? "default"} stalls, on tiny-eol, first code after the end of line: {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}");
         Assert.True(stat <= limit, $"chi-square {stat:F1}, df {df}, limit {limit:F1}");
     }
 

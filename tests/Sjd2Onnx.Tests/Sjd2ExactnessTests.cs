@@ -40,6 +40,25 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AcceptNoiseZero_ReseedingAfterEveryStall_MatchesExactArDistribution()
+    {
+        var options = new GenerationOptions
+        {
+            Method = DecodingMethod.Sjd2,
+            AcceptNoise = 0f,
+            KvMode = Sjd2KvMode.Exact,
+            DraftInit = DraftInitialization.Vertical,
+            ReseedAfterStalls = 1,
+        };
+        var (dir, _) = Model.Value;
+        using (var pipeline = Sjd2Pipeline.Load(dir))
+            Assert.True(SpeculativeTestSupport.Reseeds(pipeline, Prompt, options, 200, 16_000_000UL) > 20, "re-seeding never fired");
+        var (stat, df, limit, passes) = ChiSquare(options, 6_000, 16_000_000UL);
+        output.WriteLine($"sjd2 accept-noise 0, vertical, re-seeding after every stall: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
+        Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
+    }
+
+    [Fact]
     public void AsPublished_IsReported()
     {
         var published = new GenerationOptions { Method = DecodingMethod.Sjd2, DraftInit = DraftInitialization.Noise, Schedule = Sjd2Schedule.PerPass };

@@ -59,8 +59,10 @@ public sealed class SpeculativeDecoderTests
         Assert.Equal(layout.LastCodeSlot + 1, reports[^1].CommittedSlots);
     }
 
-    [Fact]
-    public void ForcedEndOfLine_KeepsTheMarginalExact()
+    [Theory]
+    [InlineData(null, 9_000_000UL)]
+    [InlineData(1, 35_000_000UL)]
+    public void ForcedEndOfLine_KeepsTheMarginalExact(int? reseed, ulong seed)
     {
         // The code right after the first end-of-line token (slot 4, code 3) is verified against the
         // output of the forced input. Its marginal under SJD must equal AR's, computed exactly by
@@ -72,7 +74,7 @@ public sealed class SpeculativeDecoderTests
         var counts = new long[exact.Length];
         const int samples = 4000;
         for (int i = 0; i < samples; i++)
-            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, Seed = 9_000_000 + (ulong)i }).Codes[3]]++;
+            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, Seed = seed + (ulong)i, ReseedAfterStalls = reseed }).Codes[3]]++;
         var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
         double limit = SpeculativeTestSupport.ChiSquareQuantile(df, SpeculativeTestSupport.Z);
         Assert.True(stat <= limit, $"chi-square {stat:F1}, df {df}, limit {limit:F1}");

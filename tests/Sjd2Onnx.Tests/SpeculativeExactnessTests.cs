@@ -74,6 +74,18 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
         AssertMatches(options, Samples * 3 / 8, rule == DraftReuse.Threshold ? 4_000_000UL : 8_000_000UL, exact);
     }
 
+    [Theory]
+    [InlineData(DecodingMethod.Sjd, DraftInitialization.Vertical, 31_000_000UL)]
+    [InlineData(DecodingMethod.SjdPlusPlus, DraftInitialization.Random, 32_000_000UL)]
+    public void ReseedingAfterEveryStall_MatchesExactArDistribution(DecodingMethod method, DraftInitialization init, ulong seed)
+    {
+        // Re-seeding after every one-token pass: on micro's 2×2 image a rejection of slot 1 re-seeds
+        // slots 2 and 3 from the codes above them.
+        var options = new GenerationOptions { Method = method, DraftInit = init, ReseedAfterStalls = 1 };
+        Assert.True(SpeculativeTestSupport.Reseeds(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, 200, seed) > 20, "re-seeding never fired");
+        AssertMatches(options, Samples / 2, seed);
+    }
+
     [Fact]
     public void BrokenVerifier_FailsTheSameTest()
     {

@@ -143,6 +143,14 @@ internal static class SpeculativeTestSupport
         return (counts, passes / (double)samples);
     }
 
+    /// <summary>How often the decoder re-seeded its drafts over <paramref name="samples"/> seeded generations.</summary>
+    public static int Reseeds(Sjd2Pipeline pipeline, string prompt, GenerationOptions options, int samples, ulong seed)
+    {
+        int reseeds = 0;
+        for (int i = 0; i < samples; i++) reseeds += pipeline.GenerateCodes(prompt, options with { Seed = seed + (ulong)i }).Statistics.Reseeds;
+        return reseeds;
+    }
+
     /// <summary>Index of a code sequence in <see cref="ExactDistribution"/>.</summary>
     public static int Index(int[] codes, int k)
     {

@@ -332,6 +332,7 @@ internal sealed class BenchCommand
         ["schedule"] = o.Method == DecodingMethod.Sjd2 ? (o.Schedule ?? GenerationOptions.DefaultSchedule).ToString().ToLowerInvariant() : null,
         ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
         ["tree"] = o.Method == DecodingMethod.Pac ? $"{o.TreeWidth ?? GenerationOptions.DefaultTreeWidth}x{o.TreeDepth ?? GenerationOptions.DefaultTreeDepth}" : null,
+        ["reseed_after_stalls"] = o.Method == DecodingMethod.Ar ? null : o.ReseedAfterStalls ?? GenerationOptions.DefaultReseedAfterStalls,
         ["cfg"] = o.CfgScale,
         ["temperature"] = o.Temperature,
         ["top_k"] = o.TopK,

@@ -7,13 +7,13 @@ namespace Sjd2Onnx.Cli.Options;
 /// <summary>
 /// <c>--method</c> and the options of the speculative methods (<c>--window</c>, <c>--init</c>,
 /// <c>--reuse</c>, <c>--reuse-threshold</c>, <c>--denoise-steps</c>, <c>--kv</c>,
-/// <c>--accept-noise</c>, <c>--schedule</c>, <c>--tree</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
+/// <c>--accept-noise</c>, <c>--schedule</c>, <c>--tree</c>, <c>--reseed</c>). Bench method specs (<c>sjd2:kv=exact:window=24</c>) are parsed with
 /// these same declarations.
 /// </summary>
 internal sealed class DecodingOptions
 {
     /// <summary>The keys a bench method spec may set: the decoding options without their dashes.</summary>
-    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "schedule", "tree"];
+    public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "schedule", "tree", "reseed"];
 
     private static readonly string[] MethodWords = ["ar", "sjd", "sjd++", "pac", "sjd2"];
 
@@ -91,6 +91,13 @@ internal sealed class DecodingOptions
         },
     };
 
+    public Option<int?> Reseed { get; } = new("--reseed")
+    {
+        Description = "Speculative methods: after N passes in a row that commit one token, re-seed the drafts after the new token from it (its row repeats it, rows below copy the code above); lossless; 0 = never (default 4).",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--reseed", 0, 100000),
+    };
+
     public DecodingOptions()
     {
         Method.CompletionSources.Clear(); // not the enum's member names: the words the parser takes
@@ -115,6 +122,7 @@ internal sealed class DecodingOptions
         command.Options.Add(AcceptNoise);
         command.Options.Add(Schedule);
         command.Options.Add(Tree);
+        command.Options.Add(Reseed);
     }
 
     /// <summary>The method of <c>--method</c> (ar when not given).</summary>
@@ -123,7 +131,8 @@ internal sealed class DecodingOptions
     /// <summary>The decoding values given on the command line.</summary>
     public DecodingValues ValuesOf(ParseResult parse) => new(
         parse.GetValue(Window), parse.GetValue(Init), parse.GetValue(Reuse), parse.GetValue(ReuseThreshold),
-        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Schedule), parse.GetValue(Tree));
+        parse.GetValue(DenoiseSteps), parse.GetValue(Kv), parse.GetValue(AcceptNoise), parse.GetValue(Schedule), parse.GetValue(Tree),
+        parse.GetValue(Reseed));
 
     /// <summary>
     /// A bench method spec: a method name with optional overrides of the decoding options,
@@ -163,6 +172,8 @@ internal sealed class DecodingOptions
                 throw new UsageException("--window applies to --method sjd, sjd++ and sjd2; AR feeds one token per pass.");
             if (v.Init is not null && method == DecodingMethod.Ar)
                 throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
+            if (v.Reseed is not null && method == DecodingMethod.Ar)
+                throw new UsageException("--reseed applies to --method sjd, sjd++, pac and sjd2, not ar.");
             if ((v.ReuseThreshold is not null || v.Reuse is not null) && method != DecodingMethod.SjdPlusPlus)
                 throw new UsageException($"--{(v.ReuseThreshold is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
             if ((v.DenoiseSteps is not null || v.Kv is not null || v.AcceptNoise is not null || v.Schedule is not null) && method != DecodingMethod.Sjd2)
@@ -200,6 +211,7 @@ internal sealed class DecodingOptions
             DenoiseSteps = v.DenoiseSteps,
             AcceptNoise = method == DecodingMethod.Sjd2 ? v.AcceptNoise : null,
             TreeWidth = treeWidth,
+            ReseedAfterStalls = method == DecodingMethod.Ar ? null : v.Reseed,
             TreeDepth = treeDepth,
             KvMode = v.Kv switch
             {

@@ -50,6 +50,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
         var nextFrontier = new int[maxWindow];
         var spineAt = new int[maxWindow + 1];   // spine node by slot − fed0, −1 where none
         var kept = new int[maxWindow];
+        var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
 
         ctx.Distribution(ctx.PrefixLength - 1, p);
         drafts.Commit(0, Categorical.Sample(p, rng));
@@ -167,10 +168,20 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
             if (reference < 0) reference = SpineAt(spineAt, newSlot - fed0);
             feeder.Keep(kept, keptCount);
 
-            // Coupled update of every slot this pass predicted beyond the new token.
+            // Coupled update of every slot this pass predicted beyond the new token, or after a
+            // stall cascade the same slots re-seeded from the new token.
             int predictedThrough = newSlot;
+            bool reseed = reseeder.AfterPass(newSlot - n + 1, s);
             for (int r = reference, slot = newSlot + 1; r >= 0 && slot <= last; slot++)
             {
+                if (reseed)
+                {
+                    if (!layout.IsForced(slot)) drafts.SetOneHot(slot, reseeder.Token(drafts, newSlot, slot));
+                    predictedThrough = slot;
+                    int below = tree.FirstChild(r);
+                    r = below >= 0 ? below : SpineAt(spineAt, slot - fed0);
+                    continue;
+                }
                 if (!layout.IsForced(slot))
                 {
                     ctx.Distribution(r, p);

@@ -79,6 +79,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         var x0 = new float[d];
         var prior = settings.Init is { } rule ? new DraftInitializer(rule, layout, drafts, k, rng) : null;
         int priorLevel = sigma.Length / 2;
+        var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
 
         // The prefill's last output is slot 0's distribution.
         ctx.Distribution(ctx.PrefixLength - 1, p);
@@ -235,13 +236,19 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             ctx.Runner.Commit(keepUntil - cached);
             cached = keepUntil;
 
-            // Every predicted slot after the new token: a fresh sample x̂ ~ P is its next draft.
+            // Every predicted slot after the new token: a fresh sample x̂ ~ P is its next draft, or
+            // after a stall cascade the prior re-seeded from the new token (not for pure noise).
             int lastPredicted = n + draftCount;
+            bool reseed = prior is not null && reseeder.AfterPass(newSlot - n + 1, draftCount + 1);
             for (int slot = newSlot + 1; slot <= lastPredicted; slot++)
             {
                 if (layout.IsForced(slot)) continue;
-                ctx.Distribution(slot - passStart - 1, p);
-                drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
+                if (reseed) drafts.SetOneHot(slot, reseeder.Token(drafts, newSlot, slot));
+                else
+                {
+                    ctx.Distribution(slot - passStart - 1, p);
+                    drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
+                }
                 embedTokens[embedCount] = drafts.Token(slot);
                 embedSlots[embedCount++] = slot;
             }

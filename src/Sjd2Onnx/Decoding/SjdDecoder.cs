@@ -34,6 +34,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
         var p = new float[k];
         var tokens = new int[maxWindow];
         var reuse = settings.Reuse;
+        var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
 
         // The prefill's last output is slot 0's distribution: that pass commits slot 0.
         ctx.Distribution(ctx.PrefixLength - 1, p);
@@ -86,8 +87,11 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
             // Keep the anchor and the accepted drafts; the new token is the next anchor.
             ctx.Runner.Commit(newSlot - n + 1);
 
-            // Jacobi update (or reuse) of every slot this pass predicted beyond the new token.
-            for (int slot = newSlot + 1; slot <= n + s - 1; slot++)
+            // Jacobi update (or reuse) of every slot this pass predicted beyond the new token,
+            // unless a stall cascade has set in: then the drafts are re-seeded from the new token.
+            bool reseed = reseeder.AfterPass(newSlot - n + 1, s);
+            if (reseed) reseeder.Reseed(drafts, newSlot, n + s - 1);
+            for (int slot = newSlot + 1; !reseed && slot <= n + s - 1; slot++)
             {
                 if (layout.IsForced(slot)) continue;
                 ctx.Distribution(slot - n, p);

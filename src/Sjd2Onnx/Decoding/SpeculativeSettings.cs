@@ -17,8 +17,9 @@ namespace Sjd2Onnx.Decoding;
 /// <param name="AcceptEveryDraft">Test hook: a broken verifier.</param>
 /// <param name="TreeWidth">PAC: candidates per slot in the draft tree (1 = chains).</param>
 /// <param name="TreeDepth">PAC: slots after the anchor that get a level of the tree.</param>
+/// <param name="ReseedAfterStalls">Re-seed the drafts after this many one-token passes in a row (<see cref="StallReseeder"/>); 0 = never.</param>
 /// <param name="StaleContinuation">PAC test hook: adaptive continuation as published (commits tokens verified against stale distributions; not exact).</param>
 internal sealed record SpeculativeSettings(int Window, bool AutoWindow, DraftInitialization? Init, DraftReuse? Reuse, float ReuseThreshold,
     Sjd2Spec? Noise, Sjd2KvMode KvMode, float AcceptNoise, bool AcceptEveryDraft,
     float KvNoiseLimit = 0f, Sjd2Schedule Schedule = Sjd2Schedule.PerPass, int? WindowLevels = null,
-    int TreeWidth = 1, int TreeDepth = 0, bool StaleContinuation = false);
+    int TreeWidth = 1, int TreeDepth = 0, bool StaleContinuation = false, int ReseedAfterStalls = 0);

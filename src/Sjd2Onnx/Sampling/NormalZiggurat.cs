@@ -5,12 +5,12 @@ namespace Sjd2Onnx.Sampling;
 /// <summary>
 /// Exact standard normals by Marsaglia and Tsang's ziggurat: the area under f(x) = exp(−x²/2),
 /// x ≥ 0, is cut into 128 horizontal layers of equal area v, the bottom one a rectangle plus the
-/// tail beyond r. A draw picks a layer and a point across its width; 98.8 % of draws land where
-/// the layer lies wholly under the curve and are accepted with one 64-bit random number, a table
-/// read and a compare. The rest test the curve (a wedge) or sample the tail exactly (Marsaglia's
-/// exponential method), so no value is approximated and the tails are unbounded. One 64-bit draw
-/// gives the layer (7 bits), the sign (1 bit) and the position (53 other bits): no bit serves twice,
-/// which avoids the index/value correlation of the original 32-bit version.
+/// tail beyond r. A draw picks a layer and a point across its width; about 97 % of draws land where
+/// the layer lies wholly under the curve and are accepted with half a 64-bit random number, a
+/// table read and a compare. The rest test the curve (a wedge) or sample the tail exactly (Marsaglia's
+/// exponential method), so the tails are unbounded. Each 32-bit half of a 64-bit draw gives the
+/// layer (7 bits), the sign (1 bit) and the position (24 other bits, a float's precision): no bit
+/// serves twice, which avoids the index/value correlation of the original 32-bit version.
 /// </summary>
 internal static class NormalZiggurat
 {
@@ -28,20 +28,44 @@ internal static class NormalZiggurat
     public static void Fill(SeededRandom random, Span<float> destination)
     {
         // The table in a local: code compiled at full optimisation from the first call cannot assume
-        // the class is initialised, so a static read in the loop would be checked every time.
+        // the class is initialised, so a static read in the loop would be checked every time. The
+        // generator's state in a local too, in registers; written back around the rare rejections.
         double[] edges = Edges;
-        for (int i = 0; i < destination.Length; i++)
+        ref var shared = ref random.State;
+        var state = shared;
+        for (int i = 0; i < destination.Length; i += 2)
         {
-            ulong bits = random.NextUInt64();
-            int layer = (int)(bits & (Layers - 1));
-            double x = (long)(bits >> 11) * (1.0 / (1L << 53)) * edges[layer];
-            if (x >= edges[layer + 1]) x = Rejected(random, layer, x); // outside the layer's inner rectangle
-            // Bit 7 becomes the sign bit: a branch on a random sign would be mispredicted half the time.
-            destination[i] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)x) ^ (int)((uint)(bits & Layers) << 24));
+            // Each half of a 64-bit draw makes one value (the outputs are floats, and 24 bits of
+            // position are a float's precision). An odd length drops the last half.
+            ulong bits = state.Next();
+            uint low = (uint)bits, high = (uint)(bits >> 32);
+            double x = Position(low, edges), y = Position(high, edges);
+            if (x >= edges[(int)(low & (Layers - 1)) + 1] || y >= edges[(int)(high & (Layers - 1)) + 1])
+            {
+                // Outside a layer's inner rectangle: the exact, slow path draws from the shared stream.
+                shared = state;
+                if (x >= edges[(int)(low & (Layers - 1)) + 1]) x = Rejected(random, (int)(low & (Layers - 1)), x);
+                if (y >= edges[(int)(high & (Layers - 1)) + 1]) y = Rejected(random, (int)(high & (Layers - 1)), y);
+                state = shared;
+            }
+            destination[i] = Signed(x, low);
+            if (i + 1 < destination.Length) destination[i + 1] = Signed(y, high);
         }
+        shared = state;
     }
 
-    // The 1.2 % of draws outside the layer's inner rectangle: the tail, or a wedge tested against f.
+    // A 32-bit half gives the layer (7 bits), the sign (bit 7) and the position across the layer
+    // (24 other bits); no bit serves twice.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Position(uint bits, double[] edges) =>
+        (bits >> 8) * (1.0 / (1 << 24)) * edges[(int)(bits & (Layers - 1))];
+
+    // Bit 7 becomes the sign bit: a branch on a random sign would be mispredicted half the time.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Signed(double magnitude, uint bits) =>
+        BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)magnitude) ^ (int)((bits & Layers) << 24));
+
+    // The 3 % of draws outside the layer's inner rectangle: the tail, or a wedge tested against f.
     // Returns a magnitude; the sign bit of the first draw stays valid, as the sign is independent of it.
     private static double Rejected(SeededRandom random, int layer, double x)
     {

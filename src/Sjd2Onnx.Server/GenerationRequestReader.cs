@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Sjd2Onnx.Model;
@@ -18,7 +19,7 @@ internal static class GenerationRequestReader
     [
         "prompt", "n", "size", "response_format", "output_format", "stream",
         "method", "seed", "cfg", "temperature", "top_k", "top_p", "window", "init", "reuse", "reuse_threshold",
-        "denoise_steps", "kv", "accept_noise", "schedule", "previews",
+        "denoise_steps", "kv", "accept_noise", "schedule", "tree", "reseed", "previews",
     ];
 
     /// <summary>The method used when a request names none: lossless, and faster than AR.</summary>
@@ -123,8 +124,10 @@ internal static class GenerationRequestReader
         {
             if (f.Has(field) && !applies) throw Bad(field, $"'{field}' applies to method {methods}, not {name}.");
         }
-        OnlyFor("window", method != DecodingMethod.Ar, "sjd, sjd++ or sjd2");
-        OnlyFor("init", method != DecodingMethod.Ar, "sjd, sjd++ or sjd2");
+        OnlyFor("window", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
+        OnlyFor("init", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
+        OnlyFor("reseed", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
+        OnlyFor("tree", method == DecodingMethod.Pac, "pac");
         OnlyFor("reuse", method == DecodingMethod.SjdPlusPlus, "sjd++");
         OnlyFor("reuse_threshold", method == DecodingMethod.SjdPlusPlus, "sjd++");
         OnlyFor("denoise_steps", method == DecodingMethod.Sjd2, "sjd2");
@@ -153,6 +156,7 @@ internal static class GenerationRequestReader
         if (temperature is float temp && !(temp > 0)) throw Bad("temperature", $"temperature must be > 0, got {temp}; 1 samples the model as trained.");
         if (topP is float p && !(p > 0 && p <= 1)) throw Bad("top_p", $"top_p must be in (0, 1], got {p}; 1 turns it off.");
         float? acceptNoise = f.Float("accept_noise");
+        var (treeWidth, treeDepth) = f.String("tree") is { } tree ? ParseTree(tree) : ((int?)null, (int?)null);
         if (acceptNoise is float a && !(a >= 0 && a <= 1)) throw Bad("accept_noise", $"accept_noise must be in [0, 1] (0 lossless, 1 as published), got {a}.");
 
         return new GenerationOptions
@@ -178,6 +182,9 @@ internal static class GenerationRequestReader
             ReuseThreshold = tau,
             DenoiseSteps = f.Int("denoise_steps", 1, 10000),
             AcceptNoise = acceptNoise,
+            TreeWidth = treeWidth,
+            TreeDepth = treeDepth,
+            ReseedAfterStalls = f.Int("reseed", 0, 100_000),
             // "kv": "exact", "approx", or a noise level σ in [0, 1]: keep KV rows of tokens fed at σ or less.
             KvMode = f.Raw("kv") is { ValueKind: JsonValueKind.Number } ? Sjd2KvMode.Limit : f.String("kv") switch
             {
@@ -209,7 +216,8 @@ internal static class GenerationRequestReader
         "sjd" => DecodingMethod.Sjd,
         "sjd++" or "sjdpp" => DecodingMethod.SjdPlusPlus,
         "sjd2" => DecodingMethod.Sjd2,
-        _ => throw Bad("method", $"unknown method '{name}'; use \"ar\", \"sjd\", \"sjd++\" or \"sjd2\"."),
+        "pac" => DecodingMethod.Pac,
+        _ => throw Bad("method", $"unknown method '{name}'; use \"ar\", \"sjd\", \"sjd++\", \"pac\" or \"sjd2\"."),
     };
 
     public static string MethodName(DecodingMethod method) => method switch
@@ -218,8 +226,21 @@ internal static class GenerationRequestReader
         DecodingMethod.Sjd => "sjd",
         DecodingMethod.SjdPlusPlus => "sjd++",
         DecodingMethod.Sjd2 => "sjd2",
+        DecodingMethod.Pac => "pac",
         _ => method.ToString().ToLowerInvariant(),
     };
+
+    // "WxD" (W candidates for each of the D slots after the anchor) or "1" for chain drafts, as the CLI's --tree.
+    private static (int? Width, int? Depth) ParseTree(string text)
+    {
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length == 1 && parts[0] == "1") return (1, 0);
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int width) && width is >= 1 and <= 64
+            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int depth) && depth is >= 0 and <= 64)
+            return (width, depth);
+        throw Bad("tree", $"tree must be \"WIDTHxDEPTH\" such as \"3x1\" (widths and depths up to 64), or \"1\" for chain drafts; got '{text}'.");
+    }
 
     private static ApiException Bad(string? param, string message) => new(StatusCodes.Status400BadRequest, message, param);
 

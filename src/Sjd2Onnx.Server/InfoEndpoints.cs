@@ -67,7 +67,7 @@ internal static class InfoEndpoints
     private static JsonObject Info(Sjd2Pipeline pipeline, ServerOptions limits)
     {
         var m = pipeline.Manifest;
-        var methods = new JsonArray("ar", "sjd", "sjd++");
+        var methods = new JsonArray("ar", "sjd", "sjd++", "pac");
         if (m.Sjd2 is not null) methods.Add("sjd2");
         return new JsonObject
         {
@@ -98,7 +98,7 @@ internal static class InfoEndpoints
             ["endpoints"] = new JsonArray(
                 $"POST {ImageEndpoints.GenerationsPath}", $"POST {ImageEndpoints.StreamPath}", "GET /v1/models", "GET /health", "GET /api/info", "GET /"),
             ["fields"] = new JsonArray("prompt", "n", "size", "response_format", "method", "seed", "cfg", "temperature", "top_k", "top_p",
-                "window", "init", "reuse", "reuse_threshold", "denoise_steps", "kv", "accept_noise", "schedule", "previews"),
+                "window", "init", "reuse", "reuse_threshold", "denoise_steps", "kv", "accept_noise", "schedule", "tree", "reseed", "previews"),
         };
     }
 }

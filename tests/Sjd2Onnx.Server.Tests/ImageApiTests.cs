@@ -116,6 +116,25 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     }
 
     [Fact]
+    public async Task PacAndItsTreeAndReseedOptionsAreServed()
+    {
+        var body = await PostOk(new JsonObject
+        {
+            ["prompt"] = "a red circle",
+            ["method"] = "pac",
+            ["seed"] = 3,
+            ["tree"] = "2x1",
+            ["reseed"] = 2,
+        });
+        Assert.Equal("pac", body.GetProperty("data")[0].GetProperty("method").GetString());
+        var info = await Client.GetFromJsonAsync<JsonElement>("/api/info");
+        Assert.Contains("pac", info.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
+        var fields = info.GetProperty("fields").EnumerateArray().Select(m => m.GetString()).ToList();
+        Assert.Contains("tree", fields);
+        Assert.Contains("reseed", fields);
+    }
+
+    [Fact]
     public async Task WithoutPreviewsTheStreamSendsTheCodes()
     {
         var events = await StreamAsync(new JsonObject { ["prompt"] = "a star", ["method"] = "ar", ["seed"] = 1, ["previews"] = false });
@@ -144,6 +163,11 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     [InlineData("""{"prompt": "x", "method": "sjd2", "kv": 1.5}""", "kv")]
     [InlineData("""{"prompt": "x", "method": "sjd2", "schedule": "sometimes"}""", "schedule")]
     [InlineData("""{"prompt": "x", "method": "sjd", "schedule": "window"}""", "schedule")]
+    [InlineData("""{"prompt": "x", "method": "ar", "reseed": 2}""", "reseed")]
+    [InlineData("""{"prompt": "x", "method": "sjd", "reseed": -1}""", "reseed")]
+    [InlineData("""{"prompt": "x", "method": "sjd", "tree": "2x1"}""", "tree")]
+    [InlineData("""{"prompt": "x", "method": "pac", "tree": "wide"}""", "tree")]
+    [InlineData("""{"prompt": "x", "method": "pac", "tree": "0x2"}""", "tree")]
     [InlineData("""{"prompt": "x", "colour": "red"}""", "colour")]
     [InlineData("""{"prompt": "x", "seed": -1}""", "seed")]
     [InlineData("""{"prompt": "x", "cfg": "high"}""", "cfg")]

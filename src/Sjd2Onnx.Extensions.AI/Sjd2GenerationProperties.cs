@@ -10,7 +10,7 @@ public static class Sjd2GenerationProperties
     /// <summary>Seed of the first image (an unsigned 64-bit integer); image i of the request uses seed + i.</summary>
     public const string Seed = "seed";
 
-    /// <summary>Decoding method: a <see cref="DecodingMethod"/> or one of "ar", "sjd", "sjd++", "sjd2".</summary>
+    /// <summary>Decoding method: a <see cref="DecodingMethod"/> or one of "ar", "sjd", "sjd++", "pac", "sjd2".</summary>
     public const string Method = "method";
 
     /// <summary>Guidance scale.</summary>
@@ -27,6 +27,12 @@ public static class Sjd2GenerationProperties
 
     /// <summary>Window of the speculative methods.</summary>
     public const string Window = "window";
+
+    /// <summary>
+    /// Speculative methods: re-seed the drafts after this many one-token passes in a row (0 = never;
+    /// <see cref="GenerationOptions.ReseedAfterStalls"/>).
+    /// </summary>
+    public const string ReseedAfterStalls = "reseed";
 
     /// <summary>On results: the transformer passes the image took.</summary>
     public const string Passes = "passes";

@@ -149,7 +149,11 @@ public sealed class Sjd2ImageGenerator : IImageGenerator
             TopP = Get<float>(properties, Sjd2GenerationProperties.TopP) ?? _options.TopP,
         };
         if (generation.Method != DecodingMethod.Ar)
-            generation = generation with { Window = Get<int>(properties, Sjd2GenerationProperties.Window) ?? _options.Window };
+            generation = generation with
+            {
+                Window = Get<int>(properties, Sjd2GenerationProperties.Window) ?? _options.Window,
+                ReseedAfterStalls = Get<int>(properties, Sjd2GenerationProperties.ReseedAfterStalls),
+            };
         return (generation, seed is null);
     }
 
@@ -165,7 +169,8 @@ public sealed class Sjd2ImageGenerator : IImageGenerator
                 "sjd" => DecodingMethod.Sjd,
                 "sjd++" or "sjdplusplus" => DecodingMethod.SjdPlusPlus,
                 "sjd2" => DecodingMethod.Sjd2,
-                _ => throw new ArgumentException($"unknown decoding method '{s}' in additional property '{Sjd2GenerationProperties.Method}'; use ar, sjd, sjd++ or sjd2."),
+                "pac" => DecodingMethod.Pac,
+                _ => throw new ArgumentException($"unknown decoding method '{s}' in additional property '{Sjd2GenerationProperties.Method}'; use ar, sjd, sjd++, pac or sjd2."),
             },
             _ => throw new ArgumentException($"additional property '{Sjd2GenerationProperties.Method}' must be a DecodingMethod or a string, not {value.GetType().Name}."),
         };

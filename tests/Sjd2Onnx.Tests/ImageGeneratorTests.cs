@@ -77,6 +77,25 @@ public class ImageGeneratorTests
     }
 
     [Fact]
+    public async Task PacAndReseedingComeFromTheRequest()
+    {
+        using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
+        using var generator = new Sjd2ImageGenerator(pipeline, new Sjd2ImageGeneratorOptions { Seed = 12 });
+        var response = await generator.GenerateImagesAsync("a blue square", new ImageGenerationOptions
+        {
+            AdditionalProperties = new() { [Sjd2GenerationProperties.Method] = "pac", [Sjd2GenerationProperties.ReseedAfterStalls] = 1 },
+        });
+        var image = Assert.Single(response.Contents.OfType<DataContent>());
+        var direct = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Method = DecodingMethod.Pac, Seed = 12, ReseedAfterStalls = 1 });
+        Assert.Equal(PngFile.Encode(direct.Image, PngMetadata.From(direct)), image.Data.ToArray());
+        // The engine checks the value: a negative count reaches it and is refused there.
+        await Assert.ThrowsAsync<Sjd2Exception>(() => generator.GenerateImagesAsync("a star", new ImageGenerationOptions
+        {
+            AdditionalProperties = new() { [Sjd2GenerationProperties.Method] = "sjd", [Sjd2GenerationProperties.ReseedAfterStalls] = -1 },
+        }));
+    }
+
+    [Fact]
     public async Task RequestsItCannotServeAreRefusedClearly()
     {
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));

@@ -55,6 +55,25 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Bench_CountsTheReseedings()
+    {
+        string json = Path.Combine(_temp, "reseed.json");
+        var (code, _, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd:reseed=1,sjd:reseed=0",
+            "--prompts", "2", "--seeds", "4", "--warmup", "0", "--json", json, "--quiet");
+        Assert.True(code == 0, stderr);
+        var root = JsonNode.Parse(File.ReadAllText(json))!;
+        var methods = root["methods"]!.AsObject();
+        Assert.Equal(0.0, (double)methods["ar"]!["reseeds_per_image"]!);
+        Assert.Equal(0.0, (double)methods["sjd:reseed=0"]!["reseeds_per_image"]!);
+        // tiny's random weights stall often: re-seeding after every one-token pass fires.
+        double perImage = (double)methods["sjd:reseed=1"]!["reseeds_per_image"]!;
+        Assert.True(perImage > 0, "re-seeding after every stall never fired");
+        var runs = root["runs"]!.AsArray().Where(r => (string)r!["method"]! == "sjd:reseed=1").ToList();
+        Assert.Equal(8, runs.Count);
+        Assert.Equal(perImage, runs.Average(r => (int)r!["reseeds"]!), 9);
+    }
+
+    [Fact]
     public void BenchPasses_MeasuresEveryWindowAndCacheLengthWithTheRoofline()
     {
         string json = Path.Combine(_temp, "passes.json");

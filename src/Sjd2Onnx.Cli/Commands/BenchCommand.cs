@@ -173,7 +173,7 @@ internal sealed class BenchCommand
                         result.Statistics.HostShare, scorer.Score(m.Label, prompts[pi], result.Image),
                         [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass], result.Statistics.TransferBytesPerPass,
                         result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes,
-                        TimeBreakdown.From(result.Statistics, ms)));
+                        TimeBreakdown.From(result.Statistics, ms), result.Statistics.Reseeds));
                 }
                 done++;
                 if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
@@ -274,6 +274,7 @@ internal sealed class BenchCommand
                 ["time_shares"] = SharesJson(r.TimeShares, i => TimeBreakdown.Names[i]),
                 ["single_token_pass_share"] = r.SingleTokenPassShare,
                 ["fed_per_pass"] = r.FedPerPass,
+                ["reseeds_per_image"] = r.ReseedsPerImage,
                 ["committed_per_pass_histogram"] = SharesJson(r.CommittedHistogram, BenchMethod.BucketLabel),
                 ["fed_per_pass_histogram"] = SharesJson(r.FedHistogram, BenchMethod.BucketLabel),
                 ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
@@ -294,6 +295,7 @@ internal sealed class BenchCommand
                     ["latency_ms"] = x.LatencyMs,
                     ["accepted_per_pass"] = x.AcceptedPerPass,
                     ["host_share"] = x.HostShare,
+                    ["reseeds"] = x.Reseeds,
                     ["correct"] = x.Correct,
                 });
             }

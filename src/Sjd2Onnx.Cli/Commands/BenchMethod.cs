@@ -39,6 +39,9 @@ internal sealed class BenchMethod(string label, GenerationOptions options)
     /// <summary>Mean tokens fed per pass after the prefill, over every pass of every run.</summary>
     public double FedPerPass => Runs.SelectMany(r => r.FedPerPass).DefaultIfEmpty().Average();
 
+    /// <summary>Mean re-seedings of the drafts per image (stall cascades broken; 0 for AR).</summary>
+    public double ReseedsPerImage => Runs.Count == 0 ? 0 : Runs.Average(r => r.Reseeds);
+
     /// <summary>Share of passes per bucket of <see cref="HistogramEdges"/>: slots committed per pass.</summary>
     public double[] CommittedHistogram => Histogram(r => r.CommittedPerPass);
 

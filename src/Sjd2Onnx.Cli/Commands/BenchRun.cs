@@ -13,6 +13,7 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <param name="TransferBytesPerPass">Host bytes bound plus read back per transformer pass.</param>
 /// <param name="KvBytesPerPass">Of those, the KV cache's.</param>
 /// <param name="Breakdown">Where the generation's wall time went, in milliseconds.</param>
+/// <param name="Reseeds">Passes after which the drafts were re-seeded to break a stall cascade.</param>
 internal sealed record BenchRun(string Prompt, ulong Seed, int Nfe, double LatencyMs, double AcceptedPerPass, double HostShare, bool? Correct,
     IReadOnlyList<int> CommittedPerPass, IReadOnlyList<int> FedPerPass, double TransferBytesPerPass = 0, double KvBytesPerPass = 0,
-    TimeBreakdown? Breakdown = null);
+    TimeBreakdown? Breakdown = null, int Reseeds = 0);

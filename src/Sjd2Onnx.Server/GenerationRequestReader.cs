@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Sjd2Onnx.Model;
@@ -156,8 +155,8 @@ internal static class GenerationRequestReader
         if (temperature is float temp && !(temp > 0)) throw Bad("temperature", $"temperature must be > 0, got {temp}; 1 samples the model as trained.");
         if (topP is float p && !(p > 0 && p <= 1)) throw Bad("top_p", $"top_p must be in (0, 1], got {p}; 1 turns it off.");
         float? acceptNoise = f.Float("accept_noise");
-        var (treeWidth, treeDepth) = f.String("tree") is { } tree ? ParseTree(tree) : ((int?)null, (int?)null);
         if (acceptNoise is float a && !(a >= 0 && a <= 1)) throw Bad("accept_noise", $"accept_noise must be in [0, 1] (0 lossless, 1 as published), got {a}.");
+        var (treeWidth, treeDepth) = f.String("tree") is { } tree ? ParseTree(tree) : ((int?)null, (int?)null);
 
         return new GenerationOptions
         {
@@ -230,14 +229,10 @@ internal static class GenerationRequestReader
         _ => method.ToString().ToLowerInvariant(),
     };
 
-    // "WxD" (W candidates for each of the D slots after the anchor) or "1" for chain drafts, as the CLI's --tree.
+    // The CLI's --tree shape; a request also keeps both numbers to 64 (a tree never needs more).
     private static (int? Width, int? Depth) ParseTree(string text)
     {
-        var parts = text.Trim().ToLowerInvariant().Split('x');
-        if (parts.Length == 1 && parts[0] == "1") return (1, 0);
-        if (parts.Length == 2
-            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int width) && width is >= 1 and <= 64
-            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int depth) && depth is >= 0 and <= 64)
+        if (GenerationOptions.TryParseTree(text, out int width, out int depth) && width <= 64 && depth <= 64)
             return (width, depth);
         throw Bad("tree", $"tree must be \"WIDTHxDEPTH\" such as \"3x1\" (widths and depths up to 64), or \"1\" for chain drafts; got '{text}'.");
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Sjd2Onnx.Decoding;
 using Sjd2Onnx.Model;
 using Sjd2Onnx.Sampling;
@@ -102,6 +103,23 @@ public sealed record GenerationOptions
 
     /// <summary>Default depth of PAC's draft tree.</summary>
     public const int DefaultTreeDepth = 1;
+
+    /// <summary>
+    /// Reads a draft-tree shape as the CLI's <c>--tree</c> and the server's <c>"tree"</c> take it:
+    /// <c>WxD</c> (<see cref="TreeWidth"/> W ≥ 1, <see cref="TreeDepth"/> D ≥ 0, e.g. <c>3x1</c>) or a
+    /// bare <c>1</c> for chain drafts (width 1, depth 0).
+    /// </summary>
+    public static bool TryParseTree(string text, out int width, out int depth)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        width = 1;
+        depth = 0;
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length == 1) return parts[0] == "1";
+        return parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out width) && width >= 1
+            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out depth) && depth >= 0;
+    }
 
     /// <summary>Default of <see cref="ReseedAfterStalls"/>: measured on the default model (docs/decoding.md).</summary>
     public const int DefaultReseedAfterStalls = 4;

@@ -87,7 +87,7 @@ internal sealed class DecodingOptions
         CustomParser = r =>
         {
             string text = r.Tokens.Count == 0 ? "" : r.Tokens[0].Value;
-            return TryParseTree(text, out _, out _) ? text : Fail<string?>(r, $"--tree must be WIDTHxDEPTH (e.g. 3x1) or 1 for chains, got '{text}'.");
+            return GenerationOptions.TryParseTree(text, out _, out _) ? text : Fail<string?>(r, $"--tree must be WIDTHxDEPTH (e.g. 3x1) or 1 for chains, got '{text}'.");
         },
     };
 
@@ -182,7 +182,7 @@ internal sealed class DecodingOptions
                 throw new UsageException($"--tree applies to --method pac, not {m}.");
         }
         int? treeWidth = null, treeDepth = null;
-        if (v.Tree is not null && method == DecodingMethod.Pac && TryParseTree(v.Tree, out int w, out int d)) (treeWidth, treeDepth) = (w, d);
+        if (v.Tree is not null && method == DecodingMethod.Pac && GenerationOptions.TryParseTree(v.Tree, out int w, out int d)) (treeWidth, treeDepth) = (w, d);
         // A threshold only means something for the threshold rule, so giving one selects it.
         var rule = v.Reuse switch
         {
@@ -265,18 +265,6 @@ internal sealed class DecodingOptions
             StatusLine.End();
             Console.Error.WriteLine($"notice: model {pipeline.Manifest.Name} has no tree attention (no window_mask input); pac decodes chain drafts (sjd++ coupled). Re-export the model for draft trees.");
         }
-    }
-
-    // WxD with W ≥ 1 and D ≥ 0, or a bare 1 (chains).
-    private static bool TryParseTree(string text, out int width, out int depth)
-    {
-        width = 1;
-        depth = 0;
-        var parts = text.Trim().ToLowerInvariant().Split('x');
-        if (parts.Length == 1) return parts[0] == "1";
-        return parts.Length == 2
-            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out width) && width >= 1
-            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out depth) && depth >= 0;
     }
 
     private static WindowChoice? ParseWindow(ArgumentResult r)

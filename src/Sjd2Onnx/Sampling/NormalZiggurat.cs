@@ -39,13 +39,15 @@ internal static class NormalZiggurat
             // position are a float's precision). An odd length drops the last half.
             ulong bits = state.Next();
             uint low = (uint)bits, high = (uint)(bits >> 32);
-            double x = Position(low, edges), y = Position(high, edges);
-            if (x >= edges[(int)(low & (Layers - 1)) + 1] || y >= edges[(int)(high & (Layers - 1)) + 1])
+            int lowLayer = Layer(low), highLayer = Layer(high);
+            double x = Position(low, edges[lowLayer]), y = Position(high, edges[highLayer]);
+            bool lowOut = x >= edges[lowLayer + 1], highOut = y >= edges[highLayer + 1];
+            if (lowOut || highOut)
             {
                 // Outside a layer's inner rectangle: the exact, slow path draws from the shared stream.
                 shared = state;
-                if (x >= edges[(int)(low & (Layers - 1)) + 1]) x = Rejected(random, (int)(low & (Layers - 1)), x);
-                if (y >= edges[(int)(high & (Layers - 1)) + 1]) y = Rejected(random, (int)(high & (Layers - 1)), y);
+                if (lowOut) x = Rejected(random, lowLayer, x);
+                if (highOut) y = Rejected(random, highLayer, y);
                 state = shared;
             }
             destination[i] = Signed(x, low);
@@ -57,8 +59,10 @@ internal static class NormalZiggurat
     // A 32-bit half gives the layer (7 bits), the sign (bit 7) and the position across the layer
     // (24 other bits); no bit serves twice.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Position(uint bits, double[] edges) =>
-        (bits >> 8) * (1.0 / (1 << 24)) * edges[(int)(bits & (Layers - 1))];
+    private static int Layer(uint bits) => (int)(bits & (Layers - 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Position(uint bits, double layerWidth) => (bits >> 8) * (1.0 / (1 << 24)) * layerWidth;
 
     // Bit 7 becomes the sign bit: a branch on a random sign would be mispredicted half the time.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

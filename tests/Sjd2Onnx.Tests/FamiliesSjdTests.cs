@@ -18,7 +18,7 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
     {
         var data = new TheoryData<string, string>();
         foreach (var f in new[] { "janus-pro", "llamagen", "lumina-mgpt", "emu3" })
-            foreach (var m in new[] { "Sjd", "SjdPlusPlus" })
+            foreach (var m in new[] { "Sjd", "SjdPlusPlus", "Pac" })
                 data.Add(f, m);
         return data;
     }

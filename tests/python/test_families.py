@@ -55,8 +55,9 @@ class TinyExportsReproduce(unittest.TestCase):
             for fam in FAMILIES + ["janus-pro-fp16"]:
                 base = fam.replace("-fp16", "")
                 extra = ["--fp16", "--external-data"] if fam.endswith("-fp16") else []
-                # janus-pro stays at transformer contract 1, so that the engine's contract-1 path keeps a test model
-                extra += ["--contract", "1"] if fam == "janus-pro" else []
+                # janus-pro stays a legacy export (transformer contract 1, no tree attention), so that the
+                # engine's contract-1 path and PAC's chain fallback keep a test model
+                extra += ["--contract", "1", "--no-window-mask"] if fam == "janus-pro" else []
                 out = os.path.join(tmp, fam)
                 r = export([base, "--tiny", "--out", out, "--skip-parity"] + extra)
                 self.assertEqual(r.returncode, 0, r.stderr[-2000:])

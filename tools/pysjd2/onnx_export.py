@@ -73,8 +73,8 @@ class _ImageEmbedding(nn.Module):
 
 
 class _TransformerGraph(nn.Module):
-    """``window_mask=True`` adds the tree-attention input (the graphs of tiny, micro and the
-    default model); the family exporters leave it out."""
+    """``window_mask=True`` adds the tree-attention input (every exporter writes it; family
+    exports leave it out only with ``--no-window-mask``)."""
 
     def __init__(self, model: Sjd2Transformer, window_mask: bool = False):
         super().__init__()
@@ -330,7 +330,7 @@ def _transformer_case(model: Sjd2Transformer, g: torch.Generator, name: str, b: 
         else:
             nl = torch.zeros(b, s)
     with torch.no_grad():
-        if window_mask is None:   # family models take no window_mask
+        if window_mask is None:   # a graph without the tree-attention input
             logits, presents = model(x, mask, pos, past, nl)
         else:
             logits, presents = model(x, mask, pos, past, nl, window_mask)

@@ -60,7 +60,10 @@ internal sealed class LoadedModel
 /// </summary>
 internal sealed class CfgSequence
 {
-    public CfgSequence(LoadedModel model, string prompt, ulong seed, bool noise, int? imageSlots = null, long padFillId = 0)
+    /// <param name="equalRowsAllowed">Models whose unconditional row is as long as the conditional one
+    /// (LlamaGen's pad_prompt): no padding to test, but their positions and attention still are.</param>
+    public CfgSequence(LoadedModel model, string prompt, ulong seed, bool noise, int? imageSlots = null, long padFillId = 0,
+        bool equalRowsAllowed = false)
     {
         Model = model;
         HasNoise = noise;
@@ -68,7 +71,7 @@ internal sealed class CfgSequence
         long[] cond = model.Prompts.Conditional(prompt), uncond = model.Prompts.Unconditional(prompt);
         PrefixLength = Math.Max(cond.Length, uncond.Length);
         Padding = [PrefixLength - cond.Length, PrefixLength - uncond.Length];
-        if (Padding[0] == Padding[1]) throw new InvalidOperationException("the test wants rows of unequal length");
+        if (Padding[0] == Padding[1] && !equalRowsAllowed) throw new InvalidOperationException("the test wants rows of unequal length");
 
         var layout = new ImageLayout(model.Manifest.Image, model.Manifest.Sequence.EndOfLineId);
         ImageLength = imageSlots ?? layout.SlotCount;
@@ -125,6 +128,11 @@ internal sealed class CfgSequence
         // A small stride step: the contract-2 cache moves its rows several times per sequence.
         var runner = new TransformerRunner(Model.Sessions, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total, strideStep: 3);
         runner.SetPadding(Padding);
+        if (Model.Manifest.Sequence.FirstImagePosition is int first)
+        {
+            // As the engine does: every row's first image slot sits at position `first`.
+            runner.SetPositionShift([first - (PrefixLength - Padding[0]), first - (PrefixLength - Padding[1])]);
+        }
         return runner;
     }
 

@@ -102,6 +102,8 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contract", type=int, choices=(1, 2), default=2,
                    help="transformer contract: 2 (default) returns only the new KV rows, so the engine keeps the cache "
                         "on the device; 1 returns past + window (engines before device-resident decoding)")
+    p.add_argument("--no-window-mask", dest="window_mask", action="store_false",
+                   help="leave out the transformer's tree-attention input (window_mask); pac then decodes chain drafts")
     p.add_argument("--external-data", dest="external_data", action="store_const", const=True, default=None,
                    help="always put weights into <graph>.onnx.data files (default: only above ~1.5 GB)")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="prompt token limit written to the manifest")

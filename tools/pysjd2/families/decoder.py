@@ -321,14 +321,16 @@ class FamilyTransformer(nn.Module):
         return self.norm(x)
 
     def forward(self, inputs_embeds, attention_mask, position_ids, past_key_values: Optional[Sequence[KV]] = None,
-                noise_levels=None):
+                noise_levels=None, window_mask=None):
+        """``window_mask`` [S,S] (optional): tree attention inside the window, as in
+        ``pysjd2.transformer.window_attention_bias``; each node's ``position_ids`` is its depth."""
         x = inputs_embeds
         if self.noise_embed is not None:
             if noise_levels is None:
                 noise_levels = torch.zeros(x.shape[:2], dtype=x.dtype, device=x.device)
             x = x + self.noise_embed(noise_levels)
         cos, sin = self.rope(position_ids)
-        bias = window_attention_bias(attention_mask, position_ids[0])
+        bias = window_attention_bias(attention_mask, position_ids[0], window_mask)
         presents: List[KV] = []
         for i, layer in enumerate(self.layers):
             past = past_key_values[i] if past_key_values is not None else None

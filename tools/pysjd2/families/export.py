@@ -127,10 +127,13 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
                          tokenizer_files: Dict[str, Union[str, bytes, pathlib.Path]], family_info: dict,
                          parity_seed: int = 0, tolerance: float = 1e-4, self_test: Optional[bool] = None,
                          max_parity_floats: int = 60000, fp16: bool = False, external_data: Optional[bool] = None,
-                         extra_cases: Optional[Callable[[nn.Module], List[dict]]] = None, contract: int = 2) -> dict:
+                         extra_cases: Optional[Callable[[nn.Module], List[dict]]] = None, contract: int = 2,
+                         window_mask: bool = True) -> dict:
     """Writes a complete model folder for a family model and returns the manifest written.
     ``contract`` 2 (default): the transformer returns only the window's new KV rows, so the engine
-    keeps the cache on the execution provider's device; 1: it returns the whole present (past + window)."""
+    keeps the cache on the execution provider's device; 1: it returns the whole present (past + window).
+    ``window_mask`` (default): the transformer takes the tree-attention input (PAC's draft trees);
+    without it the engine decodes PAC as chains."""
     if contract not in (1, 2):
         raise ValueError(f"contract {contract}: 1 or 2")
     model = model.eval()
@@ -145,6 +148,8 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
     print(f"exporting {family_info.get('family', '?')} to {out_dir} ({n_params / 1e6:.1f}M transformer-side parameters)")
     if self_test:
         ox.window_consistency_check(model, seed=parity_seed, tol=1e-5)
+        if window_mask:
+            ox.tree_consistency_check(model, seed=parity_seed, tol=1e-5)
     else:
         print("  self-test (float64 copy of the model) skipped for a large model")
 
@@ -156,7 +161,7 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
         # l2-normalised VQ-16 codebook) are rounded a second time, hence tolerance 1e-3
         round_to_fp16_(model)
         round_to_fp16_(vq)
-    for key, module, args, names_in, names_out, axes in _graph_specs(model, vq, grid):
+    for key, module, args, names_in, names_out, axes in _graph_specs(model, vq, grid, window_mask):
         path = os.path.join(out_dir, ox.GRAPH_FILES[key])
         ox._export(module, args, path, names_in, names_out, axes)
         # finalised right away: torch writes per-tensor files for graphs above 2 GB, whose names
@@ -177,9 +182,11 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         f.write(ox._dumps(m) + "\n")
 
-    cases = ox.build_parity_cases(model, vq, grid, seed=parity_seed, max_floats=max_parity_floats, new_rows=contract == 2)
+    cases = ox.build_parity_cases(model, vq, grid, seed=parity_seed, max_floats=max_parity_floats,
+                                  window_mask=window_mask, new_rows=contract == 2)
     if extra_cases is not None:
-        cases += [as_new_rows(c) if contract == 2 else c for c in extra_cases(model)]
+        extra = [with_causal_window_mask(c) if window_mask else c for c in extra_cases(model)]
+        cases += [as_new_rows(c) if contract == 2 else c for c in extra]
     # float16 weights: 1e-3 (storage only); float16 compute (contract 2): 1e-2 (the tiny families
     # measure 2-5e-3 against the float32 reference computed with the same float16-rounded weights)
     tol = (max(tolerance, 1e-2) if contract == 2 else max(tolerance, 1e-3)) if fp16 else tolerance
@@ -268,7 +275,16 @@ def upgrade_folder(model_dir: str) -> bool:
     return True
 
 
-def _graph_specs(model, vq, grid):
+def with_causal_window_mask(case: dict) -> dict:
+    """A transformer parity case for a graph with the window_mask input: the causal mask of its
+    window (the case's logits are those of an ordinary chain)."""
+    if case.get("graph") != "transformer" or "window_mask" in case["inputs"]:
+        return case
+    s = case["inputs"]["inputs_embeds"]["shape"][1]
+    return dict(case, inputs=dict(case["inputs"], window_mask=ox._tensor(ox.causal_window_mask(s))))
+
+
+def _graph_specs(model, vq, grid, window_mask: bool = True):
     """(graph key, module, example args, input names, output names, dynamic axes) for the four
     graphs; the same wrappers and traces as pysjd2.onnx_export.export_graphs."""
     cfg = model.config
@@ -294,8 +310,11 @@ def _graph_specs(model, vq, grid):
             axes[f"present.{i}.{kind}"] = {0: "batch", 2: "total_sequence"}
     if cfg.noise_conditioning:
         axes["noise_levels"] = seq_axes
-    yield ("transformer", ox._TransformerGraph(model), tuple(args),
-           ox.transformer_input_names(L, cfg.noise_conditioning), ox.transformer_output_names(L), axes)
+    if window_mask:
+        args.append(ox.causal_window_mask(s))
+        axes["window_mask"] = {0: "sequence", 1: "sequence"}
+    yield ("transformer", ox._TransformerGraph(model, window_mask), tuple(args),
+           ox.transformer_input_names(L, cfg.noise_conditioning, window_mask), ox.transformer_output_names(L), axes)
     h, w = grid
     yield ("vq_decoder", ox._VqGraph(vq), (torch.zeros(2, h, w, dtype=torch.long),), ["codes"], ["image"],
            {"codes": {0: "batch"}, "image": {0: "batch"}})

@@ -71,6 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None)
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--contract", type=int, choices=(1, 2), default=2, help="transformer contract of the output (see the family exporters)")
+    p.add_argument("--no-window-mask", dest="window_mask", action="store_false",
+                   help="leave out the transformer's tree-attention input (window_mask); pac then decodes chain drafts")
     p.add_argument("--skip-parity", action="store_true")
     p.add_argument("--log", default=None, help="write one JSON line per logging step to this file")
 
@@ -311,6 +313,6 @@ def run(args) -> str:
             files[fname] = pathlib.Path(os.path.join(args.model_dir, fname))
     out_info = dict(info, finetune={"train": args.train, "steps": args.steps, "batch": args.batch, "lr": args.lr,
                                     "history": history, "base_model": args.model_dir})
-    export_family_folder(args.out, model, vq, out_manifest, files, out_info, parity_seed=args.seed, fp16=args.fp16, contract=args.contract,
+    export_family_folder(args.out, model, vq, out_manifest, files, out_info, parity_seed=args.seed, fp16=args.fp16, contract=args.contract, window_mask=args.window_mask,
                          extra_cases=getattr(fam, "extra_cases", None))
     return args.out

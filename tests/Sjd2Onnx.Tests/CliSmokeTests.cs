@@ -63,6 +63,18 @@ public class CliSmokeTests
         Assert.Contains("end-of-line", r.Stdout);
         Assert.Contains("image codes from a table", r.Stdout);
         Assert.Contains("CPUExecutionProvider", r.Stdout);
+        Assert.Contains("contract 2", r.Stdout);
+        Assert.Contains("tree attention (pac verifies draft trees)", r.Stdout);
+    }
+
+    [Fact]
+    public void InfoSaysWhenAModelIsALegacyExport()
+    {
+        // The tiny janus-pro is exported with --contract 1 --no-window-mask.
+        var r = Sjd2Cli.Run("info", "--model", TestPaths.Model(Path.Combine("families", "janus-pro")));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("contract 1", r.Stdout);
+        Assert.Contains("no tree attention", r.Stdout);
     }
 
     [Fact]

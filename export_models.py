@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -66,7 +67,35 @@ def run_parity(model_dir):
     return rc
 
 
-def cmd_tiny(args):
+class UsageError(Exception):
+    """A bad argument: reported in one line, exit code 2."""
+
+
+def staged_export(args, export):
+    """Runs ``export(args)``, which writes the folder ``args.out``, in a fresh folder of the same
+    name next to it, and moves the files into ``--out`` only once the export has finished: an
+    export that fails or is interrupted leaves nothing half-written there (its staging folder is
+    removed). Files of ``--out`` that the export does not write are left alone. Returns the folder."""
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {args.out} exists and is not a folder; give the path of a folder to write")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    stage = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.partial-", dir=parent)
+    try:
+        args.out = os.path.join(stage, os.path.basename(out))   # same folder name: manifests default to it
+        export(args)
+        os.makedirs(out, exist_ok=True)
+        for name in sorted(os.listdir(args.out)):
+            os.replace(os.path.join(args.out, name), os.path.join(out, name))
+    finally:
+        args.out = out
+        shutil.rmtree(stage, ignore_errors=True)
+    print(f"wrote {out}")
+    return out
+
+
+def _export_tiny(args):
     from pysjd2.onnx_export import export_model_folder
     from pysjd2.tiny import build_tiny
 
@@ -75,25 +104,23 @@ def cmd_tiny(args):
         grid=args.grid, codebook_size=args.codebook, end_of_line=args.end_of_line,
         sjd2=not args.no_sjd2, seed=args.seed, name=name, max_prompt_tokens=args.max_prompt_tokens)
     export_model_folder(args.out, model, vq, manifest, tok, parity_seed=args.seed)
-    if args.skip_parity:
-        return 0
-    return run_parity(args.out)
+
+
+def cmd_tiny(args):
+    out = staged_export(args, _export_tiny)
+    return 0 if args.skip_parity else run_parity(out)
 
 
 def cmd_family(args):
     from pysjd2.families import family_module
-    out = family_module(args.family).export(args)
-    if args.skip_parity:
-        return 0
-    return run_parity(out)
+    out = staged_export(args, family_module(args.family).export)
+    return 0 if args.skip_parity else run_parity(out)
 
 
 def cmd_finetune(args):
     from pysjd2.families import finetune
-    out = finetune.run(args)
-    if getattr(args, "skip_parity", False):
-        return 0
-    return run_parity(out)
+    out = staged_export(args, finetune.run)
+    return 0 if getattr(args, "skip_parity", False) else run_parity(out)
 
 
 def cmd_upgrade(args):
@@ -117,7 +144,12 @@ def main(argv=None):
                   file=sys.stderr)
             return 2
         import pysjd2.demo as demo
-        return demo.main(argv[1:]) or 0
+        try:
+            return demo.main(argv[1:]) or 0
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            print(f"export_models.py demo: error: {e.strerror or e}{where}; check the path", file=sys.stderr)
+            return 2
 
     parser = argparse.ArgumentParser(prog="export_models.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -157,7 +189,16 @@ def main(argv=None):
         return 2
     if args.command == "tiny" and args.codebook < 2:
         parser.error("--codebook must be at least 2")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"export_models.py {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # A path that is missing, unreadable or unwritable: say which, without a traceback.
+        where = f": {e.filename}" if e.filename else ""
+        print(f"export_models.py {args.command}: error: {e.strerror or e}{where}; check the path", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

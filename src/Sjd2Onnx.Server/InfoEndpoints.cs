@@ -80,6 +80,8 @@ internal static class InfoEndpoints
             ["max_prompt_tokens"] = m.Tokenizer.MaxPromptTokens,
             ["methods"] = methods,
             ["default_method"] = GenerationRequestReader.MethodName(GenerationRequestReader.DefaultMethod),
+            // Without it "pac" decodes chain drafts (the model was exported before tree attention).
+            ["tree_attention"] = pipeline.SupportsTreeAttention,
             ["sampling"] = new JsonObject
             {
                 ["cfg"] = m.Sampling.CfgScale,

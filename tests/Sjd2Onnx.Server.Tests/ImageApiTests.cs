@@ -132,6 +132,7 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
         var fields = info.GetProperty("fields").EnumerateArray().Select(m => m.GetString()).ToList();
         Assert.Contains("tree", fields);
         Assert.Contains("reseed", fields);
+        Assert.True(info.GetProperty("tree_attention").GetBoolean()); // the tiny test model has window_mask
     }
 
     [Fact]

@@ -62,12 +62,18 @@ class BadInput(unittest.TestCase):
 
 
 class StagedExport(unittest.TestCase):
+    @staticmethod
+    def folder_with_notes(tmp):
+        """--out as a folder that already holds a file no export writes."""
+        out = os.path.join(tmp, "model")
+        os.makedirs(out)
+        with open(os.path.join(out, "notes.txt"), "w") as f:
+            f.write("mine")
+        return out
+
     def test_a_failed_export_leaves_nothing_half_written(self):
         with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "model")
-            os.makedirs(out)
-            with open(os.path.join(out, "notes.txt"), "w") as f:
-                f.write("mine")
+            out = self.folder_with_notes(tmp)
 
             def half_then_fail(args):
                 os.makedirs(args.out)
@@ -82,10 +88,7 @@ class StagedExport(unittest.TestCase):
 
     def test_a_finished_export_lands_under_its_own_name(self):
         with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "model")
-            os.makedirs(out)
-            with open(os.path.join(out, "notes.txt"), "w") as f:
-                f.write("mine")
+            out = self.folder_with_notes(tmp)
             seen = []
 
             def export(args):

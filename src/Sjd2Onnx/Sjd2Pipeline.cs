@@ -41,7 +41,7 @@ public sealed partial class Sjd2Pipeline : IDisposable
     /// Whether the transformer has tree attention (the optional <c>window_mask</c> input), which
     /// <see cref="DecodingMethod.Pac"/> needs for draft trees; without it PAC decodes chains.
     /// </summary>
-    public bool SupportsTreeAttention => _sessions.Transformer.InputMetadata.ContainsKey("window_mask");
+    public bool SupportsTreeAttention => _sessions.HasTreeAttention;
 
     /// <summary>The execution provider the graphs run on: the first of <see cref="PipelineOptions.Provider"/> and its fallbacks that loaded.</summary>
     public ExecutionProvider Provider => _sessions.Provider;

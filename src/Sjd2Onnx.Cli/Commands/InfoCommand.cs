@@ -29,8 +29,7 @@ internal sealed class InfoCommand
         Console.WriteLine($"tokenizer    {m.Tokenizer.Type}, at most {m.Tokenizer.MaxPromptTokens} prompt tokens");
         Console.WriteLine($"cfg          {m.Cfg.Unconditional}; defaults: cfg {m.Sampling.CfgScale}, temperature {m.Sampling.Temperature}, top-k {m.Sampling.TopK}, top-p {m.Sampling.TopP}");
         Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
-        bool newRows = pipeline.Sessions.Transformer.OutputMetadata.ContainsKey("new_key_values.0.key");
-        Console.WriteLine($"graph        contract {(newRows ? "2 (returns the new KV rows; the cache stays with the provider)" : "1 (returns past + window; re-export or `export_models.py upgrade` for contract 2)")}, "
+        Console.WriteLine($"graph        contract {(pipeline.Sessions.ReturnsNewRows ? "2 (returns the new KV rows; the cache stays with the provider)" : "1 (returns past + window; re-export or `export_models.py upgrade` for contract 2)")}, "
             + (pipeline.SupportsTreeAttention ? "tree attention (pac verifies draft trees)" : "no tree attention (pac decodes chains; re-export for trees)"));
         Console.WriteLine($"running on   {ModelOptions.ProviderName(pipeline.Provider)}");
         Console.WriteLine($"threads      {pipeline.Sessions.Threads}");

@@ -22,6 +22,12 @@ internal sealed class ModelSessions : IDisposable
     /// <summary>Contract-2 transformers: the graphs that keep the KV cache on the provider's device.</summary>
     public KvCacheGraphs? KvGraphs { get; }
 
+    /// <summary>Whether the transformer follows contract 2 (<c>new_key_values.*</c> outputs: only the window's new rows).</summary>
+    public bool ReturnsNewRows => KvGraphs is not null;
+
+    /// <summary>Whether the transformer takes the optional <c>window_mask</c> input (tree attention).</summary>
+    public bool HasTreeAttention { get; private init; }
+
     /// <summary>The provider the sessions run on (the first of the requested ones that loaded).</summary>
     public ExecutionProvider Provider { get; private set; }
 
@@ -130,6 +136,7 @@ internal sealed class ModelSessions : IDisposable
             return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs)
             {
                 Threads = threads,
+                HasTreeAttention = hasWindowMask,
                 ImageTable = ImageEmbeddingTable.TryBuild(image, m.Image.CodebookSize, d),
             };
         }

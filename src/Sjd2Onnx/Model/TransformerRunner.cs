@@ -57,16 +57,15 @@ internal sealed class TransformerRunner : IDisposable
     {
         allocate ??= n => new float[n];
         ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
-        var session = _session = sessions.Transformer;
+        _session = sessions.Transformer;
         _batch = batch; _layers = m.Transformer.NumLayers; _heads = m.Transformer.NumKvHeads; _headDim = m.Transformer.HeadDim;
         _hidden = m.Transformer.HiddenSize; _codebook = m.Image.CodebookSize; _capacity = capacity; _maxWindow = maxWindow;
-        _noise = session.InputMetadata.ContainsKey("noise_levels");
-        SupportsTreeAttention = session.InputMetadata.ContainsKey("window_mask");
-        _newRows = session.OutputMetadata.ContainsKey("new_key_values.0.key");
+        _noise = sessions.HasNoiseInput;
+        SupportsTreeAttention = sessions.HasTreeAttention;
+        _newRows = sessions.ReturnsNewRows;
         int kvSize = batch * _heads * capacity * _headDim;
-        if (_newRows)
+        if (sessions.KvGraphs is { } graphs)
         {
-            var graphs = sessions.KvGraphs ?? throw new InvalidOperationException("contract-2 transformer sessions come with their KV cache graphs");
             _device = graphs.RentCache(batch, _heads, _headDim, capacity, maxWindow, strideStep);
             _kvGraphs = graphs;
             _past = _present = [];

@@ -71,6 +71,13 @@ class UsageError(Exception):
     """A bad argument: reported in one line, exit code 2."""
 
 
+def _path_error(command, e):
+    """A path that is missing, unreadable or unwritable: one line naming it, exit code 2."""
+    where = f": {e.filename}" if e.filename else ""
+    print(f"export_models.py {command}: error: {e.strerror or e}{where}; check the path", file=sys.stderr)
+    return 2
+
+
 def staged_export(args, export):
     """Runs ``export(args)``, which writes the folder ``args.out``, in a fresh folder of the same
     name next to it, and moves the files into ``--out`` only once the export has finished: an
@@ -147,9 +154,7 @@ def main(argv=None):
         try:
             return demo.main(argv[1:]) or 0
         except OSError as e:
-            where = f": {e.filename}" if e.filename else ""
-            print(f"export_models.py demo: error: {e.strerror or e}{where}; check the path", file=sys.stderr)
-            return 2
+            return _path_error("demo", e)
 
     parser = argparse.ArgumentParser(prog="export_models.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -195,10 +200,7 @@ def main(argv=None):
         print(f"export_models.py {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        # A path that is missing, unreadable or unwritable: say which, without a traceback.
-        where = f": {e.filename}" if e.filename else ""
-        print(f"export_models.py {args.command}: error: {e.strerror or e}{where}; check the path", file=sys.stderr)
-        return 2
+        return _path_error(args.command, e)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace Sjd2Onnx.Sampling;
@@ -24,14 +25,12 @@ internal struct Xoshiro256StarStar
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Next()
     {
-        ulong result = RotateLeft(_s1 * 5, 7) * 9;
+        ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
         ulong t = _s1 << 17;
         _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3; _s2 ^= t;
-        _s3 = RotateLeft(_s3, 45);
+        _s3 = BitOperations.RotateLeft(_s3, 45);
         return result;
     }
-
-    private static ulong RotateLeft(ulong x, int k) => (x << k) | (x >> (64 - k));
 
     private static ulong SplitMix(ref ulong state)
     {

@@ -18,12 +18,9 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void Bench_ReportsEveryMethodAndWritesJson()
     {
-        string json = Path.Combine(_temp, "bench.json");
-        var (code, stdout, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd,sjd++,sjd++:reuse-threshold=0.2,sjd2,sjd2:kv=exact,sjd:window=auto",
-            "--prompts", "2", "--seeds", "2", "--warmup", "1", "--json", json, "--quiet");
-        Assert.True(code == 0, stderr);
+        var (root, stdout, _) = BenchJson("bench.json", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd,sjd++,sjd++:reuse-threshold=0.2,sjd2,sjd2:kv=exact,sjd:window=auto",
+            "--prompts", "2", "--seeds", "2", "--warmup", "1");
         Assert.Contains("step x", stdout);
-        var root = JsonNode.Parse(File.ReadAllText(json))!;
         var methods = root["methods"]!.AsObject();
         Assert.Equal(["ar", "sjd", "sjd++", "sjd++:reuse-threshold=0.2", "sjd2", "sjd2:kv=exact", "sjd:window=auto"], methods.Select(m => m.Key));
         Assert.Equal("threshold", (string)methods["sjd++:reuse-threshold=0.2"]!["options"]!["reuse"]!);
@@ -57,11 +54,8 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void Bench_CountsTheReseedings()
     {
-        string json = Path.Combine(_temp, "reseed.json");
-        var (code, _, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd:reseed=1,sjd:reseed=0",
-            "--prompts", "2", "--seeds", "4", "--warmup", "0", "--json", json, "--quiet");
-        Assert.True(code == 0, stderr);
-        var root = JsonNode.Parse(File.ReadAllText(json))!;
+        var (root, _, _) = BenchJson("reseed.json", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--methods", "ar,sjd:reseed=1,sjd:reseed=0",
+            "--prompts", "2", "--seeds", "4", "--warmup", "0");
         var methods = root["methods"]!.AsObject();
         Assert.Equal(0.0, (double)methods["ar"]!["reseeds_per_image"]!);
         Assert.Equal(0.0, (double)methods["sjd:reseed=0"]!["reseeds_per_image"]!);
@@ -113,13 +107,11 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void Bench_SkipsSjd2OnAModelWithoutItAndReadsPromptFiles()
     {
-        string prompts = Path.Combine(_temp, "prompts.txt"), json = Path.Combine(_temp, "b.json");
+        string prompts = Path.Combine(_temp, "prompts.txt");
         File.WriteAllLines(prompts, ["# a comment", "a red circle", "", "two blue squares"]);
-        var (code, _, stderr) = Cli("bench", "--model", SpeculativeTestSupport.ModelDir("micro"), "--methods", "ar,sjd2,sjd",
-            "--prompts", prompts, "--seeds", "1", "--warmup", "0", "--json", json, "--quiet");
-        Assert.True(code == 0, stderr);
+        var (root, _, stderr) = BenchJson("b.json", "--model", SpeculativeTestSupport.ModelDir("micro"), "--methods", "ar,sjd2,sjd",
+            "--prompts", prompts, "--seeds", "1", "--warmup", "0");
         Assert.Contains("skipping sjd2", stderr);
-        var root = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.Equal(2, root["prompts"]!.AsArray().Count);
         Assert.NotNull(root["skipped"]!["sjd2"]);
         Assert.Equal(["ar", "sjd"], root["methods"]!.AsObject().Select(m => m.Key));
@@ -135,10 +127,7 @@ public sealed class BenchCommandTests : IDisposable
         foreach (var f in Directory.GetFiles(SpeculativeTestSupport.ModelDir("tiny"))) File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
         string world = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(SpeculativeTestSupport.ModelDir("tiny")))!, "..", "onnx", "shapes_world.json");
         File.Copy(world, Path.Combine(model, "shapes_world.json"));
-        string json = Path.Combine(_temp, "scored.json");
-        var (code, stdout, stderr) = Cli("bench", "--model", model, "--methods", "ar,sjd", "--prompts", "3", "--seeds", "1", "--warmup", "0", "--json", json, "--quiet");
-        Assert.True(code == 0, stderr);
-        var root = JsonNode.Parse(File.ReadAllText(json))!;
+        var (root, stdout, _) = BenchJson("scored.json", "--model", model, "--methods", "ar,sjd", "--prompts", "3", "--seeds", "1", "--warmup", "0");
         Assert.NotNull(root["evaluator"]);
         foreach (var m in root["methods"]!.AsObject()) Assert.InRange((double)m.Value!["accuracy"]!, 0, 1);
         foreach (var m in root["methods"]!.AsObject())
@@ -234,6 +223,15 @@ public sealed class BenchCommandTests : IDisposable
             "--tree", "3", "--out", Path.Combine(_temp, "x.png"));
         Assert.NotEqual(0, code);
         Assert.Contains("--tree must be WIDTHxDEPTH", stderr);
+    }
+
+    // `sjd2 bench ARGS --json FILE --quiet` must succeed; returns the JSON it wrote and its output.
+    private (JsonNode Root, string Stdout, string Stderr) BenchJson(string file, params string[] args)
+    {
+        string json = Path.Combine(_temp, file);
+        var (code, stdout, stderr) = Cli(["bench", .. args, "--json", json, "--quiet"]);
+        Assert.True(code == 0, stderr);
+        return (JsonNode.Parse(File.ReadAllText(json))!, stdout, stderr);
     }
 
     private static (int Code, string Stdout, string Stderr) Cli(params string[] args)

@@ -27,7 +27,7 @@ public class TreeAttentionTests
     [InlineData("families/emu3", false)]
     public void TreePassLogitsEqualThoseOfEachRootPathAsAChain(string model, bool noise)
     {
-        var seq = new CfgSequence(LoadedModel.Get(model), Prompt, seed: 17, noise, equalRowsAllowed: model.StartsWith("families/", StringComparison.Ordinal));
+        var seq = Sequence(model, seed: 17, noise);
         int s = Math.Min(Parents.Length, seq.ImageLength);
         var parents = Parents.AsSpan(0, s).ToArray();
         var (mask, depth) = Tree(parents);
@@ -64,7 +64,7 @@ public class TreeAttentionTests
     [InlineData("families/llamagen", false, 5)]
     public void CommittingATreePathEqualsFeedingThatPath(string model, bool noise, int leaf)
     {
-        var seq = new CfgSequence(LoadedModel.Get(model), Prompt, seed: 19, noise, equalRowsAllowed: model.StartsWith("families/", StringComparison.Ordinal));
+        var seq = Sequence(model, seed: 19, noise);
         int s = Math.Min(Parents.Length, seq.ImageLength);
         var parents = Parents.AsSpan(0, s).ToArray();
         var (mask, depth) = Tree(parents);
@@ -123,6 +123,10 @@ public class TreeAttentionTests
     }
 
     // Ancestor mask [S·S] (a node sees itself and its ancestors) and depths.
+    // The family test models' CFG rows may be as long as each other (LlamaGen pads the prompt).
+    private static CfgSequence Sequence(string model, ulong seed, bool noise) =>
+        new(LoadedModel.Get(model), Prompt, seed, noise, equalRowsAllowed: model.StartsWith("families/", StringComparison.Ordinal));
+
     private static (bool[] Mask, int[] Depth) Tree(int[] parents)
     {
         int s = parents.Length;

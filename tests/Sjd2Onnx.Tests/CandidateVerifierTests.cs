@@ -37,6 +37,80 @@ public sealed class CandidateVerifierTests
     }
 
     [Fact]
+    public void CandidatesDrawnWithoutReplacement_GiveP()
+    {
+        // PAC's candidate list: the slot's own draft, then two other codes drawn from q without
+        // replacement (each from q without the codes before it, renormalised).
+        var verifier = new CandidateVerifier(P.Length);
+        var rng = new SeededRandom(15);
+        var counts = new int[P.Length];
+        var rest = new float[Q.Length];
+        int accepted = 0;
+        for (int i = 0; i < Draws; i++)
+        {
+            Q.CopyTo(rest, 0);
+            var list = new int[3];
+            for (int c = 0; c < list.Length; c++)
+            {
+                list[c] = Categorical.Sample(rest, rng);
+                rest[list[c]] = 0;
+            }
+            verifier.Begin(P);
+            int result = -1;
+            foreach (int c in list)
+                if (verifier.TryAcceptWithoutReplacement(c, Q, rng)) { result = c; accepted++; break; }
+            counts[result >= 0 ? result : verifier.Finish(rng)]++;
+        }
+        AssertFollows(counts, P);
+        // More candidates cover more of P than the draft alone (Σ min(p, q) = 0.55 here).
+        Assert.True(accepted / (double)Draws > 0.6, $"candidates accepted {accepted / (double)Draws:F3} of the time");
+    }
+
+    [Fact]
+    public void CandidatesWithoutReplacement_VerifiedAsIfIndependent_FailTheSameTest()
+    {
+        // Mutation check: verifying the later candidates against q itself (their law if drawn with
+        // replacement) instead of q without the earlier ones skews the result.
+        var verifier = new CandidateVerifier(P.Length);
+        var rng = new SeededRandom(16);
+        var counts = new int[P.Length];
+        var rest = new float[Q.Length];
+        for (int i = 0; i < Draws; i++)
+        {
+            Q.CopyTo(rest, 0);
+            var list = new int[3];
+            for (int c = 0; c < list.Length; c++)
+            {
+                list[c] = Categorical.Sample(rest, rng);
+                rest[list[c]] = 0;
+            }
+            verifier.Begin(P);
+            int result = -1;
+            foreach (int c in list)
+                if (verifier.TryAccept(c, Q, rng)) { result = c; break; }
+            counts[result >= 0 ? result : verifier.Finish(rng)]++;
+        }
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => AssertFollows(counts, P));
+    }
+
+    [Fact]
+    public void OneCandidateWithoutReplacement_IsTheSpeculativeRuleBitForBit()
+    {
+        var single = new CandidateVerifier(P.Length);
+        var rule = new SpeculativeVerifier(P.Length);
+        var a = new SeededRandom(17);
+        var b = new SeededRandom(17);
+        for (int i = 0; i < 2000; i++)
+        {
+            int d = i % P.Length;
+            single.Begin(P);
+            int x = single.TryAcceptWithoutReplacement(d, Q, a) ? d : single.Finish(a);
+            int y = rule.Accept(P, d, Q, b) ? d : rule.Resample(P, d, Q, b);
+            Assert.Equal(y, x);
+        }
+    }
+
+    [Fact]
     public void OneHotCandidates_GivePAndAcceptWithTheirCoveredMass()
     {
         // Deterministic candidates 2, 3 (P = 0) and 1: one of them is accepted with probability

@@ -55,7 +55,7 @@ public sealed class PacDecoderTests
     }
 
     [Fact]
-    public void Trees_FeedMoreNodesThanChainsAndCommitAtLeastOneSlotPerPass()
+    public void Trees_AddTheirCandidatesOnTopOfTheWindowAndCommitAtLeastOneSlotPerPass()
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
         var options = new GenerationOptions { Method = DecodingMethod.Pac, Seed = 3, Window = 8, DraftInit = DraftInitialization.Random };
@@ -66,10 +66,12 @@ public sealed class PacDecoderTests
         {
             Assert.Equal(layout.LastCodeSlot + 1, stats.CommittedPerPass.Sum());
             Assert.All(stats.CommittedPerPass, c => Assert.True(c >= 1));
-            Assert.All(stats.FedPerPass, f => Assert.InRange(f, 1, 8));
         }
-        // A tree spends the window on candidates: its passes commit at most depth + chain + 1 slots.
-        Assert.Contains(tree.Statistics.FedPerPass, f => f == 8);
+        Assert.All(chain.Statistics.FedPerPass, f => Assert.InRange(f, 1, 8));
+        // A 3x2 tree adds the spine's 2 + 6 siblings' candidates at most: 3 + 9 nodes, 2 on the spine.
+        Assert.Equal(10, Decoding.PacDecoder.ExtraNodes(3, 2));
+        Assert.All(tree.Statistics.FedPerPass, f => Assert.InRange(f, 1, 8 + 10));
+        Assert.Contains(tree.Statistics.FedPerPass, f => f > 8);
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Sjd2Onnx.Sampling;
 
@@ -7,13 +8,15 @@ namespace Sjd2Onnx.Decoding;
 /// <summary>
 /// SJD with proactive drafting and adaptive continuation made exact (<c>--method pac</c>). A pass
 /// feeds a <see cref="DraftTree"/>: the anchor, then for the first <c>depth</c> slots after it a
-/// full tree of up to <c>width</c> candidates per slot (the slot's own draft first, then one-hot
-/// alternatives: the most likely other codes of the stale distribution the draft was sampled from), then
-/// a chain of drafts from the tree's first-candidate path (the spine) to the window's end. The
-/// accepted path is found from the anchor: at each node its children are verified against the
-/// node's output with recursive rejection sampling (<see cref="CandidateVerifier"/>), which is
-/// exact for any candidate list; the first slot where every candidate fails takes a residual
-/// sample, a leaf gives a bonus token. The pass keeps the KV rows of the accepted path.
+/// full tree of up to <c>width</c> candidates per slot (the slot's own draft first, then other
+/// codes drawn without replacement from the stale distribution the draft was sampled from), then
+/// a chain of drafts from the tree's first-candidate path (the spine) to the end of the window. The
+/// window counts the spine and the chain; the other candidates are extra nodes on top of it, as
+/// published. The accepted path is found from the anchor: at each node its children are verified
+/// against the node's output with recursive rejection sampling (<see cref="CandidateVerifier"/>),
+/// which is exact for candidates drawn from their stated laws; the first slot where every
+/// candidate fails takes a residual sample, a leaf gives a bonus token. The pass keeps the KV rows
+/// of the accepted path.
 /// <para>
 /// Adaptive continuation, exact: after the pass every slot beyond the new token gets a new draft
 /// from the coupled rule against the output of the path that continues past the rejection (the
@@ -27,14 +30,29 @@ namespace Sjd2Onnx.Decoding;
 /// </summary>
 internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
 {
-    public int MaxWindow => settings.Window;
+    public int MaxWindow => settings.Window + ExtraNodes(settings.TreeWidth, settings.TreeDepth);
+
+    /// <summary>Nodes a full tree of this shape adds to a chain: every candidate off the spine.</summary>
+    internal static int ExtraNodes(int width, int depth)
+    {
+        long extra = 0, level = 1;
+        for (int d = 0; d < depth && extra < MaxExtraNodes; d++)
+        {
+            level = Math.Min(level * Math.Max(1, width), MaxExtraNodes);
+            extra += level - 1;
+        }
+        return (int)Math.Min(extra, MaxExtraNodes);
+    }
+
+    // Far more than any useful tree; bounds the buffers of absurd shapes (the context also caps the window at the image's slots).
+    private const int MaxExtraNodes = 1024;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Decode(DecodingContext ctx)
     {
         var layout = ctx.Layout;
         var rng = ctx.Random;
-        int k = ctx.Codebook, maxWindow = ctx.MaxWindow, last = layout.LastCodeSlot;
+        int k = ctx.Codebook, maxWindow = ctx.MaxWindow, chainWindow = Math.Min(settings.Window, maxWindow), last = layout.LastCodeSlot;
         var drafts = new DraftState(layout, k, maxWindow + 1);
         var coupling = new SpeculativeVerifier(k);
         var candidates = new CandidateVerifier(k, settings.AcceptEveryDraft);
@@ -46,6 +64,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
         bool coupled = settings.Reuse == DraftReuse.Coupled; // otherwise plain Jacobi resampling (a test of trees alone)
         var p = new float[k];
         var alternatives = new int[Math.Max(1, width)];
+        var draw = new float[k];
         var frontier = new int[maxWindow];
         var nextFrontier = new int[maxWindow];
         var spineAt = new int[maxWindow + 1];   // spine node by slot − fed0, −1 where none
@@ -62,7 +81,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
         while (n <= last)
         {
             long start = Stopwatch.GetTimestamp();
-            int window = settings.AutoWindow && tuner is not null ? tuner.Choose(maxWindow) : maxWindow;
+            int window = settings.AutoWindow && tuner is not null ? tuner.Choose(chainWindow) : chainWindow;
             window = Math.Max(window, n - fed0);
             init.FillThrough(Math.Min(fed0 + window - 1, last - 1));
 
@@ -74,16 +93,16 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
             Array.Fill(spineAt, -1);
             spineAt[n - 1 - fed0] = root;
             // The tree: every node of a level gets the next slot's candidates as children, the
-            // spine's first (frontier[0] is always the spine), as many as the window holds.
+            // spine's first (frontier[0] is always the spine), as many as the buffers hold.
             int frontierCount = 1;
             frontier[0] = root;
-            for (int level = 0; level < depth && slotNext <= last - 1 && tree.Count < window; level++, slotNext++)
+            for (int level = 0; level < depth && slotNext <= last - 1 && tree.Count < maxWindow; level++, slotNext++)
             {
-                int c = Candidates(slotNext, width, drafts, layout, alternatives);
+                int c = Candidates(slotNext, width, drafts, layout, alternatives, draw, rng);
                 int next = 0, nextSpine = -1;
                 for (int f = 0; f < frontierCount; f++)
                 {
-                    for (int r = 0; r < c && tree.Count < window; r++)
+                    for (int r = 0; r < c && tree.Count < maxWindow; r++)
                     {
                         int v = tree.Add(slotNext, alternatives[r], frontier[f], r);
                         nextFrontier[next++] = v;
@@ -96,12 +115,12 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
                 spineAt[slotNext - fed0] = spine;
             }
             // The chain from the spine to the window's end; the last code slot is never fed.
-            for (; tree.Count < window && slotNext <= last - 1; slotNext++)
+            for (; slotNext - fed0 < window && tree.Count < maxWindow && slotNext <= last - 1; slotNext++)
             {
                 spine = tree.Add(slotNext, drafts.Token(slotNext), spine, 0);
                 spineAt[slotNext - fed0] = spine;
             }
-            int s = tree.Count;
+            int s = tree.Count, covered = slotNext - fed0; // nodes fed; slots they cover (the window the tuner chose)
             feeder.Run(tree);
 
             // Verification from the anchor: node v's output is the distribution of slot Slot(v) + 1.
@@ -130,8 +149,9 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
                 }
                 candidates.Begin(p);
                 int accepted = -1;
+                var q = drafts.Q(slot); // a one-hot draft (empty q) has no alternatives
                 for (int c = child; c >= 0 && accepted < 0; c = tree.NextSibling(c))
-                    if (candidates.TryAccept(tree.Token(c), tree.Rank(c) == 0 ? drafts.Q(slot) : default, rng)) accepted = c;
+                    if (q.IsEmpty ? candidates.TryAccept(tree.Token(c), q, rng) : candidates.TryAcceptWithoutReplacement(tree.Token(c), q, rng)) accepted = c;
                 if (accepted < 0)
                 {
                     drafts.Commit(slot, candidates.Finish(rng));
@@ -203,7 +223,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
             if (predictedThrough > drafts.DraftedThrough) drafts.DraftedThrough = predictedThrough;
 
             ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
-            tuner?.Record(s, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
+            tuner?.Record(covered, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
             n = newSlot + 1;
             fed0 = tree.Slot(lastKept) + 1;
         }
@@ -215,29 +235,31 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
 
     /// <summary>
     /// The candidates of a slot into <paramref name="into"/>: its own draft first, then up to
-    /// width − 1 distinct alternatives, the most likely other codes of the draft's q (the stale
-    /// distribution it was sampled from) that q gives at least <see cref="AlternativeFloor"/>.
-    /// A one-hot draft (a spatial prior) has no distribution to rank alternatives by and stays
-    /// alone; so does a confident q. Alternatives are deterministic given the draft and q, so they
-    /// are verified as one-hot proposals.
+    /// width − 1 other codes drawn without replacement from the draft's q (the stale distribution
+    /// it was sampled from), while the mass of q not yet drawn is at least <see cref="AlternativeFloor"/>.
+    /// Drawn, not ranked: a stale q is the best guess at the true distribution, and at high
+    /// entropy, where alternatives matter, no code stands out to rank (docs/decoding.md). A one-hot
+    /// draft (a spatial prior) has no distribution to draw from and stays alone; so does a
+    /// confident q.
     /// </summary>
-    private static int Candidates(int slot, int width, DraftState drafts, ImageLayout layout, int[] into)
+    private static int Candidates(int slot, int width, DraftState drafts, ImageLayout layout, int[] into, float[] draw, SeededRandom rng)
     {
         into[0] = drafts.Token(slot);
         if (width <= 1 || layout.IsForced(slot) || drafts.IsOneHot(slot)) return 1;
-        int count = 1;
         var q = drafts.QBuffer(slot);
-        while (count < width)
+        var rest = draw.AsSpan(0, q.Length);
+        q.CopyTo(rest);
+        rest[into[0]] = 0;
+        int count = 1;
+        while (count < width && TensorPrimitives.Sum(rest) >= AlternativeFloor)
         {
-            int best = -1;
-            for (int x = 0; x < q.Length; x++)
-                if (q[x] >= AlternativeFloor && (best < 0 || q[x] > q[best]) && Array.IndexOf(into, x, 0, count) < 0) best = x;
-            if (best < 0) break;
-            into[count++] = best;
+            int x = Categorical.Sample(rest, rng);
+            into[count++] = x;
+            rest[x] = 0;
         }
         return count;
     }
 
-    // An alternative below this share of its slot's stale distribution is rarely accepted and not worth a node.
+    // Stop drawing alternatives when the codes left hold less than this share of the stale distribution.
     private const float AlternativeFloor = 0.05f;
 }

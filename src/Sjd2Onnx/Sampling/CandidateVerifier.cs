@@ -13,6 +13,8 @@ namespace Sjd2Onnx.Sampling;
 /// mass min(q_i, p_i) and otherwise hands over a sample of the residual, whose mass is exactly
 /// what is missing (p_i − min(q_i, p_i) = max(0, p_i − q_i)); by induction from the last stage the
 /// whole procedure returns a sample of P. With one candidate it is the ordinary SJD rule.
+/// Candidates drawn from one q without replacement (<see cref="TryAcceptWithoutReplacement"/>)
+/// have q_i = q without the earlier candidates, renormalised: their exact law given them.
 /// Owns its buffers: nothing is allocated per call.
 /// </summary>
 internal sealed class CandidateVerifier
@@ -20,14 +22,16 @@ internal sealed class CandidateVerifier
     // As in SpeculativeVerifier: a residual below this is rounding noise of p ≈ q, not a distribution.
     private const float ResidualFloor = 1e-6f;
 
-    private readonly float[] _target, _original;
+    private readonly float[] _target, _original, _proposal;
     private int _length;
-    private float _mass;
+    private float _mass, _proposalMass;
+    private bool _proposalSet;
 
     public CandidateVerifier(int codebook, bool acceptEveryCandidate = false)
     {
         _target = new float[codebook];
         _original = new float[codebook];
+        _proposal = new float[codebook];
         AcceptEveryCandidate = acceptEveryCandidate;
     }
 
@@ -42,6 +46,7 @@ internal sealed class CandidateVerifier
         p.CopyTo(_original);
         // p sums to 1 up to rounding; taking 1 makes one candidate bit-identical to SpeculativeVerifier.
         _mass = 1f;
+        _proposalSet = false;
     }
 
     /// <summary>
@@ -69,6 +74,39 @@ internal sealed class CandidateVerifier
             TensorPrimitives.Max(target, 0f, target);
         }
         _mass = TensorPrimitives.Sum(target);
+        return false;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="candidate"/> is accepted, where this slot's candidates are drawn from
+    /// one distribution <paramref name="q"/> without replacement: the first from q, each later one
+    /// from q without the candidates before it, renormalised. On rejection the target becomes the
+    /// residual against that law and the candidate leaves it. One candidate is
+    /// <see cref="TryAccept"/> with the same q, bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool TryAcceptWithoutReplacement(int candidate, ReadOnlySpan<float> q, SeededRandom rng)
+    {
+        if (AcceptEveryCandidate) return true;
+        if (!(_mass > ResidualFloor)) return false;
+        var target = _target.AsSpan(0, _length);
+        var proposal = _proposal.AsSpan(0, _length);
+        // Until the first rejection the law is q itself: no copy on the common path.
+        float scale = _proposalSet ? 1f / _proposalMass : 1f;
+        var law = _proposalSet ? proposal : q;
+        float pc = target[candidate] / _mass, qc = law[candidate] * scale;
+        if (pc >= qc || rng.NextDouble() * qc < pc) return true;
+        TensorPrimitives.Multiply(target, 1f / _mass, target);
+        TensorPrimitives.MultiplyAdd(law, -scale, target, target);
+        TensorPrimitives.Max(target, 0f, target);
+        _mass = TensorPrimitives.Sum(target);
+        if (!_proposalSet)
+        {
+            q.CopyTo(proposal);
+            _proposalSet = true;
+        }
+        proposal[candidate] = 0;
+        _proposalMass = TensorPrimitives.Sum(proposal);
         return false;
     }
 

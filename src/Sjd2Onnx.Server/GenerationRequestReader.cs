@@ -127,7 +127,7 @@ internal static class GenerationRequestReader
         OnlyFor("init", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
         OnlyFor("reseed", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
         OnlyFor("tree", method == DecodingMethod.Pac, "pac");
-        OnlyFor("reuse", method == DecodingMethod.SjdPlusPlus, "sjd++");
+        OnlyFor("reuse", method is DecodingMethod.SjdPlusPlus or DecodingMethod.Sjd2, "sjd++ or sjd2");
         OnlyFor("reuse_threshold", method == DecodingMethod.SjdPlusPlus, "sjd++");
         OnlyFor("denoise_steps", method == DecodingMethod.Sjd2, "sjd2");
         OnlyFor("kv", method == DecodingMethod.Sjd2, "sjd2");
@@ -148,8 +148,11 @@ internal static class GenerationRequestReader
             null => tau is null ? DraftReuse.Coupled : DraftReuse.Threshold,
             "coupled" when tau is null => DraftReuse.Coupled,
             "coupled" => throw Bad("reuse_threshold", "reuse_threshold applies to \"reuse\": \"threshold\", not coupled."),
+            "threshold" when method == DecodingMethod.Sjd2 => throw Bad("reuse", "the threshold rule applies to sjd++; sjd2 takes \"coupled\" or \"none\"."),
             "threshold" => DraftReuse.Threshold,
-            var other => throw Bad("reuse", $"unknown reuse rule '{other}'; use \"coupled\" or \"threshold\"."),
+            "none" when tau is null => DraftReuse.None,
+            "none" => throw Bad("reuse_threshold", "reuse_threshold applies to \"reuse\": \"threshold\", not none."),
+            var other => throw Bad("reuse", $"unknown reuse rule '{other}'; use \"coupled\", \"threshold\" or \"none\"."),
         };
         float? temperature = f.Float("temperature"), topP = f.Float("top_p");
         if (temperature is float temp && !(temp > 0)) throw Bad("temperature", $"temperature must be > 0, got {temp}; 1 samples the model as trained.");

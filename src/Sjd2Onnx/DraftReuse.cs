@@ -1,6 +1,6 @@
 namespace Sjd2Onnx;
 
-/// <summary>How SJD++ lets a draft that was not committed survive into the next pass (both rules are lossless).</summary>
+/// <summary>How a draft that was not committed survives into the next pass: SJD++ takes any rule, SJD2 <see cref="Coupled"/> or <see cref="None"/> (every rule is lossless).</summary>
 public enum DraftReuse
 {
     /// <summary>
@@ -16,4 +16,10 @@ public enum DraftReuse
     /// q_old(x)·[P_new(x) ≥ τ] + P_new(x)·Σ_y q_old(y)·[P_new(y) &lt; τ].
     /// </summary>
     Threshold,
+
+    /// <summary>
+    /// Plain Jacobi resampling: every draft not committed is replaced by a fresh sample of P_new, as
+    /// SJD and the published SJD2 do. <c>sjd++</c> with this rule is <c>sjd</c>.
+    /// </summary>
+    None,
 }

@@ -40,7 +40,7 @@ public sealed record GenerationOptions
     /// </summary>
     public DraftInitialization? DraftInit { get; init; }
 
-    /// <summary>SJD++: the draft-reuse rule.</summary>
+    /// <summary>SJD++ and SJD2: the draft-reuse rule (SJD2 takes <see cref="DraftReuse.Coupled"/>, the default, or <see cref="DraftReuse.None"/>, as published).</summary>
     public DraftReuse Reuse { get; init; } = DraftReuse.Coupled;
 
     /// <summary>SJD++ with <see cref="DraftReuse.Threshold"/>: a draft survives a pass when the new distribution gives it at least τ; in (0, 1]; null = <see cref="DefaultReuseThreshold"/>.</summary>
@@ -176,6 +176,8 @@ public sealed record GenerationOptions
             throw new Sjd2Exception($"accept-noise limit must be in [0, 1], got {limit}; 0 is lossless, 1 as published.");
         if (AcceptNoise is not null && Method != DecodingMethod.Sjd2)
             throw new Sjd2Exception($"an accept-noise limit applies to SJD2, not {Method}.");
+        if (Method == DecodingMethod.Sjd2 && Reuse == DraftReuse.Threshold)
+            throw new Sjd2Exception("SJD2 re-drafts with the coupled rule or none (fresh samples, as published); the threshold rule applies to sjd++.");
         if (ReuseThreshold is not null && Reuse != DraftReuse.Threshold)
             throw new Sjd2Exception("a reuse threshold applies to the threshold reuse rule (--reuse threshold), not to the coupled one.");
         if (TreeWidth is int tw && tw < 1)
@@ -209,7 +211,7 @@ public sealed record GenerationOptions
         int window = Window ?? (AutoWindow ? DefaultAutoWindowLimit : DefaultWindow);
         var initUsed = DraftInit ?? DefaultDraftInit;
         return new SpeculativeSettings(window, AutoWindow, Method == DecodingMethod.Sjd2 && initUsed == DraftInitialization.Noise ? null : initUsed,
-            Method == DecodingMethod.SjdPlusPlus ? Reuse : Method == DecodingMethod.Pac && !PacWithoutReuse ? DraftReuse.Coupled : null,
+            Method is DecodingMethod.SjdPlusPlus or DecodingMethod.Sjd2 ? Reuse : Method == DecodingMethod.Pac && !PacWithoutReuse ? DraftReuse.Coupled : null,
             ReuseThreshold ?? DefaultReuseThreshold,
             noise, KvMode ?? DefaultKvMode(scheduleUsed), AcceptNoise ?? DefaultAcceptNoise, AcceptEveryDraft,
             KvNoiseLimit ?? DefaultKvNoiseLimit, scheduleUsed, scheduleUsed == Sjd2Schedule.Window ? DenoiseSteps : null,

@@ -160,6 +160,8 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     [InlineData("""{"prompt": "x", "method": "sjd", "window": 1}""", "window")]
     [InlineData("""{"prompt": "x", "method": "sjd", "kv": "exact"}""", "kv")]
     [InlineData("""{"prompt": "x", "method": "sjd++", "reuse": "sometimes"}""", "reuse")]
+    [InlineData("""{"prompt": "x", "method": "sjd2", "reuse": "threshold"}""", "reuse")]
+    [InlineData("""{"prompt": "x", "method": "pac", "reuse": "none"}""", "reuse")]
     [InlineData("""{"prompt": "x", "method": "sjd2", "accept_noise": 2}""", "accept_noise")]
     [InlineData("""{"prompt": "x", "method": "sjd2", "kv": 1.5}""", "kv")]
     [InlineData("""{"prompt": "x", "method": "sjd2", "schedule": "sometimes"}""", "schedule")]

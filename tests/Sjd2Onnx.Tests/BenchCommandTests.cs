@@ -165,6 +165,8 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--reuse-threshold applies to --method sjd++", "--method", "sjd", "--reuse-threshold", "0.5")]
     [InlineData("--reuse-threshold applies to --reuse threshold", "--method", "sjd++", "--reuse", "coupled", "--reuse-threshold", "0.5")]
     [InlineData("unknown --reuse", "--method", "sjd++", "--reuse", "always")]
+    [InlineData("--reuse applies to --method sjd++ and sjd2", "--method", "sjd", "--reuse", "none")]
+    [InlineData("--reuse threshold applies to --method sjd++; sjd2 takes coupled or none", "--method", "sjd2", "--reuse", "threshold")]
     [InlineData("unknown --init", "--method", "sjd", "--init", "diagonal")]
     [InlineData("unknown --init 'noise'", "--method", "sjd", "--init", "noise")]
     [InlineData("--init applies to --method sjd, sjd++ and sjd2", "--method", "ar", "--init", "vertical")]

@@ -106,6 +106,27 @@ public sealed class Sjd2DecoderTests
     }
 
     [Fact]
+    public void CoupledRedrafts_KeepMoreDraftsThanFreshSamples()
+    {
+        // Hot sampling makes fresh samples disagree with the old drafts; the coupled rule keeps an
+        // old draft whenever the new distribution allows, so fewer drafts change between passes and
+        // the images take fewer passes in all. "None" must be the published fresh sampling.
+        using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
+        int coupled = 0, fresh = 0;
+        for (ulong seed = 0; seed < 24; seed++)
+        {
+            var options = new GenerationOptions { Method = DecodingMethod.Sjd2, Seed = seed, Temperature = 3f, TopK = 0 };
+            var a = pipeline.GenerateCodes(Prompt, options with { Reuse = DraftReuse.Coupled });
+            var b = pipeline.GenerateCodes(Prompt, options with { Reuse = DraftReuse.None });
+            Assert.Equal(16, a.Statistics.CommittedPerPass.Sum());
+            Assert.Equal(16, b.Statistics.CommittedPerPass.Sum());
+            coupled += a.Statistics.Passes;
+            fresh += b.Statistics.Passes;
+        }
+        Assert.True(coupled < fresh, $"coupled re-drafting took {coupled} passes over 24 images, fresh samples {fresh}");
+    }
+
+    [Fact]
     public void NoiseInitialisation_IsSjd2Only()
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));

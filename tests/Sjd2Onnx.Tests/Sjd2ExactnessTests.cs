@@ -20,11 +20,12 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
     });
 
     [Theory]
-    [InlineData(DraftInitialization.Noise, Sjd2Schedule.PerPass, 8_000, 11_000_000UL)]
-    [InlineData(DraftInitialization.Vertical, Sjd2Schedule.PerPass, 6_000, 12_000_000UL)]
-    [InlineData(DraftInitialization.Noise, Sjd2Schedule.Window, 8_000, 14_000_000UL)]
-    [InlineData(DraftInitialization.Vertical, Sjd2Schedule.Window, 6_000, 15_000_000UL)]
-    public void AcceptNoiseZero_MatchesExactArDistribution(DraftInitialization prior, Sjd2Schedule schedule, int samples, ulong seed)
+    [InlineData(DraftInitialization.Noise, Sjd2Schedule.PerPass, DraftReuse.Coupled, 8_000, 11_000_000UL)]
+    [InlineData(DraftInitialization.Vertical, Sjd2Schedule.PerPass, DraftReuse.Coupled, 6_000, 12_000_000UL)]
+    [InlineData(DraftInitialization.Noise, Sjd2Schedule.Window, DraftReuse.Coupled, 8_000, 14_000_000UL)]
+    [InlineData(DraftInitialization.Vertical, Sjd2Schedule.Window, DraftReuse.Coupled, 6_000, 15_000_000UL)]
+    [InlineData(DraftInitialization.Vertical, Sjd2Schedule.Window, DraftReuse.None, 6_000, 17_000_000UL)]
+    public void AcceptNoiseZero_MatchesExactArDistribution(DraftInitialization prior, Sjd2Schedule schedule, DraftReuse reuse, int samples, ulong seed)
     {
         var options = new GenerationOptions
         {
@@ -33,9 +34,10 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
             KvMode = Sjd2KvMode.Exact,
             DraftInit = prior,
             Schedule = schedule,
+            Reuse = reuse,
         };
         var (stat, df, limit, passes) = ChiSquare(options, samples, seed);
-        output.WriteLine($"sjd2 accept-noise 0, init {prior}, schedule {schedule}: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
+        output.WriteLine($"sjd2 accept-noise 0, init {prior}, schedule {schedule}, reuse {reuse}: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
         Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
     }
 
@@ -61,7 +63,7 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
     [Fact]
     public void AsPublished_IsReported()
     {
-        var published = new GenerationOptions { Method = DecodingMethod.Sjd2, DraftInit = DraftInitialization.Noise, Schedule = Sjd2Schedule.PerPass };
+        var published = new GenerationOptions { Method = DecodingMethod.Sjd2, DraftInit = DraftInitialization.Noise, Schedule = Sjd2Schedule.PerPass, Reuse = DraftReuse.None };
         var (stat, df, limit, passes) = ChiSquare(published, 8_000, 13_000_000UL);
         output.WriteLine($"sjd2 as published: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
         Assert.True(passes < 4, $"SJD2 should need fewer passes than AR's 4 on a 2x2 image, got {passes:F2}");

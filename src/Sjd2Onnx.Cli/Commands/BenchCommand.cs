@@ -326,7 +326,7 @@ internal sealed class BenchCommand
     {
         ["init"] = o.Method == DecodingMethod.Ar ? null
             : (o.DraftInit ?? GenerationOptions.DefaultDraftInit).ToString().ToLowerInvariant(),
-        ["reuse"] = o.Method == DecodingMethod.SjdPlusPlus ? o.Reuse.ToString().ToLowerInvariant() : null,
+        ["reuse"] = o.Method is DecodingMethod.SjdPlusPlus or DecodingMethod.Sjd2 ? o.Reuse.ToString().ToLowerInvariant() : null,
         ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
         ["denoise_steps"] = o.DenoiseSteps,
         ["kv"] = o.Method == DecodingMethod.Sjd2 ? (o.KvMode ?? GenerationOptions.DefaultKvMode(o.Schedule ?? GenerationOptions.DefaultSchedule)).ToString().ToLowerInvariant() : null,

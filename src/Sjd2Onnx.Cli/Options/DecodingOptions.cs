@@ -40,9 +40,9 @@ internal sealed class DecodingOptions
 
     public Option<string?> Reuse { get; } = new("--reuse")
     {
-        Description = "sjd++ draft reuse rule: coupled (default) or threshold (with --reuse-threshold, default 0.1).",
-        HelpName = "coupled|threshold",
-        CustomParser = ValueParsers.OneOf("--reuse", "coupled or threshold", "coupled", "threshold"),
+        Description = "sjd++ and sjd2 draft reuse rule: coupled (default), threshold (sjd++, with --reuse-threshold, default 0.1) or none (fresh samples every pass: sjd2 as published).",
+        HelpName = "coupled|threshold|none",
+        CustomParser = ValueParsers.OneOf("--reuse", "coupled, threshold or none", "coupled", "threshold", "none"),
     };
 
     public Option<float?> ReuseThreshold { get; } = new("--reuse-threshold")
@@ -82,7 +82,7 @@ internal sealed class DecodingOptions
 
     public Option<string?> Tree { get; } = new("--tree")
     {
-        Description = "pac: W candidates per slot for the D slots after the anchor (default 3x1), as WxD; 1 = chain drafts (sjd++ coupled). Models without tree attention decode chains.",
+        Description = "pac: W candidates per slot for the D slots after the anchor (default 3x1), as WxD, fed on top of the window; 1 = chain drafts (sjd++ coupled). Models without tree attention decode chains.",
         HelpName = "WxD",
         CustomParser = r =>
         {
@@ -174,8 +174,12 @@ internal sealed class DecodingOptions
                 throw new UsageException("--init applies to --method sjd, sjd++ and sjd2, not ar.");
             if (v.Reseed is not null && method == DecodingMethod.Ar)
                 throw new UsageException("--reseed applies to --method sjd, sjd++, pac and sjd2, not ar.");
-            if ((v.ReuseThreshold is not null || v.Reuse is not null) && method != DecodingMethod.SjdPlusPlus)
-                throw new UsageException($"--{(v.ReuseThreshold is not null ? "reuse-threshold" : "reuse")} applies to --method sjd++, not {m}.");
+            if (v.ReuseThreshold is not null && method != DecodingMethod.SjdPlusPlus)
+                throw new UsageException($"--reuse-threshold applies to --method sjd++, not {m}.");
+            if (v.Reuse is not null && method is not (DecodingMethod.SjdPlusPlus or DecodingMethod.Sjd2))
+                throw new UsageException($"--reuse applies to --method sjd++ and sjd2, not {m}.");
+            if (v.Reuse == "threshold" && method == DecodingMethod.Sjd2)
+                throw new UsageException("--reuse threshold applies to --method sjd++; sjd2 takes coupled or none.");
             if ((v.DenoiseSteps is not null || v.Kv is not null || v.AcceptNoise is not null || v.Schedule is not null) && method != DecodingMethod.Sjd2)
                 throw new UsageException($"--{(v.DenoiseSteps is not null ? "denoise-steps" : v.Kv is not null ? "kv" : v.Schedule is not null ? "schedule" : "accept-noise")} applies to --method sjd2, not {m}.");
             if (v.Tree is not null && method != DecodingMethod.Pac)
@@ -188,10 +192,11 @@ internal sealed class DecodingOptions
         {
             null => v.ReuseThreshold is null ? DraftReuse.Coupled : DraftReuse.Threshold,
             "coupled" => DraftReuse.Coupled,
+            "none" => DraftReuse.None,
             _ => DraftReuse.Threshold,
         };
-        if (rule == DraftReuse.Coupled && v.ReuseThreshold is not null)
-            throw new UsageException("--reuse-threshold applies to --reuse threshold, not coupled.");
+        if (rule != DraftReuse.Threshold && v.ReuseThreshold is not null)
+            throw new UsageException($"--reuse-threshold applies to --reuse threshold, not {v.Reuse}.");
         return new GenerationOptions
         {
             Method = method,

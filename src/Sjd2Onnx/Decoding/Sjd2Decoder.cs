@@ -80,6 +80,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
         var prior = settings.Init is { } rule ? new DraftInitializer(rule, layout, drafts, k, rng) : null;
         int priorLevel = sigma.Length / 2;
         var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
+        bool coupled = settings.Reuse == DraftReuse.Coupled;
 
         // The prefill's last output is slot 0's distribution.
         ctx.Distribution(ctx.PrefixLength - 1, p);
@@ -247,7 +248,17 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                 else
                 {
                     ctx.Distribution(slot - passStart - 1, p);
-                    drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
+                    if (coupled && drafts.HasDraft(slot))
+                    {
+                        // SJD++'s coupled rule: a sample of P that keeps the old draft as often as
+                        // possible, so the drafts predicted from it stay consistent.
+                        int old = drafts.Token(slot);
+                        drafts.SetSampled(slot, verifier.Accept(p, old, drafts.Q(slot), rng) ? old : verifier.Resample(p, old, drafts.Q(slot), rng), p);
+                    }
+                    else
+                    {
+                        drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
+                    }
                 }
                 embedTokens[embedCount] = drafts.Token(slot);
                 embedSlots[embedCount++] = slot;

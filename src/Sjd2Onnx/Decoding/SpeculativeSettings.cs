@@ -6,7 +6,7 @@ namespace Sjd2Onnx.Decoding;
 /// <param name="Window">Tokens fed per pass (anchor plus drafts), or the largest one with <paramref name="AutoWindow"/>.</param>
 /// <param name="AutoWindow">Pick the window every pass from measured costs and acceptance.</param>
 /// <param name="Init">Draft initialisation: always set for SJD and SJD++; for SJD2 null = pure noise, else the prior that seeds new slots.</param>
-/// <param name="Reuse">SJD++ draft-reuse rule; null for plain SJD.</param>
+/// <param name="Reuse">SJD++ and SJD2 draft-reuse rule; null for plain SJD.</param>
 /// <param name="ReuseThreshold">τ of <see cref="DraftReuse.Threshold"/>.</param>
 /// <param name="Noise">SJD2 noise process (steps already overridden); null for the other methods.</param>
 /// <param name="KvMode">SJD2 KV treatment of tokens accepted while noisy.</param>

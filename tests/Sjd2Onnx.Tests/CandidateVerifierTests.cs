@@ -41,26 +41,7 @@ public sealed class CandidateVerifierTests
     {
         // PAC's candidate list: the slot's own draft, then two other codes drawn from q without
         // replacement (each from q without the codes before it, renormalised).
-        var verifier = new CandidateVerifier(P.Length);
-        var rng = new SeededRandom(15);
-        var counts = new int[P.Length];
-        var rest = new float[Q.Length];
-        int accepted = 0;
-        for (int i = 0; i < Draws; i++)
-        {
-            Q.CopyTo(rest, 0);
-            var list = new int[3];
-            for (int c = 0; c < list.Length; c++)
-            {
-                list[c] = Categorical.Sample(rest, rng);
-                rest[list[c]] = 0;
-            }
-            verifier.Begin(P);
-            int result = -1;
-            foreach (int c in list)
-                if (verifier.TryAcceptWithoutReplacement(c, Q, rng)) { result = c; accepted++; break; }
-            counts[result >= 0 ? result : verifier.Finish(rng)]++;
-        }
+        var (counts, accepted) = VerifyThreeDrawnCandidates(15, (verifier, c, rng) => verifier.TryAcceptWithoutReplacement(c, Q, rng));
         AssertFollows(counts, P);
         // More candidates cover more of P than the draft alone (Σ min(p, q) = 0.55 here).
         Assert.True(accepted / (double)Draws > 0.6, $"candidates accepted {accepted / (double)Draws:F3} of the time");
@@ -71,14 +52,23 @@ public sealed class CandidateVerifierTests
     {
         // Mutation check: verifying the later candidates against q itself (their law if drawn with
         // replacement) instead of q without the earlier ones skews the result.
+        var (counts, _) = VerifyThreeDrawnCandidates(16, (verifier, c, rng) => verifier.TryAccept(c, Q, rng));
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => AssertFollows(counts, P));
+    }
+
+    // Draws three candidates from Q without replacement, verifies them in order with `accept`
+    // against P, and counts the outcomes and how often a candidate was accepted.
+    private static (int[] Counts, int Accepted) VerifyThreeDrawnCandidates(ulong seed, Func<CandidateVerifier, int, SeededRandom, bool> accept)
+    {
         var verifier = new CandidateVerifier(P.Length);
-        var rng = new SeededRandom(16);
+        var rng = new SeededRandom(seed);
         var counts = new int[P.Length];
         var rest = new float[Q.Length];
+        var list = new int[3];
+        int accepted = 0;
         for (int i = 0; i < Draws; i++)
         {
             Q.CopyTo(rest, 0);
-            var list = new int[3];
             for (int c = 0; c < list.Length; c++)
             {
                 list[c] = Categorical.Sample(rest, rng);
@@ -87,27 +77,10 @@ public sealed class CandidateVerifierTests
             verifier.Begin(P);
             int result = -1;
             foreach (int c in list)
-                if (verifier.TryAccept(c, Q, rng)) { result = c; break; }
+                if (accept(verifier, c, rng)) { result = c; accepted++; break; }
             counts[result >= 0 ? result : verifier.Finish(rng)]++;
         }
-        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => AssertFollows(counts, P));
-    }
-
-    [Fact]
-    public void OneCandidateWithoutReplacement_IsTheSpeculativeRuleBitForBit()
-    {
-        var single = new CandidateVerifier(P.Length);
-        var rule = new SpeculativeVerifier(P.Length);
-        var a = new SeededRandom(17);
-        var b = new SeededRandom(17);
-        for (int i = 0; i < 2000; i++)
-        {
-            int d = i % P.Length;
-            single.Begin(P);
-            int x = single.TryAcceptWithoutReplacement(d, Q, a) ? d : single.Finish(a);
-            int y = rule.Accept(P, d, Q, b) ? d : rule.Resample(P, d, Q, b);
-            Assert.Equal(y, x);
-        }
+        return (counts, accepted);
     }
 
     [Fact]
@@ -132,10 +105,13 @@ public sealed class CandidateVerifierTests
         Assert.True(Math.Abs(share - 0.7) <= 6 * se, $"candidates accepted {share:F4} of the time, expected 0.7");
     }
 
-    [Fact]
-    public void OneCandidate_IsTheSpeculativeRuleBitForBit()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OneCandidate_IsTheSpeculativeRuleBitForBit(bool withoutReplacement)
     {
-        // With a single candidate the verifier must consume the random stream exactly as SJD's.
+        // With a single candidate the verifier must consume the random stream exactly as SJD's,
+        // by either rule (drawn without replacement needs a sampled q: no one-hot drafts there).
         var single = new CandidateVerifier(P.Length);
         var rule = new SpeculativeVerifier(P.Length);
         var a = new SeededRandom(13);
@@ -143,9 +119,10 @@ public sealed class CandidateVerifierTests
         for (int i = 0; i < 2000; i++)
         {
             int d = i % P.Length;
-            var q = i % 2 == 0 ? Q : default;
+            var q = withoutReplacement || i % 2 == 0 ? Q : default;
             single.Begin(P);
-            int x = single.TryAccept(d, q, a) ? d : single.Finish(a);
+            bool kept = withoutReplacement ? single.TryAcceptWithoutReplacement(d, q, a) : single.TryAccept(d, q, a);
+            int x = kept ? d : single.Finish(a);
             int y = rule.Accept(P, d, q, b) ? d : rule.Resample(P, d, q, b);
             Assert.Equal(y, x);
         }

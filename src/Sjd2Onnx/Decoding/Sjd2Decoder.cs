@@ -12,8 +12,10 @@ namespace Sjd2Onnx.Decoding;
 /// (n = (e − mean)/std, ñ = sqrt(1 − σ²)·n + σ·ε, fed as ñ·std + mean with noise level σ). Each
 /// pass predicts every slot's clean token; the token sampled for a slot in one pass is its draft
 /// in the next (q = the distribution it was sampled from) and is verified with the speculative
-/// rule; a slot that was never sampled ends verification. Every slot not committed takes a fresh
-/// sample x̂ ~ P (its distribution from the previous position's output), and a noisy slot takes
+/// rule; a slot that was never sampled ends verification. Every slot not committed takes a new
+/// sample x̂ ~ P (its distribution from the previous position's output): fresh as published
+/// (<see cref="DraftReuse.None"/>), or by SJD++'s coupled rule, which keeps the old draft as often as
+/// P allows (<see cref="DraftReuse.Coupled"/>, the default). A noisy slot takes
 /// one DDIM (η = 0) step toward n̂0 = normalised embedding of x̂ on a Karras σ grid; after the last
 /// level it is fed clean (a plain Jacobi draft). With one step per pass and the window sliding
 /// forward, noise levels increase along the window. With a spatial prior (<c>--init</c>), a new slot
@@ -237,7 +239,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             ctx.Runner.Commit(keepUntil - cached);
             cached = keepUntil;
 
-            // Every predicted slot after the new token: a fresh sample x̂ ~ P is its next draft, or
+            // Every predicted slot after the new token: a new sample x̂ ~ P is its next draft, or
             // after a stall cascade the prior re-seeded from the new token (not for pure noise).
             int lastPredicted = n + draftCount;
             bool reseed = prior is not null && reseeder.AfterPass(newSlot - n + 1, draftCount + 1);

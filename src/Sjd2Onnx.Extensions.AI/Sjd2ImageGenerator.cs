@@ -163,15 +163,8 @@ public sealed class Sjd2ImageGenerator : IImageGenerator
         return value switch
         {
             DecodingMethod m => m,
-            string s => s.Trim().ToLowerInvariant() switch
-            {
-                "ar" => DecodingMethod.Ar,
-                "sjd" => DecodingMethod.Sjd,
-                "sjd++" or "sjdplusplus" => DecodingMethod.SjdPlusPlus,
-                "sjd2" => DecodingMethod.Sjd2,
-                "pac" => DecodingMethod.Pac,
-                _ => throw new ArgumentException($"unknown decoding method '{s}' in additional property '{Sjd2GenerationProperties.Method}'; use ar, sjd, sjd++, pac or sjd2."),
-            },
+            string s => DecodingMethodNames.TryParse(s, out var m) ? m
+                : throw new ArgumentException($"unknown decoding method '{s}' in additional property '{Sjd2GenerationProperties.Method}'; use ar, sjd, sjd++, pac or sjd2."),
             _ => throw new ArgumentException($"additional property '{Sjd2GenerationProperties.Method}' must be a DecodingMethod or a string, not {value.GetType().Name}."),
         };
     }

@@ -212,25 +212,10 @@ internal static class GenerationRequestReader
         return limit is >= 0 and <= 1 ? limit : throw Bad("kv", $"a kv noise limit must be in [0, 1], got {limit}.");
     }
 
-    public static DecodingMethod ParseMethod(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "ar" => DecodingMethod.Ar,
-        "sjd" => DecodingMethod.Sjd,
-        "sjd++" or "sjdpp" => DecodingMethod.SjdPlusPlus,
-        "sjd2" => DecodingMethod.Sjd2,
-        "pac" => DecodingMethod.Pac,
-        _ => throw Bad("method", $"unknown method '{name}'; use \"ar\", \"sjd\", \"sjd++\", \"pac\" or \"sjd2\"."),
-    };
+    public static DecodingMethod ParseMethod(string name) => DecodingMethodNames.TryParse(name, out var method) ? method
+        : throw Bad("method", $"unknown method '{name}'; use \"ar\", \"sjd\", \"sjd++\", \"pac\" or \"sjd2\".");
 
-    public static string MethodName(DecodingMethod method) => method switch
-    {
-        DecodingMethod.Ar => "ar",
-        DecodingMethod.Sjd => "sjd",
-        DecodingMethod.SjdPlusPlus => "sjd++",
-        DecodingMethod.Sjd2 => "sjd2",
-        DecodingMethod.Pac => "pac",
-        _ => method.ToString().ToLowerInvariant(),
-    };
+    public static string MethodName(DecodingMethod method) => DecodingMethodNames.ToName(method);
 
     // The CLI's --tree shape; a request also keeps both numbers to 64 (a tree never needs more).
     private static (int? Width, int? Depth) ParseTree(string text)

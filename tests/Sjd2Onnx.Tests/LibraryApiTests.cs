@@ -33,6 +33,39 @@ public class LibraryApiTests
     }
 
     [Fact]
+    public void PngMetadataRoundTripsEveryMethod()
+    {
+        // The method is written as the command line's word and read back by the same table
+        // (a PAC image once read back as no metadata at all).
+        var image = new RgbImage(2, 2, new byte[12]);
+        foreach (var method in Enum.GetValues<DecodingMethod>())
+        {
+            var metadata = new PngMetadata("a red circle", 3, method, new SamplingSettings(3, 1, 8, 1), "demo");
+            Assert.Equal(metadata, PngMetadata.Read(PngFile.Encode(image, metadata)));
+        }
+    }
+
+    [Fact]
+    public void MethodNamesRoundTripAndAcceptTheirAliases()
+    {
+        Assert.Equal(Enum.GetValues<DecodingMethod>().Length, DecodingMethodNames.All.Count);
+        foreach (var method in Enum.GetValues<DecodingMethod>())
+        {
+            string name = DecodingMethodNames.ToName(method);
+            Assert.Contains(name, DecodingMethodNames.All);
+            Assert.True(DecodingMethodNames.TryParse(name, out var back));
+            Assert.Equal(method, back);
+        }
+        foreach (string alias in new[] { " SJD++ ", "sjdpp", "sjdplusplus", "sjd-plus-plus" })
+        {
+            Assert.True(DecodingMethodNames.TryParse(alias, out var m), alias);
+            Assert.Equal(DecodingMethod.SjdPlusPlus, m);
+        }
+        Assert.False(DecodingMethodNames.TryParse("fast", out _));
+        Assert.False(DecodingMethodNames.TryParse(null, out _));
+    }
+
+    [Fact]
     public void PngMetadataKeepsTextThatIsNotLatin1AndDefaultsTheModelsSampling()
     {
         var image = new RgbImage(2, 2, new byte[12]);

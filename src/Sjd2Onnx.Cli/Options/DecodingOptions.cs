@@ -15,7 +15,6 @@ internal sealed class DecodingOptions
     /// <summary>The keys a bench method spec may set: the decoding options without their dashes.</summary>
     public static readonly string[] SpecKeys = ["window", "init", "reuse", "reuse-threshold", "denoise-steps", "kv", "accept-noise", "schedule", "tree", "reseed"];
 
-    private static readonly string[] MethodWords = ["ar", "sjd", "sjd++", "pac", "sjd2"];
 
     public Option<DecodingMethod?> Method { get; } = new("--method")
     {
@@ -101,7 +100,7 @@ internal sealed class DecodingOptions
     public DecodingOptions()
     {
         Method.CompletionSources.Clear(); // not the enum's member names: the words the parser takes
-        Method.CompletionSources.Add(MethodWords);
+        Method.CompletionSources.Add([.. DecodingMethodNames.All]);
         Window.CompletionSources.Add("auto", "8", "16", "24", "32");
         Init.CompletionSources.Add("random", "horizontal", "vertical", "noise");
         Reuse.CompletionSources.Add("coupled", "threshold");
@@ -236,27 +235,11 @@ internal sealed class DecodingOptions
     }
 
     /// <summary>The method's name on the command line.</summary>
-    public static string MethodName(DecodingMethod method) => method switch
-    {
-        DecodingMethod.Ar => "ar",
-        DecodingMethod.Sjd => "sjd",
-        DecodingMethod.SjdPlusPlus => "sjd++",
-        DecodingMethod.Sjd2 => "sjd2",
-        DecodingMethod.Pac => "pac",
-        _ => method.ToString().ToLowerInvariant(),
-    };
+    public static string MethodName(DecodingMethod method) => DecodingMethodNames.ToName(method);
 
     private static bool TryParseMethod(string text, out DecodingMethod? method)
     {
-        method = text.Trim().ToLowerInvariant() switch
-        {
-            "ar" => DecodingMethod.Ar,
-            "sjd" => DecodingMethod.Sjd,
-            "sjd++" or "sjdpp" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
-            "sjd2" => DecodingMethod.Sjd2,
-            "pac" => DecodingMethod.Pac,
-            _ => null,
-        };
+        method = DecodingMethodNames.TryParse(text, out var parsed) ? parsed : null;
         return method is not null;
     }
 

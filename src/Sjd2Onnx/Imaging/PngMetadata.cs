@@ -34,7 +34,7 @@ public sealed record PngMetadata(string Prompt, ulong Seed, DecodingMethod Metho
         var inv = CultureInfo.InvariantCulture;
         if (!text.TryGetValue("prompt", out var prompt) || !text.TryGetValue("model", out var model)
             || !text.TryGetValue("seed", out var seedText) || !ulong.TryParse(seedText, NumberStyles.None, inv, out ulong seed)
-            || !text.TryGetValue("method", out var methodText) || MethodFromText(methodText) is not { } method
+            || !text.TryGetValue("method", out var methodText) || !DecodingMethodNames.TryParse(methodText, out var method)
             || !TryFloat(text, "cfg_scale", out float cfg) || !TryFloat(text, "temperature", out float temperature)
             || !text.TryGetValue("top_k", out var topKText) || !int.TryParse(topKText, NumberStyles.None, inv, out int topK)
             || !TryFloat(text, "top_p", out float topP))
@@ -55,7 +55,7 @@ public sealed record PngMetadata(string Prompt, ulong Seed, DecodingMethod Metho
     public IReadOnlyList<KeyValuePair<string, string>> ToTextEntries()
     {
         var inv = CultureInfo.InvariantCulture;
-        string method = MethodText(Method);
+        string method = DecodingMethodNames.ToName(Method); // the command line's word, so a PNG says what to type to make it again
         string cfg = Sampling.CfgScale.ToString("R", inv), temperature = Sampling.Temperature.ToString("R", inv);
         string topK = Sampling.TopK.ToString(inv), topP = Sampling.TopP.ToString("R", inv), seed = Seed.ToString(inv);
         return
@@ -79,23 +79,4 @@ public sealed record PngMetadata(string Prompt, ulong Seed, DecodingMethod Metho
         value = 0;
         return text.TryGetValue(key, out var s) && float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
     }
-
-    // The words of the sjd2 command line, so that a PNG says what to type to make it again.
-    private static string MethodText(DecodingMethod method) => method switch
-    {
-        DecodingMethod.Ar => "ar",
-        DecodingMethod.Sjd => "sjd",
-        DecodingMethod.SjdPlusPlus => "sjd++",
-        DecodingMethod.Sjd2 => "sjd2",
-        _ => method.ToString().ToLowerInvariant(),
-    };
-
-    private static DecodingMethod? MethodFromText(string text) => text switch
-    {
-        "ar" => DecodingMethod.Ar,
-        "sjd" => DecodingMethod.Sjd,
-        "sjd++" => DecodingMethod.SjdPlusPlus,
-        "sjd2" => DecodingMethod.Sjd2,
-        _ => null,
-    };
 }

@@ -1,0 +1,42 @@
+namespace Sjd2Onnx;
+
+/// <summary>
+/// The names of the <see cref="DecodingMethod"/> values as the command line, the server, the
+/// Microsoft.Extensions.AI adapter and PNG metadata write and read them: "ar", "sjd", "sjd++",
+/// "pac", "sjd2". One table, so that a name one of them writes the others can read.
+/// </summary>
+public static class DecodingMethodNames
+{
+    /// <summary>Every method's name, in the order the command line lists them.</summary>
+    public static IReadOnlyList<string> All { get; } = ["ar", "sjd", "sjd++", "pac", "sjd2"];
+
+    /// <summary>The name of <paramref name="method"/> (e.g. "sjd++" for <see cref="DecodingMethod.SjdPlusPlus"/>).</summary>
+    public static string ToName(DecodingMethod method) => method switch
+    {
+        DecodingMethod.Ar => "ar",
+        DecodingMethod.Sjd => "sjd",
+        DecodingMethod.SjdPlusPlus => "sjd++",
+        DecodingMethod.Pac => "pac",
+        DecodingMethod.Sjd2 => "sjd2",
+        _ => method.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>
+    /// Reads a method name: case and surrounding spaces are ignored, and "sjdpp", "sjdplusplus" and
+    /// "sjd-plus-plus" also mean sjd++ (a "+" is awkward in some shells and URLs).
+    /// </summary>
+    public static bool TryParse(string? text, out DecodingMethod method)
+    {
+        DecodingMethod? parsed = text?.Trim().ToLowerInvariant() switch
+        {
+            "ar" => DecodingMethod.Ar,
+            "sjd" => DecodingMethod.Sjd,
+            "sjd++" or "sjdpp" or "sjdplusplus" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
+            "pac" => DecodingMethod.Pac,
+            "sjd2" => DecodingMethod.Sjd2,
+            _ => null,
+        };
+        method = parsed ?? default;
+        return parsed is not null;
+    }
+}

@@ -207,9 +207,7 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
                     ctx.Distribution(r, p);
                     if (coupled && drafts.HasDraft(slot))
                     {
-                        int old = drafts.Token(slot);
-                        int next = coupling.Accept(p, old, drafts.Q(slot), rng) ? old : coupling.Resample(p, old, drafts.Q(slot), rng);
-                        drafts.SetSampled(slot, next, p);
+                        drafts.SetSampled(slot, coupling.Couple(p, drafts.Token(slot), drafts.Q(slot), rng), p);
                     }
                     else
                     {

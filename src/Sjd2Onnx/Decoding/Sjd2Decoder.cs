@@ -252,10 +252,8 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
                     ctx.Distribution(slot - passStart - 1, p);
                     if (coupled && drafts.HasDraft(slot))
                     {
-                        // SJD++'s coupled rule: a sample of P that keeps the old draft as often as
-                        // possible, so the drafts predicted from it stay consistent.
-                        int old = drafts.Token(slot);
-                        drafts.SetSampled(slot, verifier.Accept(p, old, drafts.Q(slot), rng) ? old : verifier.Resample(p, old, drafts.Q(slot), rng), p);
+                        // SJD++'s coupled rule: the drafts predicted from this one stay consistent.
+                        drafts.SetSampled(slot, verifier.Couple(p, drafts.Token(slot), drafts.Q(slot), rng), p);
                     }
                     else
                     {

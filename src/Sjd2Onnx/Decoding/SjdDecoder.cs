@@ -97,10 +97,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
                 ctx.Distribution(slot - n, p);
                 if (reuse == DraftReuse.Coupled && drafts.HasDraft(slot))
                 {
-                    // The speculative rule between the old draft and P_new: the result is a sample of P_new.
-                    int old = drafts.Token(slot);
-                    int next = verifier.Accept(p, old, drafts.Q(slot), rng) ? old : verifier.Resample(p, old, drafts.Q(slot), rng);
-                    drafts.SetSampled(slot, next, p);
+                    drafts.SetSampled(slot, verifier.Couple(p, drafts.Token(slot), drafts.Q(slot), rng), p);
                 }
                 else if (reuse == DraftReuse.Threshold && drafts.HasDraft(slot))
                 {

@@ -69,9 +69,7 @@ internal sealed class CandidateVerifier
         }
         else
         {
-            TensorPrimitives.Multiply(target, 1f / _mass, target);
-            TensorPrimitives.Subtract(target, q, target);
-            TensorPrimitives.Max(target, 0f, target);
+            SubtractFromTarget(q, 1f);
         }
         _mass = TensorPrimitives.Sum(target);
         return false;
@@ -96,9 +94,7 @@ internal sealed class CandidateVerifier
         var law = _proposalSet ? proposal : q;
         float pc = target[candidate] / _mass, qc = law[candidate] * scale;
         if (pc >= qc || rng.NextDouble() * qc < pc) return true;
-        TensorPrimitives.Multiply(target, 1f / _mass, target);
-        TensorPrimitives.MultiplyAdd(law, -scale, target, target);
-        TensorPrimitives.Max(target, 0f, target);
+        SubtractFromTarget(law, scale);
         _mass = TensorPrimitives.Sum(target);
         if (!_proposalSet)
         {
@@ -108,6 +104,16 @@ internal sealed class CandidateVerifier
         proposal[candidate] = 0;
         _proposalMass = TensorPrimitives.Sum(proposal);
         return false;
+    }
+
+    // The target becomes max(0, p_i − scale·law), p_i the target normalised: the residual of a rejection.
+    // (x·(−1) + t is t − x exactly, so scale 1 matches a plain subtraction bit for bit.)
+    private void SubtractFromTarget(ReadOnlySpan<float> law, float scale)
+    {
+        var target = _target.AsSpan(0, _length);
+        TensorPrimitives.Multiply(target, 1f / _mass, target);
+        TensorPrimitives.MultiplyAdd(law, -scale, target, target);
+        TensorPrimitives.Max(target, 0f, target);
     }
 
     /// <summary>The token after every candidate was rejected: a sample of the final residual, or of P when it is (numerically) empty.</summary>

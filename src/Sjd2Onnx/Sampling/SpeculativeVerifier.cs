@@ -60,6 +60,14 @@ internal sealed class SpeculativeVerifier
     }
 
     /// <summary>
+    /// Coupled draft reuse (<see cref="DraftReuse.Coupled"/>): the speculative rule between the old
+    /// <paramref name="draft"/>, drawn from <paramref name="q"/>, and the new distribution. The result
+    /// is a sample of <paramref name="p"/> that equals the old draft as often as possible.
+    /// </summary>
+    public int Couple(ReadOnlySpan<float> p, int draft, ReadOnlySpan<float> q, SeededRandom rng) =>
+        Accept(p, draft, q, rng) ? draft : Resample(p, draft, q, rng);
+
+    /// <summary>
     /// SJD++ draft reuse for a slot that was not committed: the old draft survives when the new
     /// distribution gives it at least <paramref name="threshold"/>, otherwise a fresh sample of P_new
     /// replaces it. <paramref name="q"/> (the old draft's distribution, or one-hot when

@@ -108,12 +108,15 @@ internal sealed class BenchCommand
         if (jsonPath is not null) UsageException.FromEngine(() => OutputFile.Check(jsonPath, "--json"));
 
         using var pipeline = _model.Open(parse);
+        var sampling = _sampling.Apply(parse, new GenerationOptions());
+        var resolved = UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
         if (parse.GetValue(_passes))
         {
             float? gflops = parse.GetValue(_peakGflops), gbps = parse.GetValue(_peakGbps);
             if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
             if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
-            var curve = PassCurve.Run(pipeline, 30, gflops, gbps);
+            // The rows a generation runs: two with guidance (conditional and unconditional), else one.
+            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps);
             if (jsonPath is not null)
             {
                 OutputFile.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");
@@ -121,8 +124,6 @@ internal sealed class BenchCommand
             }
             return ExitCodes.Success;
         }
-        var sampling = _sampling.Apply(parse, new GenerationOptions());
-        UsageException.FromEngine(() => sampling.ResolveSampling(pipeline.Manifest.Sampling));
         var global = _decoding.ValuesOf(parse);
         string provider = ModelOptions.ProviderName(pipeline.Provider); // where it ended up, after any --ep fallback
 

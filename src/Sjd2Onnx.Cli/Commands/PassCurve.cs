@@ -7,7 +7,8 @@ using Sjd2Onnx.Model;
 namespace Sjd2Onnx.Cli.Commands;
 
 /// <summary>
-/// <c>sjd2 bench --passes</c>: the cost of one transformer pass (both CFG rows) over window sizes
+/// <c>sjd2 bench --passes</c>: the cost of one transformer pass (the rows a generation runs: two
+/// with classifier-free guidance, one without) over window sizes
 /// and cache lengths, with FLOPs and bytes per pass estimated from the model and, when the
 /// machine's peaks (given, or measured by <see cref="MachinePeaks"/>), the fraction of the roofline
 /// max(FLOPs / peak, bytes / bandwidth).
@@ -18,11 +19,10 @@ internal static class PassCurve
     private static readonly int[] CacheLengths = [16, 64, 128, 256];
 
     /// <summary>Measures the curve, prints it and returns it as JSON.</summary>
-    public static JsonObject Run(Sjd2Pipeline pipeline, int repeats, double? peakGflops, double? peakGbps)
+    public static JsonObject Run(Sjd2Pipeline pipeline, int batch, int repeats, double? peakGflops, double? peakGbps)
     {
         var m = pipeline.Manifest;
         var t = m.Transformer;
-        const int batch = 2;
         int slots = m.Image.GridHeight * m.Image.GridWidth;
         var windows = Windows.Where(w => w <= slots).ToArray();
         var lengths = CacheLengths.Where(p => p + windows.Max() <= t.MaxSequenceLength).DefaultIfEmpty(0).ToArray();
@@ -37,7 +37,7 @@ internal static class PassCurve
             (peakGflops, peakGbps) = MachinePeaks.Measure(weightBytes);
             peaksFrom = "measured here";
         }
-        Console.WriteLine($"model {m.Name}: per-pass cost, {batch} rows (CFG), median of {repeats} passes; weights ≈ {weightBytes / 1e6:F1} MB");
+        Console.WriteLine($"model {m.Name}: per-pass cost, {(batch == 2 ? "2 rows (CFG)" : "1 row (guidance scale 1: no CFG row)")}, median of {repeats} passes; weights ≈ {weightBytes / 1e6:F1} MB");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"machine: {peakGflops:F0} GFLOP/s, {peakGbps:F0} GB/s ({peaksFrom}), {Environment.ProcessorCount} cores; transformer threads: {pipeline.Sessions.Threads}"));
         string header = $"{"window",6} {"cache",6} {"median ms",10} {"min ms",8} {"GFLOP",7} {"MB",6} {"GFLOP/s",8} {"GB/s",6} {"roofline",9}";

@@ -11,10 +11,11 @@ kernels per pass and no copy of the KV cache:
   past, rows it has not filled masked out by ``attention_mask`` 0 (a past row is visible iff its
   mask is 1), so the graph only reads the cache.
 
-What makes it lean: the attention mask, rotary tables and their head tiling are computed once per
-pass; Q, K, V and their rotate-half partners come from one MatMul (rotate-half is a signed column
-permutation, folded into the weights; the 1/sqrt(Dh) scale too); rotary is applied to Q and K
-together; gate and up projections are one MatMul; all reshapes copy batch and sequence sizes
+What makes it lean: the attention mask is computed once per pass; Q, K and V come from one MatMul
+(the 1/sqrt(Dh) scale folded into the weights); rotary is ONNX Runtime's ``com.microsoft``
+``RotaryEmbedding`` kernel applied to Q and K together, with its cos/sin tables stored as constants
+(one kernel a layer instead of Mul/Mul/Add, and no rotate-half weight columns, which were 10 % of
+the weights); gate and up projections are one MatMul; all reshapes copy batch and sequence sizes
 (Reshape 0), so no Shape/Gather chains; attention is split into a past block (MatMul against the
 cache as bound) and a new block, concatenated only as scores (S×(P+S) per head), so the cache is
 never copied; the grouped query heads of one KV head form one MatMul of G·S rows.
@@ -36,17 +37,6 @@ OPSET = 17
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().to(torch.float32).numpy()
-
-
-def _rotate_half_columns(w: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
-    """Columns of W·R where x·R = rotate_half(x) per head: [-x2, x1]; exact (a signed permutation)."""
-    half = head_dim // 2
-    out = np.empty_like(w)
-    for h in range(heads):
-        a = h * head_dim
-        out[:, a:a + half] = -w[:, a + half:a + head_dim]
-        out[:, a + half:a + head_dim] = w[:, a:a + half]
-    return out
 
 
 class _Builder:
@@ -90,7 +80,7 @@ def build_transformer_graph(model: Sjd2Transformer) -> onnx.ModelProto:
     shape_b_hkv_gs_dh = i64("shape_b_hkv_gs_dh", [0, 0, -1, Dh])
     shape_b_hkv_g_s_dh = i64("shape_b_hkv_g_s_dh", [0, 0, G, -1, Dh])
     shape_bs_flat = i64("shape_bs_flat", [0, 0, -1])
-    split_qk_v = i64("split_qk_qkr_v", [(Hq + Hkv) * Dh, (Hq + Hkv) * Dh, Hkv * Dh])
+    split_qk_v = i64("split_qk_v", [(Hq + Hkv) * Dh, Hkv * Dh])
     split_q_k = i64("split_q_k", [Hq * Dh, Hkv * Dh])
     split_ffn = i64("split_gate_up", [cfg.ffn_size, cfg.ffn_size])
 
@@ -110,14 +100,11 @@ def build_transformer_graph(model: Sjd2Transformer) -> onnx.ModelProto:
                          f32("noise_fc2_b", _np(ne.fc2.bias))], "noise_fc2_b_add")
         x = g.op("Add", [x, h], "x_noisy")
 
+    # Rotary tables for every position the model allows (the engine refuses longer sequences),
+    # computed as the PyTorch model computes them: float32 angles, then cos and sin.
     inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, half, dtype=torch.float32) * 2.0 / Dh))
-    pos_f = g.op("Unsqueeze", [g.op("Cast", ["position_ids"], "pos_f", to=TensorProto.FLOAT), c_axis_last],
-                 "pos_f3")                                                                 # [B,S,1]
-    angles = g.op("Mul", [pos_f, f32("rope_inv_freq", _np(torch.cat([inv_freq, inv_freq])))], "rope_angles")
-    cos, sin = g.op("Cos", [angles], "rope_cos"), g.op("Sin", [angles], "rope_sin")        # [B,S,Dh]
-    tile_qk = i64("tile_qk", [1, 1, Hq + Hkv])
-    cos_qk = g.op("Tile", [cos, tile_qk], "rope_cos_qk")                                   # [B,S,(Hq+Hkv)·Dh]
-    sin_qk = g.op("Tile", [sin, tile_qk], "rope_sin_qk")
+    angles = torch.arange(cfg.max_sequence_length, dtype=torch.float32).unsqueeze(-1) * inv_freq
+    rope_cos, rope_sin = f32("rope_cos", _np(angles.cos())), f32("rope_sin", _np(angles.sin()))  # [T_max, Dh/2]
 
     # Visibility: past key t iff attention_mask[b,t]; new key j for new query i iff
     # (window_mask[i,j] and attention_mask[b,P+j]) or j == i.
@@ -150,13 +137,14 @@ def build_transformer_graph(model: Sjd2Transformer) -> onnx.ModelProto:
         a = layer.attn
         wq = _np(a.q_proj.weight).T * np.float32(scale)                                    # [D, Hq·Dh]
         wk = _np(a.k_proj.weight).T
-        w_qkv = np.concatenate([wq, wk, _rotate_half_columns(wq, Hq, Dh), _rotate_half_columns(wk, Hkv, Dh),
-                                _np(a.v_proj.weight).T], axis=1)
+        w_qkv = np.concatenate([wq, wk, _np(a.v_proj.weight).T], axis=1)
         hn = rms(x, layer.attn_norm.weight, f"l{i}_attn_norm")
         qkv = g.op("MatMul", [hn, f32(f"l{i}_w_qkv", w_qkv)], f"l{i}_qkv")
-        qk, qk_r, v = g.op("Split", [qkv, split_qk_v], f"l{i}_split_qkv", n_out=3, axis=-1)
-        qk = g.op("Add", [g.op("Mul", [qk, cos_qk], f"l{i}_qk_cos"), g.op("Mul", [qk_r, sin_qk], f"l{i}_qk_sin")],
-                  f"l{i}_qk_rope")
+        qk, v = g.op("Split", [qkv, split_qk_v], f"l{i}_split_qkv", n_out=2, axis=-1)
+        # Q and K heads side by side [B,S,(Hq+Hkv)·Dh]: the kernel takes the head size from the
+        # tables (2 × Dh/2) and rotates every head of a token by that token's position.
+        qk = g.op("RotaryEmbedding", [qk, "position_ids", rope_cos, rope_sin], f"l{i}_qk_rope",
+                  domain="com.microsoft", interleaved=0)
         q, k = g.op("Split", [qk, split_q_k], f"l{i}_split_qk", n_out=2, axis=-1)
         new_k = g.op("Transpose", [g.op("Reshape", [k, shape_bs_hkv_dh], f"l{i}_k4")], f"new_key_values.{i}.key",
                      perm=[0, 2, 1, 3])                                                     # [B,Hkv,S,Dh]
@@ -208,6 +196,7 @@ def build_transformer_graph(model: Sjd2Transformer) -> onnx.ModelProto:
     for name in outputs:
         outs.append(tensor(name, TensorProto.FLOAT, ["batch", Hkv, "sequence", Dh]))
     graph = helper.make_graph(g.nodes, "sjd2_transformer", inputs, outs, g.inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pysjd2.onnx_graph")
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
+                          producer_name="pysjd2.onnx_graph")
     m.ir_version = 8
     return m

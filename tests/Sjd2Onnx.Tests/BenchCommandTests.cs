@@ -88,6 +88,23 @@ public sealed class BenchCommandTests : IDisposable
         // Work grows with the window.
         double Flops(int w) => (double)passes.First(r => (int)r!["window"]! == w && (int)r["cache_length"]! == 16)!["flops"]!;
         Assert.True(Flops(16) > 8 * Flops(1));
+        // tiny samples with guidance (cfg 3): both CFG rows, as its generations run.
+        Assert.Equal(2, (int)JsonNode.Parse(File.ReadAllText(json))!["rows"]!);
+        Assert.Contains("2 rows (CFG)", stdout);
+
+        // Guidance off: one row, half the work of every pass.
+        string single = Path.Combine(_temp, "passes-single.json");
+        (code, stdout, stderr) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--cfg", "1",
+            "--peak-gflops", "400", "--peak-gbps", "150", "--json", single);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("1 row", stdout);
+        var oneRow = JsonNode.Parse(File.ReadAllText(single))!;
+        Assert.Equal(1, (int)oneRow["rows"]!);
+        foreach (var row in oneRow["passes"]!.AsArray())
+            Assert.Equal(Flops((int)row!["window"]!) / 2, (double)row["flops"]!, 6);
+        var (badCfg, _, cfgErr) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--cfg", "1000");
+        Assert.Equal(2, badCfg);
+        Assert.Contains("cfg scale", cfgErr);
 
         // Without peaks, bench measures this machine's: a MatMul's GFLOP/s and an Add's GB/s.
         (code, stdout, stderr) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--json", json);

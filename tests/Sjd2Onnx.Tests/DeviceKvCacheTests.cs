@@ -5,28 +5,41 @@ using Sjd2Onnx.Model;
 namespace Sjd2Onnx.Tests;
 
 /// <summary>
-/// The device-resident KV cache and its helper graphs on the CPU provider (device memory is host
-/// memory there, so the rows can be read back): the mask graph follows the visibility rule, a
-/// commit writes exactly the kept rows in place, a stride move keeps the rows and zeroes the new ones.
+/// The device-resident KV cache on the CPU provider (device memory is host memory there, so the
+/// rows can be read back), both ways it can work: with its helper graphs (as on CUDA) and writing on
+/// the host (the CPU default). The mask follows the visibility rule, a commit writes exactly the
+/// kept rows in place, a stride move keeps the rows and zeroes the new ones.
 /// </summary>
 public sealed class DeviceKvCacheTests : IDisposable
 {
     private const int Tensors = 2, Batch = 2, Heads = 2, HeadDim = 3;
     private readonly SessionOptions _options;
-    private readonly KvCacheGraphs _graphs;
+    private readonly KvCacheGraphs _hostWrites, _graphWrites;
     private readonly RunOptions _run = new();
 
     public DeviceKvCacheTests()
     {
         OnnxRuntimeEnvironment.Get();   // the engine's environment first: it routes ONNX Runtime's log
         _options = new SessionOptions();
-        _graphs = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float);
+        _hostWrites = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float);
+        _graphWrites = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float, hostWrites: false);
     }
 
     [Fact]
-    public void MaskShowsFilledRowsAndTheWindowButNotPadding()
+    public void TheCpuCacheWritesOnTheHostUnlessAskedNotTo()
     {
-        using var cache = Rent(capacity: 12, maxWindow: 4, strideStep: 5);
+        Assert.True(_hostWrites.WritesOnHost);
+        Assert.False(_graphWrites.WritesOnHost);
+        using var half = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float16);
+        Assert.False(half.WritesOnHost);   // float16 caches keep the graphs
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void MaskShowsFilledRowsAndTheWindowButNotPadding(bool onHost)
+    {
+        using var cache = Rent(onHost, capacity: 12, maxWindow: 4, strideStep: 5);
         int stride = cache.Stride;
         Assert.Equal(5, stride);
         foreach (int cached in new[] { 0, 2, 5 })
@@ -48,10 +61,12 @@ public sealed class DeviceKvCacheTests : IDisposable
             }
     }
 
-    [Fact]
-    public void CommitWritesTheKeptRowsInPlaceAndGrowingKeepsThem()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void CommitWritesTheKeptRowsInPlaceAndGrowingKeepsThem(bool onHost)
     {
-        using var cache = Rent(capacity: 12, maxWindow: 4, strideStep: 4);
+        using var cache = Rent(onHost, capacity: 12, maxWindow: 4, strideStep: 4);
         FillWindow(cache, window: 3, pass: 1);
         cache.QueueCommit([2, 0], length: 0, window: 3);                     // a tree path: window tokens 2 then 0
         cache.Prepare(2, 4, _run);                                      // writes the queued rows before the pass
@@ -72,31 +87,36 @@ public sealed class DeviceKvCacheTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => cache.QueueCommit([0, 1, 2], length: 6, window: 4)); // past the stride
     }
 
-    [Fact]
-    public void CommitBytesDependOnTheKeptCountOnly()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void CommitBytesDependOnTheKeptCountOnly(bool onHost)
     {
-        using var cache = Rent(capacity: 40, maxWindow: 2, strideStep: 4);
+        using var cache = Rent(onHost, capacity: 40, maxWindow: 2, strideStep: 4);
         for (int length = 0; length < 38; length += 2)
         {
             FillWindow(cache, window: 2, pass: length);
             cache.Grow(length + 2);
             cache.QueueCommit([0, 1], length, window: 2);
             cache.Prepare(length + 2, 1, _run);
-            Assert.Equal(ExpectedCommitBytes(2), cache.LastCommitBytes);
+            Assert.Equal(onHost ? 0 : ExpectedCommitBytes(2), cache.LastCommitBytes);   // written on the host: nothing bound
         }
         Assert.Equal(Row(36, 1, 1, 1, 1), cache.ReadRow(1, 1, 1, 37));
     }
 
-    [Fact]
-    public void AReturnedCacheComesBackEmptyWithTheStridesOfAFreshOne()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AReturnedCacheComesBackEmptyWithTheStridesOfAFreshOne(bool onHost)
     {
-        var first = Rent(capacity: 20, maxWindow: 4, strideStep: 4);
+        var graphs = onHost ? _hostWrites : _graphWrites;
+        var first = Rent(onHost, capacity: 20, maxWindow: 4, strideStep: 4);
         FillWindow(first, window: 4, pass: 7);
         first.Grow(8);
         first.QueueCommit([0, 1, 2, 3], length: 4, window: 4);
         first.Flush();
-        _graphs.ReturnCache(first);
-        using var second = Rent(capacity: 10, maxWindow: 3, strideStep: 3);
+        graphs.ReturnCache(first);
+        using var second = Rent(onHost, capacity: 10, maxWindow: 3, strideStep: 3);
         Assert.Same(first, second);
         Assert.Equal(3, second.Stride);
         for (int t = 0; t < Tensors; t++)
@@ -104,12 +124,12 @@ public sealed class DeviceKvCacheTests : IDisposable
         second.Grow(10);
         second.Flush();
         Assert.Equal(10, second.Stride);                                // capped at this generation's capacity, not the buffer's
-        using var third = Rent(capacity: 10, maxWindow: 3, strideStep: 3);
+        using var third = Rent(onHost, capacity: 10, maxWindow: 3, strideStep: 3);
         Assert.NotSame(second, third);                                  // rented caches are not shared
     }
 
-    private DeviceKvCache Rent(int capacity, int maxWindow, int strideStep) =>
-        _graphs.RentCache(Batch, Heads, HeadDim, capacity, maxWindow, strideStep);
+    private DeviceKvCache Rent(bool onHost, int capacity, int maxWindow, int strideStep) =>
+        (onHost ? _hostWrites : _graphWrites).RentCache(Batch, Heads, HeadDim, capacity, maxWindow, strideStep);
 
     private static long ExpectedCommitBytes(int kept) => (kept + Tensors * Batch * Heads * kept * 4) * sizeof(long);
 
@@ -131,7 +151,8 @@ public sealed class DeviceKvCacheTests : IDisposable
 
     public void Dispose()
     {
-        _graphs.Dispose();
+        _hostWrites.Dispose();
+        _graphWrites.Dispose();
         _options.Dispose();
         _run.Dispose();
     }

@@ -12,8 +12,11 @@ namespace Sjd2Onnx.Model;
 /// stacked buffer [T,B,H,S,Dh]; a commit gathers the kept rows and scatters them into the cache in
 /// place, on the device, in the same run that builds the next pass's mask. Only the pass's small
 /// inputs (embeddings, positions, a few integers, the commit's indices) and the logits cross to
-/// the host. Caches are rented from <see cref="KvCacheGraphs"/> and reused across generations with
-/// their views, so a pass allocates no view after the first images.
+/// the host. Where the cache is plain host memory of floats (the CPU provider, and DirectML, whose
+/// cache stays on the host), the commit, the mask and the stride moves are written here instead,
+/// with no helper run: on the CPU that run cost more than the copies it made (30 µs a pass, a
+/// tenth of an AR pass of the default model). Caches are rented from <see cref="KvCacheGraphs"/>
+/// and reused across generations with their views, so a pass allocates no view after the first images.
 /// </summary>
 internal sealed class DeviceKvCache : IDisposable
 {
@@ -39,6 +42,8 @@ internal sealed class DeviceKvCache : IDisposable
     private readonly long[] _keptIds, _indices;
     private readonly long[] _padding;                 // left padding of each batch row
     private int _queued, _queuedWindow;               // the queued commit: rows kept, of a window of
+    private int _queuedLength;                        // cache row of the first kept row
+    private readonly bool _onHost;                    // commits, masks and stride moves written on the host
 
     /// <summary>Allocates the buffers for up to <paramref name="capacity"/> tokens and windows of up to <paramref name="maxWindow"/>.</summary>
     public DeviceKvCache(KvCacheGraphs graphs, int batch, int heads, int headDim, int capacity, int maxWindow)
@@ -46,6 +51,7 @@ internal sealed class DeviceKvCache : IDisposable
         _graphs = graphs;
         _tensors = graphs.Tensors; Batch = batch; _heads = heads; _headDim = headDim;
         CapacityLimit = capacity; WindowLimit = maxWindow;
+        _onHost = graphs.WritesOnHost;
         _keptIds = new long[maxWindow];
         _padding = new long[batch];
         _indices = new long[_tensors * batch * heads * maxWindow * 4];
@@ -102,7 +108,8 @@ internal sealed class DeviceKvCache : IDisposable
         Stride = _targetStride = Math.Min(capacity, strideStep);
         CacheVersion = Interlocked.Increment(ref s_versions);
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
-        _graphs.Zero(CacheViews().Stack, _runOptions);
+        if (_onHost) CacheViews().Stack.GetTensorMutableDataAsSpan<float>().Clear();
+        else _graphs.Zero(CacheViews().Stack, _runOptions);
     }
 
     /// <summary>Sets each batch row's left padding (its first cache rows are never visible).</summary>
@@ -134,6 +141,14 @@ internal sealed class DeviceKvCache : IDisposable
         if (!_maskViews.TryGetValue(total, out var mask))
             _maskViews[total] = mask = OrtValue.CreateTensorValueWithData(_graphs.Memory, TensorElementType.Int64, [Batch, total],
                 _mask.DangerousGetHandle(), (long)Batch * total * sizeof(long));
+        if (_onHost)
+        {
+            if (_queued > 0) CommitOnHost();
+            WriteMask(mask.GetTensorMutableDataAsSpan<long>(), cached, total);
+            LastCommitBytes = 0;
+            _queued = 0;
+            return mask;
+        }
         if (_binding is null)
         {
             _binding = _graphs.CreatePrepareBinding();
@@ -188,8 +203,56 @@ internal sealed class DeviceKvCache : IDisposable
         _current ^= 1;
         int old = Stride;
         Stride = _targetStride;
-        _graphs.Restride(source, CacheViews().Stack, Stride - old, _runOptions);
+        if (_onHost) RestrideOnHost(source.GetTensorDataAsSpan<float>(), CacheViews().Stack.GetTensorMutableDataAsSpan<float>(), old);
+        else _graphs.Restride(source, CacheViews().Stack, Stride - old, _runOptions);
         CacheVersion = Interlocked.Increment(ref s_versions);
+    }
+
+    // Every [rows, Dh] block of the old stride into the new one, the rows added zero.
+    private void RestrideOnHost(ReadOnlySpan<float> source, Span<float> target, int oldStride)
+    {
+        int oldBlock = oldStride * _headDim, newBlock = Stride * _headDim;
+        for (int block = 0; block < _tensors * Batch * _heads; block++)
+        {
+            source.Slice(block * oldBlock, oldBlock).CopyTo(target.Slice(block * newBlock, oldBlock));
+            target.Slice(block * newBlock + oldBlock, newBlock - oldBlock).Clear();
+        }
+    }
+
+    // The queued commit: new row kept[m] of every block to cache row length + m (one copy a block for a chain).
+    private void CommitOnHost()
+    {
+        int window = _queuedWindow, k = _queued;
+        if (!_rowStacks.TryGetValue(window, out var stack)) _rowStacks[window] = stack = Stack(_rows, window);
+        ReadOnlySpan<float> rows = stack.GetTensorDataAsSpan<float>();
+        var cache = CacheViews().Stack.GetTensorMutableDataAsSpan<float>();
+        bool chain = true;
+        for (int m = 0; m < k; m++) chain &= _keptIds[m] == m;
+        int rowBlock = window * _headDim, cacheBlock = Stride * _headDim, at = _queuedLength * _headDim;
+        for (int block = 0; block < _tensors * Batch * _heads; block++)
+        {
+            var from = rows.Slice(block * rowBlock, rowBlock);
+            var to = cache.Slice(block * cacheBlock + at, k * _headDim);
+            if (chain) from[..(k * _headDim)].CopyTo(to);
+            else for (int m = 0; m < k; m++) from.Slice((int)_keptIds[m] * _headDim, _headDim).CopyTo(to.Slice(m * _headDim, _headDim));
+        }
+    }
+
+    // The prepare graph's rule: cache row t is visible iff filled (t < cached) and not padding;
+    // window token j (column stride + j) iff its cache index cached + j is not padding.
+    private void WriteMask(Span<long> mask, int cached, int total)
+    {
+        for (int b = 0; b < Batch; b++)
+        {
+            var row = mask.Slice(b * total, total);
+            long padding = _padding[b];
+            for (int t = 0; t < total; t++)
+            {
+                bool inWindow = t >= Stride;
+                long position = inWindow ? cached + t - Stride : t;
+                row[t] = (inWindow || t < cached) && position >= padding ? 1 : 0;
+            }
+        }
     }
 
     /// <summary>
@@ -204,13 +267,15 @@ internal sealed class DeviceKvCache : IDisposable
         if (length + kept.Length > _targetStride) throw new InvalidOperationException($"{length + kept.Length} rows do not fit the stride {_targetStride}; grow it first");
         int k = kept.Length;
         for (int m = 0; m < k; m++) _keptIds[m] = kept[m];
+        _queued = k;
+        _queuedWindow = window;
+        _queuedLength = length;
+        if (_onHost) return;   // the scatter positions are for the prepare graph only
         int o = 0;
         for (int t = 0; t < _tensors; t++)
             for (int b = 0; b < Batch; b++)
                 for (int h = 0; h < _heads; h++)
                     for (int m = 0; m < k; m++, o += 4) { _indices[o] = t; _indices[o + 1] = b; _indices[o + 2] = h; _indices[o + 3] = length + m; }
-        _queued = k;
-        _queuedWindow = window;
     }
 
     /// <summary>Writes a queued commit now (reads of the cache need it).</summary>

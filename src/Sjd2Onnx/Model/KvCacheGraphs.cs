@@ -15,6 +15,8 @@ namespace Sjd2Onnx.Model;
 /// move, on the device, in two kernels whatever the layer count.</item>
 /// <item><b>zeros</b> and <b>restride</b>: initialise the cache and widen its row stride.</item>
 /// </list>
+/// Where the cache is host memory of floats (<see cref="WritesOnHost"/>) the caches do that work
+/// themselves and these graphs are not run.
 /// </summary>
 internal sealed class KvCacheGraphs : IDisposable
 {
@@ -24,11 +26,18 @@ internal sealed class KvCacheGraphs : IDisposable
     private bool _disposed;
 
     private KvCacheGraphs(InferenceSession prepare, InferenceSession zeros, InferenceSession restride,
-        int tensors, TensorElementType type, OrtMemoryInfo memory, OrtAllocator allocator, OrtAllocator? owned)
+        int tensors, TensorElementType type, OrtMemoryInfo memory, OrtAllocator allocator, OrtAllocator? owned, bool writesOnHost)
     {
         _prepare = prepare; _zeros = zeros; _restride = restride;
         Tensors = tensors; ElementType = type; Memory = memory; Allocator = allocator; _ownedAllocator = owned;
+        WritesOnHost = writesOnHost;
     }
+
+    /// <summary>
+    /// The caches live in host memory as floats and write their commits, masks and stride moves
+    /// there, instead of running the graphs (a session run costs more than those copies on the CPU).
+    /// </summary>
+    public bool WritesOnHost { get; }
 
     /// <summary>KV tensors of the model (2 per layer).</summary>
     public int Tensors { get; }
@@ -45,8 +54,13 @@ internal sealed class KvCacheGraphs : IDisposable
     /// <summary>Allocates the cache's buffers in <see cref="Memory"/>.</summary>
     public OrtAllocator Allocator { get; }
 
-    /// <summary>Builds the graphs for <paramref name="tensors"/> KV tensors of <paramref name="type"/> and opens them with <paramref name="options"/>.</summary>
-    public static KvCacheGraphs Open(SessionOptions options, ExecutionProvider provider, int deviceId, int tensors, TensorElementType type)
+    /// <summary>
+    /// Builds the graphs for <paramref name="tensors"/> KV tensors of <paramref name="type"/> and opens
+    /// them with <paramref name="options"/>. <paramref name="hostWrites"/> false keeps the graphs in use
+    /// where the cache is in host memory (tests of the device path on the CPU).
+    /// </summary>
+    public static KvCacheGraphs Open(SessionOptions options, ExecutionProvider provider, int deviceId, int tensors, TensorElementType type,
+        bool hostWrites = true)
     {
         OnnxRuntimeEnvironment.Get();   // the engine's environment (log routing) before any session
         var opened = new List<InferenceSession>();
@@ -76,7 +90,8 @@ internal sealed class KvCacheGraphs : IDisposable
                 memory = OrtMemoryInfo.DefaultInstance;
                 allocator = OrtAllocator.DefaultInstance;
             }
-            return new KvCacheGraphs(prepare, zeros, restride, tensors, type, memory, allocator, owned);
+            bool onHost = hostWrites && ReferenceEquals(memory, OrtMemoryInfo.DefaultInstance) && type == TensorElementType.Float;
+            return new KvCacheGraphs(prepare, zeros, restride, tensors, type, memory, allocator, owned, onHost);
         }
         catch
         {

@@ -30,6 +30,12 @@ internal sealed class TransformerRunner : IDisposable
     private OrtIoBinding? _binding;               // contract 2: bound once, partly rebound per pass
     private bool _disposed;
     private int _boundCache = -1, _boundWindow;   // the cache version and window size _binding holds
+    private float[]? _boundEmbeds;                // the embeddings buffer _binding holds
+    private OrtValue? _boundMask;                 // the attention mask view _binding holds
+    // Contract 2: views of the host buffers a pass binds (embeddings, positions, noise, window mask,
+    // logits), made once per buffer and window size: making and binding them every pass took about
+    // as long as the KV cache's prepare step.
+    private readonly Dictionary<(object Buffer, int Window), OrtValue> _hostViews = [];
     private float[][] _past, _present;            // contract 1: [2·layers][B·H·capacity·Dh] each
     private readonly float[] _logits;             // [B, maxWindow, K]
     private readonly long[] _mask;                // contract 1: [B, capacity] (contract 2 builds it on the device)
@@ -222,24 +228,36 @@ internal sealed class TransformerRunner : IDisposable
             for (int i = 0; i < 2 * _layers; i++) binding.BindInput(_inputNames[3 + i], device.Past(i));
             _boundCache = device.CacheVersion;
         }
-        if (_boundWindow != s)
+        if (!ReferenceEquals(_boundMask, mask))
         {
+            binding.BindInput("attention_mask", mask);
+            _boundMask = mask;
+        }
+        if (_boundWindow != s || !ReferenceEquals(_boundEmbeds, embeds))
+        {
+            binding.BindInput("inputs_embeds", HostView(embeds, s, [_batch, s, _hidden]));
+            binding.BindInput("position_ids", HostView(_positions, s, [_batch, s]));
+            if (_noise) binding.BindInput("noise_levels", HostView(_noiseLevels, s, [_batch, s]));
+            if (_windowMask is not null) binding.BindInput("window_mask", HostView(_windowMask, s, [s, s]));
+            binding.BindOutput("logits", HostView(_logits, s, [_batch, s, _codebook]));
             for (int i = 0; i < 2 * _layers; i++) binding.BindOutput(_outputNames[1 + i], device.NewRows(i, s));
             _boundWindow = s;
+            _boundEmbeds = embeds;
         }
-        binding.BindInput("attention_mask", mask);
-        var mem = OrtMemoryInfo.DefaultInstance;
-        using var embedsValue = OrtValue.CreateTensorValueFromMemory(mem, embeds.AsMemory(0, _batch * s * _hidden), [_batch, s, _hidden]);
-        using var positions = OrtValue.CreateTensorValueFromMemory(mem, _positions.AsMemory(0, _batch * s), [_batch, s]);
-        using var logits = OrtValue.CreateTensorValueFromMemory(mem, _logits.AsMemory(0, _batch * s * _codebook), [_batch, s, _codebook]);
-        using var noise = _noise ? OrtValue.CreateTensorValueFromMemory(mem, _noiseLevels.AsMemory(0, _batch * s), [_batch, s]) : null;
-        using var windowMask = _windowMask is not null ? OrtValue.CreateTensorValueFromMemory(mem, _windowMask.AsMemory(0, s * s), [s, s]) : null;
-        binding.BindInput("inputs_embeds", embedsValue);
-        binding.BindInput("position_ids", positions);
-        if (noise is not null) binding.BindInput("noise_levels", noise);
-        if (windowMask is not null) binding.BindInput("window_mask", windowMask);
-        binding.BindOutput("logits", logits);
         _session.RunWithBinding(runOptions, binding);
+    }
+
+    // A view of the first elements of a host buffer with this shape (for a window of s tokens), kept for the runner's lifetime.
+    private OrtValue HostView<T>(T[] buffer, int window, long[] shape) where T : unmanaged
+    {
+        if (!_hostViews.TryGetValue((buffer, window), out var view))
+        {
+            long count = 1;
+            foreach (long d in shape) count *= d;
+            _hostViews[(buffer, window)] = view =
+                OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, (int)count), shape);
+        }
+        return view;
     }
 
     // Contract 1: the past in host arrays, the present (past + window) back into the other buffer.
@@ -417,6 +435,7 @@ internal sealed class TransformerRunner : IDisposable
         if (_disposed) return;
         _disposed = true;
         _binding?.Dispose();
+        foreach (var view in _hostViews.Values) view.Dispose();
         if (_device is not null) _kvGraphs!.ReturnCache(_device);
     }
 }

@@ -20,12 +20,12 @@ namespace Sjd2Onnx.Model;
 /// </summary>
 internal sealed class KvCacheGraphs : IDisposable
 {
-    private readonly InferenceSession _prepare, _zeros, _restride;
+    private readonly InferenceSession? _prepare, _zeros, _restride;   // not opened when the caches write on the host
     private readonly OrtAllocator? _ownedAllocator;
     private readonly List<DeviceKvCache> _free = [];
     private bool _disposed;
 
-    private KvCacheGraphs(InferenceSession prepare, InferenceSession zeros, InferenceSession restride,
+    private KvCacheGraphs(InferenceSession? prepare, InferenceSession? zeros, InferenceSession? restride,
         int tensors, TensorElementType type, OrtMemoryInfo memory, OrtAllocator allocator, OrtAllocator? owned, bool writesOnHost)
     {
         _prepare = prepare; _zeros = zeros; _restride = restride;
@@ -74,14 +74,16 @@ internal sealed class KvCacheGraphs : IDisposable
                 opened.Add(s);
                 return s;
             }
-            var prepare = Load(PrepareGraph(type));
-            var zeros = Load(ZerosGraph(type));
-            var restride = Load(RestrideGraph(type));
+            // Host memory of floats: the caches write there themselves, and the graphs are not opened.
+            bool onHost = hostWrites && provider != ExecutionProvider.Cuda && type == TensorElementType.Float;
+            var prepare = onHost ? null : Load(PrepareGraph(type));
+            var zeros = onHost ? null : Load(ZerosGraph(type));
+            var restride = onHost ? null : Load(RestrideGraph(type));
             OrtAllocator allocator;
             if (provider == ExecutionProvider.Cuda)
             {
                 memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default);
-                allocator = owned = new OrtAllocator(prepare, memory);
+                allocator = owned = new OrtAllocator(prepare!, memory);
             }
             else
             {
@@ -90,7 +92,6 @@ internal sealed class KvCacheGraphs : IDisposable
                 memory = OrtMemoryInfo.DefaultInstance;
                 allocator = OrtAllocator.DefaultInstance;
             }
-            bool onHost = hostWrites && ReferenceEquals(memory, OrtMemoryInfo.DefaultInstance) && type == TensorElementType.Float;
             return new KvCacheGraphs(prepare, zeros, restride, tensors, type, memory, allocator, owned, onHost);
         }
         catch
@@ -145,20 +146,21 @@ internal sealed class KvCacheGraphs : IDisposable
     public const int PoolSize = 4;
 
     /// <summary>A binding for the prepare graph (one per cache: its inputs stay bound between passes).</summary>
-    public OrtIoBinding CreatePrepareBinding() => _prepare.CreateIoBinding();
+    public OrtIoBinding CreatePrepareBinding() => Graph(_prepare).CreateIoBinding();
 
     /// <summary>Runs the prepare graph over <paramref name="binding"/>.</summary>
-    public void Prepare(OrtIoBinding binding, RunOptions runOptions) => _prepare.RunWithBinding(runOptions, binding);
+    public void Prepare(OrtIoBinding binding, RunOptions runOptions) => Graph(_prepare).RunWithBinding(runOptions, binding);
 
     /// <summary>Fills <paramref name="target"/> (a cache view) with zeros.</summary>
     public void Zero(OrtValue target, RunOptions runOptions)
     {
         long[] shape = target.GetTensorTypeAndShape().Shape;
         using var shapeValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, shape.AsMemory(), [shape.Length]);
-        using var binding = _zeros.CreateIoBinding();
+        var zeros = Graph(_zeros);
+        using var binding = zeros.CreateIoBinding();
         binding.BindInput("shape", shapeValue);
         binding.BindOutput("zeros", target);
-        _zeros.RunWithBinding(runOptions, binding);
+        zeros.RunWithBinding(runOptions, binding);
     }
 
     /// <summary>Copies <paramref name="source"/> [T,B,H,S,Dh] into <paramref name="target"/> [T,B,H,S + extra,Dh], the new rows zero.</summary>
@@ -166,12 +168,16 @@ internal sealed class KvCacheGraphs : IDisposable
     {
         long[] pads = [0, 0, 0, 0, 0, 0, 0, 0, extraRows, 0];
         using var padsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pads.AsMemory(), [10]);
-        using var binding = _restride.CreateIoBinding();
+        var restride = Graph(_restride);
+        using var binding = restride.CreateIoBinding();
         binding.BindInput("x", source);
         binding.BindInput("pads", padsValue);
         binding.BindOutput("y", target);
-        _restride.RunWithBinding(runOptions, binding);
+        restride.RunWithBinding(runOptions, binding);
     }
+
+    private static InferenceSession Graph(InferenceSession? session) =>
+        session ?? throw new InvalidOperationException("this cache writes on the host: its graphs were not opened");
 
     // Commit the last window's kept rows (stacked [T,B,H,S,Dh] -> cache [T,B,H,stride,Dh], in place;
     // zero kept rows is a no-op) and build the next pass's attention mask [B, total].
@@ -227,9 +233,9 @@ internal sealed class KvCacheGraphs : IDisposable
             foreach (var c in _free) c.Dispose();
             _free.Clear();
         }
-        _prepare.Dispose();
-        _zeros.Dispose();
-        _restride.Dispose();
+        _prepare?.Dispose();
+        _zeros?.Dispose();
+        _restride?.Dispose();
         _ownedAllocator?.Dispose();
         if (!ReferenceEquals(Memory, OrtMemoryInfo.DefaultInstance)) Memory.Dispose();
     }

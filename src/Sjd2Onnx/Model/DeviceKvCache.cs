@@ -23,8 +23,8 @@ internal sealed class DeviceKvCache : IDisposable
     private readonly KvCacheGraphs _graphs;
     private readonly int _tensors, _heads, _headDim;
     // Two cache buffers of the full capacity: a stride move copies from one into the other.
-    private readonly OrtMemoryAllocation[] _buffers;
-    private readonly OrtMemoryAllocation _rows, _mask;
+    private readonly CacheBuffer[] _buffers;
+    private readonly CacheBuffer _rows, _mask;
     private int _current, _capacity, _strideStep;
     private int _targetStride; // the stride after the growth Grow asked for, applied by the next Prepare (= Stride when none)
     private static int s_versions;
@@ -55,17 +55,17 @@ internal sealed class DeviceKvCache : IDisposable
         _keptIds = new long[maxWindow];
         _padding = new long[batch];
         _indices = new long[_tensors * batch * heads * maxWindow * 4];
-        var allocations = new List<OrtMemoryAllocation>();
+        var allocations = new List<CacheBuffer>();
         try
         {
-            OrtMemoryAllocation Add(OrtMemoryAllocation a)
+            CacheBuffer Add(CacheBuffer a)
             {
                 allocations.Add(a);
                 return a;
             }
             _buffers = [Add(Allocate(BlockElements(capacity) * _tensors, graphs.ElementSize)), Add(Allocate(BlockElements(capacity) * _tensors, graphs.ElementSize))];
             _rows = Add(Allocate(BlockElements(maxWindow) * _tensors, graphs.ElementSize));
-            _mask = Add(Allocate((long)batch * (capacity + maxWindow), sizeof(long)));
+            _mask = Add(Allocate((long)batch * (capacity + maxWindow), sizeof(long), longs: true));
         }
         catch
         {
@@ -108,7 +108,7 @@ internal sealed class DeviceKvCache : IDisposable
         Stride = _targetStride = Math.Min(capacity, strideStep);
         CacheVersion = Interlocked.Increment(ref s_versions);
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
-        if (_onHost) CacheViews().Stack.GetTensorMutableDataAsSpan<float>().Clear();
+        if (_onHost) CacheFloats(_current, Stride).Clear();
         else _graphs.Zero(CacheViews().Stack, _runOptions);
     }
 
@@ -140,11 +140,11 @@ internal sealed class DeviceKvCache : IDisposable
         int total = Stride + window;
         if (!_maskViews.TryGetValue(total, out var mask))
             _maskViews[total] = mask = OrtValue.CreateTensorValueWithData(_graphs.Memory, TensorElementType.Int64, [Batch, total],
-                _mask.DangerousGetHandle(), (long)Batch * total * sizeof(long));
+                _mask.Address, (long)Batch * total * sizeof(long));
         if (_onHost)
         {
             if (_queued > 0) CommitOnHost();
-            WriteMask(mask.GetTensorMutableDataAsSpan<long>(), cached, total);
+            WriteMask(_mask.Longs.AsSpan(0, Batch * total), cached, total);
             LastCommitBytes = 0;
             _queued = 0;
             return mask;
@@ -203,7 +203,7 @@ internal sealed class DeviceKvCache : IDisposable
         _current ^= 1;
         int old = Stride;
         Stride = _targetStride;
-        if (_onHost) RestrideOnHost(source.GetTensorDataAsSpan<float>(), CacheViews().Stack.GetTensorMutableDataAsSpan<float>(), old);
+        if (_onHost) RestrideOnHost(CacheFloats(_current ^ 1, old), CacheFloats(_current, Stride), old);
         else _graphs.Restride(source, CacheViews().Stack, Stride - old, _runOptions);
         CacheVersion = Interlocked.Increment(ref s_versions);
     }
@@ -223,9 +223,8 @@ internal sealed class DeviceKvCache : IDisposable
     private void CommitOnHost()
     {
         int window = _queuedWindow, k = _queued;
-        if (!_rowStacks.TryGetValue(window, out var stack)) _rowStacks[window] = stack = Stack(_rows, window);
-        ReadOnlySpan<float> rows = stack.GetTensorDataAsSpan<float>();
-        var cache = CacheViews().Stack.GetTensorMutableDataAsSpan<float>();
+        ReadOnlySpan<float> rows = _rows.Floats.AsSpan(0, (int)(BlockElements(window) * _tensors));
+        var cache = CacheFloats(_current, Stride);
         bool chain = true;
         for (int m = 0; m < k; m++) chain &= _keptIds[m] == m;
         int rowBlock = window * _headDim, cacheBlock = Stride * _headDim, at = _queuedLength * _headDim;
@@ -291,8 +290,9 @@ internal sealed class DeviceKvCache : IDisposable
             throw new NotSupportedException("reading cache rows needs a float cache in host memory");
         Flush();
         var result = new float[_headDim];
-        long offset = (BlockElements(Stride) * tensor + (((long)row * _heads + head) * Stride + position) * _headDim) * sizeof(float);
-        Marshal.Copy(_buffers[_current].DangerousGetHandle() + (nint)offset, result, 0, _headDim);
+        long offset = BlockElements(Stride) * tensor + (((long)row * _heads + head) * Stride + position) * _headDim;
+        if (_onHost) CacheFloats(_current, Stride).Slice((int)offset, _headDim).CopyTo(result);
+        else Marshal.Copy(_buffers[_current].Address + (nint)(offset * sizeof(float)), result, 0, _headDim);
         return result;
     }
 
@@ -321,25 +321,65 @@ internal sealed class DeviceKvCache : IDisposable
 
     private long BlockElements(long rows) => (long)Batch * _heads * rows * _headDim;
 
-    private OrtMemoryAllocation Allocate(long elements, int elementSize)
+    private CacheBuffer Allocate(long elements, int elementSize, bool longs = false)
     {
         long bytes = Math.Max(1, elements) * elementSize;
         if (bytes > uint.MaxValue) throw new Sjd2Exception($"a KV cache buffer of {bytes} bytes exceeds 4 GiB; lower the batch or the capacity.");
-        return _graphs.Allocator.Allocate((uint)bytes);
+        if (!_onHost) return new CacheBuffer(_graphs.Allocator.Allocate((uint)bytes));
+        int count = (int)Math.Max(1, elements);
+        return longs ? new CacheBuffer(GC.AllocateArray<long>(count, pinned: true)) : new CacheBuffer(GC.AllocateArray<float>(count, pinned: true));
+    }
+
+    // Buffer i's stacked cache [T,B,H,stride,Dh] (writing on the host).
+    private Span<float> CacheFloats(int buffer, int stride) => _buffers[buffer].Floats.AsSpan(0, (int)(BlockElements(stride) * _tensors));
+
+    // A buffer in the provider's memory, or (writing on the host) a pinned array: views point into
+    // it, and the cache reads and writes its elements directly, with no call into ONNX Runtime.
+    private sealed class CacheBuffer : IDisposable
+    {
+        private readonly OrtMemoryAllocation? _allocation;
+        private readonly float[]? _floats;
+        private readonly long[]? _longs;
+
+        public CacheBuffer(OrtMemoryAllocation allocation)
+        {
+            _allocation = allocation;
+            Address = allocation.DangerousGetHandle();
+        }
+
+        public CacheBuffer(float[] pinned)
+        {
+            _floats = pinned;
+            Address = Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0);
+        }
+
+        public CacheBuffer(long[] pinned)
+        {
+            _longs = pinned;
+            Address = Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0);
+        }
+
+        public IntPtr Address { get; }
+
+        public float[] Floats => _floats ?? throw new InvalidOperationException("not a host buffer of floats");
+
+        public long[] Longs => _longs ?? throw new InvalidOperationException("not a host buffer of longs");
+
+        public void Dispose() => _allocation?.Dispose();
     }
 
     // Tensor i's [B,H,rows,Dh] block of a stacked buffer.
-    private OrtValue Block(OrtMemoryAllocation buffer, int i, long rows)
+    private OrtValue Block(CacheBuffer buffer, int i, long rows)
     {
         long bytes = BlockElements(rows) * _graphs.ElementSize;
         return OrtValue.CreateTensorValueWithData(_graphs.Memory, _graphs.ElementType, [Batch, _heads, rows, _headDim],
-            buffer.DangerousGetHandle() + (nint)(bytes * i), bytes);
+            buffer.Address + (nint)(bytes * i), bytes);
     }
 
     // The whole stacked buffer [T,B,H,rows,Dh].
-    private OrtValue Stack(OrtMemoryAllocation buffer, long rows) =>
+    private OrtValue Stack(CacheBuffer buffer, long rows) =>
         OrtValue.CreateTensorValueWithData(_graphs.Memory, _graphs.ElementType, [_tensors, Batch, _heads, rows, _headDim],
-            buffer.DangerousGetHandle(), BlockElements(rows) * _tensors * _graphs.ElementSize);
+            buffer.Address, BlockElements(rows) * _tensors * _graphs.ElementSize);
 
     public void Dispose()
     {

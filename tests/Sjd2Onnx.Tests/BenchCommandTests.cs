@@ -33,10 +33,11 @@ public sealed class BenchCommandTests : IDisposable
             Assert.Equal(1.0, m["fed_per_pass_histogram"]!.AsObject().Sum(b => (double)b.Value!), 6);
             // Wall time by component: every component present, none negative, together the whole generation.
             var shares = m["time_shares"]!.AsObject();
-            Assert.Equal(["transformer", "embeddings", "distributions", "decoder_host", "image"], shares.Select(c => c.Key));
+            Assert.Equal(["transformer", "embeddings", "distributions", "kv_cache", "decoder_host", "image"], shares.Select(c => c.Key));
             Assert.All(shares, c => Assert.InRange((double)c.Value!, 0, 1));
             Assert.InRange(shares.Sum(c => (double)c.Value!), 0.98, 1.02);
             Assert.True((double)shares["transformer"]! > 0, $"{name}: no transformer time");
+            Assert.True((double)shares["kv_cache"]! > 0, $"{name}: the host-memory KV cache's bookkeeping was not timed");
             Assert.True(m!.AsObject().ContainsKey("accuracy"));
             Assert.Equal(4, (int)m["images"]!);
             Assert.InRange((double)m["nfe"]!, 1, 16);

@@ -185,7 +185,9 @@ internal sealed class DecodingContext : IDisposable
 
     public void Finish()
     {
-        Statistics.TransformerTime = _transformerClock.Elapsed;
+        // The KV cache's host bookkeeping ran inside the transformer's clock but outside ONNX Runtime.
+        Statistics.KvCacheTime = Runner.KvCacheHostTime;
+        Statistics.TransformerTime = _transformerClock.Elapsed - Statistics.KvCacheTime;
         Statistics.EmbeddingTime = _embeddingClock.Elapsed;
         Statistics.DistributionTime = Stopwatch.GetElapsedTime(0, _distributionTicks);
         Statistics.TotalTime = _totalClock.Elapsed;

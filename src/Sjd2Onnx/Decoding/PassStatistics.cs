@@ -11,15 +11,20 @@ public sealed class PassStatistics
     public List<int> FedPerPass { get; } = [];
     /// <summary>Wall time inside ONNX Runtime (all graphs): <see cref="TransformerTime"/> + <see cref="EmbeddingTime"/>.</summary>
     public TimeSpan OnnxTime => TransformerTime + EmbeddingTime;
-    /// <summary>Wall time of the transformer passes (the KV cache's prepare graph included).</summary>
+    /// <summary>Wall time of the transformer passes inside ONNX Runtime (the KV cache's helper graphs included where they run).</summary>
     public TimeSpan TransformerTime { get; internal set; }
+    /// <summary>
+    /// Host time the KV cache spent writing its commits, masks and stride moves (caches in host
+    /// memory, which write there instead of running helper graphs); part of <see cref="HostShare"/>.
+    /// </summary>
+    public TimeSpan KvCacheTime { get; internal set; }
     /// <summary>Wall time of the text and image embedding graphs.</summary>
     public TimeSpan EmbeddingTime { get; internal set; }
     /// <summary>Host time spent turning logits into sampling distributions (guidance, temperature, top-k, softmax, top-p).</summary>
     public TimeSpan DistributionTime { get; internal set; }
     /// <summary>Wall time of the whole decode.</summary>
     public TimeSpan TotalTime { get; internal set; }
-    /// <summary>Share of wall time spent in host-side work (sampling, verification, denoising, copies).</summary>
+    /// <summary>Share of wall time spent in host-side work (sampling, verification, denoising, copies, the KV cache's bookkeeping).</summary>
     public double HostShare => TotalTime > TimeSpan.Zero ? 1 - OnnxTime / TotalTime : 0;
     /// <summary>Of <see cref="HostShare"/>, the part spent building distributions.</summary>
     public double DistributionShare => TotalTime > TimeSpan.Zero ? DistributionTime / TotalTime : 0;

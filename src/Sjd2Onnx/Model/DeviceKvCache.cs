@@ -44,6 +44,7 @@ internal sealed class DeviceKvCache : IDisposable
     private int _queued, _queuedWindow;               // the queued commit: rows kept, of a window of
     private int _queuedLength;                        // cache row of the first kept row
     private readonly bool _onHost;                    // commits, masks and stride moves written on the host
+    private long _hostTicks;                          // stopwatch ticks of that host work
 
     /// <summary>Allocates the buffers for up to <paramref name="capacity"/> tokens and windows of up to <paramref name="maxWindow"/>.</summary>
     public DeviceKvCache(KvCacheGraphs graphs, int batch, int heads, int headDim, int capacity, int maxWindow)
@@ -90,6 +91,9 @@ internal sealed class DeviceKvCache : IDisposable
     /// <summary>Changes whenever the views from <see cref="Past"/> are replaced (a reset or a stride move).</summary>
     public int CacheVersion { get; private set; }
 
+    /// <summary>Host time spent writing commits, masks and stride moves (caches that write on the host), since the last <see cref="Reset"/> (its clearing included).</summary>
+    public TimeSpan HostTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _hostTicks);
+
     /// <summary>Host bytes the last <see cref="Prepare"/> bound for its commit (kept indices and scatter positions).</summary>
     public long LastCommitBytes { get; private set; }
 
@@ -108,7 +112,12 @@ internal sealed class DeviceKvCache : IDisposable
         Stride = _targetStride = Math.Min(capacity, strideStep);
         CacheVersion = Interlocked.Increment(ref s_versions);
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
-        if (_onHost) CacheFloats(_current, Stride).Clear();
+        if (_onHost)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            CacheFloats(_current, Stride).Clear();
+            _hostTicks = System.Diagnostics.Stopwatch.GetTimestamp() - start;
+        }
         else _graphs.Zero(CacheViews().Stack, _runOptions);
     }
 
@@ -136,6 +145,7 @@ internal sealed class DeviceKvCache : IDisposable
     /// </summary>
     public OrtValue Prepare(int cached, int window, RunOptions runOptions)
     {
+        long start = _onHost ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         ApplyGrowth();
         int total = Stride + window;
         if (!_maskViews.TryGetValue(total, out var mask))
@@ -147,6 +157,7 @@ internal sealed class DeviceKvCache : IDisposable
             WriteMask(_mask.Longs.AsSpan(0, Batch * total), cached, total);
             LastCommitBytes = 0;
             _queued = 0;
+            _hostTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
             return mask;
         }
         if (_binding is null)

@@ -115,6 +115,9 @@ internal sealed class TransformerRunner : IDisposable
     /// </summary>
     public long LastBoundBytes { get; private set; }
 
+    /// <summary>Host time the KV cache has spent on its bookkeeping for this runner (zero where helper graphs do it on the device).</summary>
+    public TimeSpan KvCacheHostTime => _device?.HostTime ?? TimeSpan.Zero;
+
     /// <summary>Bytes the last pass wrote into host buffers: logits and KV (contract 1: P + S rows; contract 2: the S new rows).</summary>
     public long LastReadBackBytes { get; private set; }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -92,7 +93,7 @@ internal sealed class DeviceKvCache : IDisposable
     public int CacheVersion { get; private set; }
 
     /// <summary>Host time spent writing commits, masks and stride moves (caches that write on the host), since the last <see cref="Reset"/> (its clearing included).</summary>
-    public TimeSpan HostTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _hostTicks);
+    public TimeSpan HostTime => Stopwatch.GetElapsedTime(0, _hostTicks);
 
     /// <summary>Host bytes the last <see cref="Prepare"/> bound for its commit (kept indices and scatter positions).</summary>
     public long LastCommitBytes { get; private set; }
@@ -114,9 +115,9 @@ internal sealed class DeviceKvCache : IDisposable
         // Masked rows still enter the attention's matrix products (times zero): they must be finite.
         if (_onHost)
         {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            long start = Stopwatch.GetTimestamp();
             CacheFloats(_current, Stride).Clear();
-            _hostTicks = System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            _hostTicks = Stopwatch.GetTimestamp() - start;
         }
         else _graphs.Zero(CacheViews().Stack, _runOptions);
     }
@@ -145,7 +146,7 @@ internal sealed class DeviceKvCache : IDisposable
     /// </summary>
     public OrtValue Prepare(int cached, int window, RunOptions runOptions)
     {
-        long start = _onHost ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        long start = _onHost ? Stopwatch.GetTimestamp() : 0;
         ApplyGrowth();
         int total = Stride + window;
         if (!_maskViews.TryGetValue(total, out var mask))
@@ -157,7 +158,7 @@ internal sealed class DeviceKvCache : IDisposable
             WriteMask(_mask.Longs.AsSpan(0, Batch * total), cached, total);
             LastCommitBytes = 0;
             _queued = 0;
-            _hostTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            _hostTicks += Stopwatch.GetTimestamp() - start;
             return mask;
         }
         if (_binding is null)

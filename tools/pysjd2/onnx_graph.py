@@ -30,7 +30,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from .transformer import MASK_BIAS, Sjd2Transformer
+from .transformer import MASK_BIAS, Sjd2Transformer, rotary_cos_sin
 
 OPSET = 17
 
@@ -61,7 +61,6 @@ def build_transformer_graph(model: Sjd2Transformer) -> onnx.ModelProto:
     L, D, Hq, Hkv, Dh = cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
     G = Hq // Hkv
     K = cfg.codebook_size
-    half = Dh // 2
     g = _Builder()
     i64 = lambda name, values: g.const(name, np.asarray(values, dtype=np.int64))  # noqa: E731
     f32 = lambda name, values: g.const(name, np.asarray(values, dtype=np.float32))  # noqa: E731
@@ -100,11 +99,11 @@ def build_transformer_graph(model: Sjd2Transformer) -> onnx.ModelProto:
                          f32("noise_fc2_b", _np(ne.fc2.bias))], "noise_fc2_b_add")
         x = g.op("Add", [x, h], "x_noisy")
 
-    # Rotary tables for every position the model allows (the engine refuses longer sequences),
-    # computed as the PyTorch model computes them: float32 angles, then cos and sin.
-    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, half, dtype=torch.float32) * 2.0 / Dh))
-    angles = torch.arange(cfg.max_sequence_length, dtype=torch.float32).unsqueeze(-1) * inv_freq
-    rope_cos, rope_sin = f32("rope_cos", _np(angles.cos())), f32("rope_sin", _np(angles.sin()))  # [T_max, Dh/2]
+    # Rotary tables for every position the model allows (the engine refuses longer sequences), from
+    # the PyTorch model's own function; the kernel takes one half of its duplicated [cos, cos] rows.
+    positions = torch.arange(cfg.max_sequence_length).unsqueeze(0)
+    cos, sin = (t[0, 0, :, :Dh // 2] for t in rotary_cos_sin(positions, Dh, cfg.rope_theta))
+    rope_cos, rope_sin = f32("rope_cos", _np(cos)), f32("rope_sin", _np(sin))              # [T_max, Dh/2]
 
     # Visibility: past key t iff attention_mask[b,t]; new key j for new query i iff
     # (window_mask[i,j] and attention_mask[b,P+j]) or j == i.

@@ -56,7 +56,7 @@ internal sealed class DeviceKvCache : IDisposable
         _onHost = graphs.WritesOnHost;
         _keptIds = new long[maxWindow];
         _padding = new long[batch];
-        _indices = new long[_tensors * batch * heads * maxWindow * 4];
+        _indices = _onHost ? [] : new long[_tensors * batch * heads * maxWindow * 4];   // the prepare graph's scatter positions
         var allocations = new List<CacheBuffer>();
         try
         {

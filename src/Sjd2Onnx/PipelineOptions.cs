@@ -59,6 +59,12 @@ public sealed record PipelineOptions
     /// <summary>Least severe message passed to <see cref="OnnxRuntimeLog"/>.</summary>
     public OnnxRuntimeLogLevel OnnxRuntimeLogLevel { get; init; } = OnnxRuntimeLogLevel.Warning;
 
+    /// <summary>
+    /// Tests: on the CPU provider, run the device path (KV cache helper graphs, bound inputs copied
+    /// into separate buffers at bind time) so that CUDA's transfer semantics are checked without a GPU.
+    /// </summary>
+    internal bool EmulateDeviceTransfers { get; init; }
+
     /// <summary>The providers to try, in order, without repeats.</summary>
     internal IReadOnlyList<ExecutionProvider> ProvidersInOrder() => [.. new[] { Provider }.Concat(FallbackProviders).Distinct()];
 

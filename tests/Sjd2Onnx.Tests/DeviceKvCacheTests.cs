@@ -22,7 +22,7 @@ public sealed class DeviceKvCacheTests : IDisposable
         OnnxRuntimeEnvironment.Get();   // the engine's environment first: it routes ONNX Runtime's log
         _options = new SessionOptions();
         _hostWrites = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float);
-        _graphWrites = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float, hostWrites: false);
+        _graphWrites = KvCacheGraphs.Open(_options, ExecutionProvider.Cpu, 0, Tensors, TensorElementType.Float, HostInputTransfer.EmulatedCopy);
     }
 
     [Fact]

@@ -35,8 +35,9 @@ internal sealed class DeviceKvCache : IDisposable
     private readonly Dictionary<int, OrtValue[]> _rowViews = [];
     private readonly Dictionary<int, OrtValue> _rowStacks = [], _maskViews = [];
     private (OrtValue Kept, OrtValue Indices)? _noKept;
-    // The prepare graph's binding and its host inputs, bound once; the arrays' contents change per pass.
-    private OrtIoBinding? _binding;
+    // The prepare graph's binding and its host inputs; the arrays' contents change per pass, so a
+    // provider that copies at bind time gets them bound again each pass.
+    private DeviceBinding? _binding;
     private OrtValue? _paddingValue;
     private OrtValue[] _scalarValues = [];
     private readonly long[] _scalars = new long[3];   // cached, stride, total
@@ -161,30 +162,28 @@ internal sealed class DeviceKvCache : IDisposable
             _hostTicks += Stopwatch.GetTimestamp() - start;
             return mask;
         }
-        if (_binding is null)
-        {
-            _binding = _graphs.CreatePrepareBinding();
-            _paddingValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _padding.AsMemory(), [Batch, 1]);
-            _binding.BindInput("padding", _paddingValue);
-            _scalarValues = [.. Enumerable.Range(0, 3).Select(i => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _scalars.AsMemory(i, 1), []))];
-            _binding.BindInput("cached", _scalarValues[0]);
-            _binding.BindInput("stride", _scalarValues[1]);
-            _binding.BindInput("total", _scalarValues[2]);
-        }
         _scalars[0] = cached; _scalars[1] = Stride; _scalars[2] = total;
+        var binding = _binding ??= _graphs.CreatePrepareBinding();
+        if (_paddingValue is null)
+        {
+            _paddingValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _padding.AsMemory(), [Batch, 1]);
+            _scalarValues = [.. Enumerable.Range(0, 3).Select(i => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _scalars.AsMemory(i, 1), []))];
+            BindScalars(binding);
+        }
+        else if (binding.RenewsHostInputs) BindScalars(binding);   // a device took the last pass's values when they were bound
         var cache = CacheViews().Stack;
         int rowsWindow = Math.Max(1, _queuedWindow);
         if (!_rowStacks.TryGetValue(rowsWindow, out var rows)) _rowStacks[rowsWindow] = rows = Stack(_rows, rowsWindow);
         var (kept, indices) = KeptValues(_queued);
         try
         {
-            _binding.BindInput("cache", cache);
-            _binding.BindInput("rows", rows);
-            _binding.BindInput("kept", kept);
-            _binding.BindInput("indices", indices);
-            _binding.BindOutput("cache_out", cache);
-            _binding.BindOutput("attention_mask", mask);
-            _graphs.Prepare(_binding, _queued > 0 ? _runOptions : runOptions); // a queued commit is not cancelled halfway
+            BindCacheInput(binding, "cache", cache);
+            BindCacheInput(binding, "rows", rows);
+            binding.BindHostInput("kept", kept);
+            binding.BindHostInput("indices", indices);
+            binding.BindOutput("cache_out", cache);
+            binding.BindOutput("attention_mask", mask);
+            _graphs.Prepare(binding, _queued > 0 ? _runOptions : runOptions); // a queued commit is not cancelled halfway
         }
         finally
         {
@@ -193,6 +192,21 @@ internal sealed class DeviceKvCache : IDisposable
         LastCommitBytes = (_queued + _queued * _tensors * Batch * _heads * 4) * sizeof(long);
         _queued = 0;
         return mask;
+    }
+
+    private void BindScalars(DeviceBinding binding)
+    {
+        binding.BindHostInput("padding", _paddingValue!);
+        binding.BindHostInput("cached", _scalarValues[0]);
+        binding.BindHostInput("stride", _scalarValues[1]);
+        binding.BindHostInput("total", _scalarValues[2]);
+    }
+
+    // The cache and the new rows are in the provider's memory, except under a copying provider whose cache stays on the host (DirectML, float16).
+    private void BindCacheInput(DeviceBinding binding, string name, OrtValue value)
+    {
+        if (_graphs.CacheIsHostInput) binding.BindHostInput(name, value);
+        else binding.BindDeviceInput(name, value);
     }
 
     /// <summary>

@@ -26,8 +26,10 @@ internal sealed class KvCacheGraphs : IDisposable
     private bool _disposed;
 
     private KvCacheGraphs(InferenceSession? prepare, InferenceSession? zeros, InferenceSession? restride,
-        int tensors, TensorElementType type, OrtMemoryInfo memory, OrtAllocator allocator, OrtAllocator? owned, bool writesOnHost)
+        int tensors, TensorElementType type, OrtMemoryInfo memory, OrtAllocator allocator, OrtAllocator? owned, bool writesOnHost,
+        HostInputTransfer transfer)
     {
+        Transfer = transfer;
         _prepare = prepare; _zeros = zeros; _restride = restride;
         Tensors = tensors; ElementType = type; Memory = memory; Allocator = allocator; _ownedAllocator = owned;
         WritesOnHost = writesOnHost;
@@ -38,6 +40,15 @@ internal sealed class KvCacheGraphs : IDisposable
     /// there, instead of running the graphs (a session run costs more than those copies on the CPU).
     /// </summary>
     public bool WritesOnHost { get; }
+
+    /// <summary>How host inputs bound to these graphs and to the transformer reach the provider.</summary>
+    public HostInputTransfer Transfer { get; }
+
+    /// <summary>
+    /// The cache is in host memory while the provider copies bound inputs (DirectML): its views are
+    /// host inputs, bound again before every run.
+    /// </summary>
+    public bool CacheIsHostInput => Transfer == HostInputTransfer.CopiedAtBind && ReferenceEquals(Memory, OrtMemoryInfo.DefaultInstance);
 
     /// <summary>KV tensors of the model (2 per layer).</summary>
     public int Tensors { get; }
@@ -56,12 +67,14 @@ internal sealed class KvCacheGraphs : IDisposable
 
     /// <summary>
     /// Builds the graphs for <paramref name="tensors"/> KV tensors of <paramref name="type"/> and opens
-    /// them with <paramref name="options"/>. <paramref name="hostWrites"/> false keeps the graphs in use
-    /// where the cache is in host memory (tests of the device path on the CPU).
+    /// them with <paramref name="options"/>. <paramref name="transfer"/>
+    /// <see cref="HostInputTransfer.EmulatedCopy"/> keeps the graphs in use on the CPU, the cache
+    /// standing for device memory (tests of the device path); null: the provider's own.
     /// </summary>
     public static KvCacheGraphs Open(SessionOptions options, ExecutionProvider provider, int deviceId, int tensors, TensorElementType type,
-        bool hostWrites = true)
+        HostInputTransfer? transfer = null)
     {
+        var inputs = transfer ?? TransferOf(provider);
         OnnxRuntimeEnvironment.Get();   // the engine's environment (log routing) before any session
         var opened = new List<InferenceSession>();
         OrtMemoryInfo? memory = null;
@@ -75,7 +88,7 @@ internal sealed class KvCacheGraphs : IDisposable
                 return s;
             }
             // Host memory of floats: the caches write there themselves, and the graphs are not opened.
-            bool onHost = hostWrites && provider != ExecutionProvider.Cuda && type == TensorElementType.Float;
+            bool onHost = inputs != HostInputTransfer.EmulatedCopy && provider != ExecutionProvider.Cuda && type == TensorElementType.Float;
             var prepare = onHost ? null : Load(PrepareGraph(type));
             var zeros = onHost ? null : Load(ZerosGraph(type));
             var restride = onHost ? null : Load(RestrideGraph(type));
@@ -92,7 +105,7 @@ internal sealed class KvCacheGraphs : IDisposable
                 memory = OrtMemoryInfo.DefaultInstance;
                 allocator = OrtAllocator.DefaultInstance;
             }
-            return new KvCacheGraphs(prepare, zeros, restride, tensors, type, memory, allocator, owned, onHost);
+            return new KvCacheGraphs(prepare, zeros, restride, tensors, type, memory, allocator, owned, onHost, inputs);
         }
         catch
         {
@@ -145,11 +158,11 @@ internal sealed class KvCacheGraphs : IDisposable
     /// <summary>Caches kept for reuse: enough for a few concurrent generations.</summary>
     public const int PoolSize = 4;
 
-    /// <summary>A binding for the prepare graph (one per cache: its inputs stay bound between passes).</summary>
-    public OrtIoBinding CreatePrepareBinding() => Graph(_prepare).CreateIoBinding();
+    /// <summary>A binding for the prepare graph (one per cache: its inputs stay bound between passes where the provider reads them in place).</summary>
+    public DeviceBinding CreatePrepareBinding() => new(Graph(_prepare), Transfer);
 
     /// <summary>Runs the prepare graph over <paramref name="binding"/>.</summary>
-    public void Prepare(OrtIoBinding binding, RunOptions runOptions) => Graph(_prepare).RunWithBinding(runOptions, binding);
+    public void Prepare(DeviceBinding binding, RunOptions runOptions) => binding.Run(Graph(_prepare), runOptions);
 
     /// <summary>Fills <paramref name="target"/> (a cache view) with zeros.</summary>
     public void Zero(OrtValue target, RunOptions runOptions)
@@ -175,6 +188,10 @@ internal sealed class KvCacheGraphs : IDisposable
         binding.BindOutput("y", target);
         restride.RunWithBinding(runOptions, binding);
     }
+
+    /// <summary>How <paramref name="provider"/> takes bound host inputs: the CPU reads them in place, devices copy them when bound.</summary>
+    public static HostInputTransfer TransferOf(ExecutionProvider provider) =>
+        provider == ExecutionProvider.Cpu ? HostInputTransfer.ReadInPlace : HostInputTransfer.CopiedAtBind;
 
     private static InferenceSession Graph(InferenceSession? session) =>
         session ?? throw new InvalidOperationException("this cache writes on the host: its graphs were not opened");

@@ -28,6 +28,9 @@ internal sealed class ModelSessions : IDisposable
     /// <summary>Whether the transformer takes the optional <c>window_mask</c> input (tree attention).</summary>
     public bool HasTreeAttention { get; private init; }
 
+    /// <summary>How host inputs bound to the transformer and the KV cache graphs reach the provider.</summary>
+    public HostInputTransfer HostInputs { get; private init; }
+
     /// <summary>The provider the sessions run on (the first of the requested ones that loaded).</summary>
     public ExecutionProvider Provider { get; private set; }
 
@@ -129,13 +132,13 @@ internal sealed class ModelSessions : IDisposable
             // The KV cache's helper graphs are a few tiny kernels: no intra-op pool of their own,
             // whose spinning workers would take cores from the transformer's (measured: AR 6-12 % slower).
             options.IntraOpNumThreads = 1;
-            var kvGraphs = newRows
-                ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers,
-                    kvType)
-                : null;
+            var transfer = settings.EmulateDeviceTransfers && provider == ExecutionProvider.Cpu
+                ? HostInputTransfer.EmulatedCopy : KvCacheGraphs.TransferOf(provider);
+            var kvGraphs = newRows ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers, kvType, transfer) : null;
             return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs)
             {
                 Threads = threads,
+                HostInputs = transfer,
                 HasTreeAttention = hasWindowMask,
                 ImageTable = ImageEmbeddingTable.TryBuild(image, m.Image.CodebookSize, d),
             };

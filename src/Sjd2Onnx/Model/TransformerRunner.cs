@@ -27,7 +27,8 @@ internal sealed class TransformerRunner : IDisposable
     private readonly bool _newRows;               // contract 2: the graph returns only the new rows
     private readonly DeviceKvCache? _device;      // contract 2: the cache, in the provider's memory
     private readonly KvCacheGraphs? _kvGraphs;    // contract 2: where the cache goes back
-    private OrtIoBinding? _binding;               // contract 2: bound once, partly rebound per pass
+    private DeviceBinding? _binding;              // contract 2: bound once, partly rebound per pass
+    private readonly HostInputTransfer _transfer; // how bound host inputs reach the provider
     private bool _disposed;
     private int _boundCache = -1, _boundWindow;   // the cache version and window size _binding holds
     private float[]? _boundEmbeds;                // the embeddings buffer _binding holds
@@ -69,6 +70,7 @@ internal sealed class TransformerRunner : IDisposable
         _noise = sessions.HasNoiseInput;
         SupportsTreeAttention = sessions.HasTreeAttention;
         _newRows = sessions.ReturnsNewRows;
+        _transfer = sessions.HostInputs;
         int kvSize = batch * _heads * capacity * _headDim;
         if (sessions.KvGraphs is { } graphs)
         {
@@ -221,33 +223,46 @@ internal sealed class TransformerRunner : IDisposable
 
     // Contract 2: the cache, the new rows and the mask stay in the provider's memory. The binding
     // lives as long as the runner: the cache views are rebound when the stride grows, the new-rows
-    // views when the window size changes, the host inputs and the logits every pass.
+    // views and the logits when the window size changes. The host inputs are rebound when their
+    // buffer or the window size changes where the provider reads host memory in place (CPU), and on
+    // every pass where binding copies them to a device: there a binding is a snapshot.
     private void RunOnDevice(DeviceKvCache device, float[] embeds, int p, int s, RunOptions runOptions)
     {
         var mask = device.Prepare(p, s, runOptions);
-        var binding = _binding ??= _session.CreateIoBinding();
-        if (_boundCache != device.CacheVersion)
+        var binding = _binding ??= new DeviceBinding(_session, _transfer);
+        if (_boundCache != device.CacheVersion || _kvGraphs!.CacheIsHostInput)
         {
-            for (int i = 0; i < 2 * _layers; i++) binding.BindInput(_inputNames[3 + i], device.Past(i));
+            for (int i = 0; i < 2 * _layers; i++) BindCache(binding, _inputNames[3 + i], device.Past(i));
             _boundCache = device.CacheVersion;
         }
-        if (!ReferenceEquals(_boundMask, mask))
+        if (!ReferenceEquals(_boundMask, mask) || _kvGraphs!.CacheIsHostInput)
         {
-            binding.BindInput("attention_mask", mask);
+            BindCache(binding, "attention_mask", mask);
             _boundMask = mask;
         }
-        if (_boundWindow != s || !ReferenceEquals(_boundEmbeds, embeds))
+        bool resized = _boundWindow != s;
+        if (resized || !ReferenceEquals(_boundEmbeds, embeds) || binding.RenewsHostInputs)
         {
-            binding.BindInput("inputs_embeds", HostView(embeds, s, [_batch, s, _hidden]));
-            binding.BindInput("position_ids", HostView(_positions, s, [_batch, s]));
-            if (_noise) binding.BindInput("noise_levels", HostView(_noiseLevels, s, [_batch, s]));
-            if (_windowMask is not null) binding.BindInput("window_mask", HostView(_windowMask, s, [s, s]));
+            binding.BindHostInput("inputs_embeds", HostView(embeds, s, [_batch, s, _hidden]));
+            binding.BindHostInput("position_ids", HostView(_positions, s, [_batch, s]));
+            if (_noise) binding.BindHostInput("noise_levels", HostView(_noiseLevels, s, [_batch, s]));
+            if (_windowMask is not null) binding.BindHostInput("window_mask", HostView(_windowMask, s, [s, s]));
+            _boundEmbeds = embeds;
+        }
+        if (resized)
+        {
             binding.BindOutput("logits", HostView(_logits, s, [_batch, s, _codebook]));
             for (int i = 0; i < 2 * _layers; i++) binding.BindOutput(_outputNames[1 + i], device.NewRows(i, s));
             _boundWindow = s;
-            _boundEmbeds = embeds;
         }
-        _session.RunWithBinding(runOptions, binding);
+        binding.Run(_session, runOptions);
+    }
+
+    // A cache view or the mask: in the provider's memory, except where the cache stays in host memory under a copying provider (DirectML).
+    private void BindCache(DeviceBinding binding, string name, OrtValue value)
+    {
+        if (_kvGraphs!.CacheIsHostInput) binding.BindHostInput(name, value);
+        else binding.BindDeviceInput(name, value);
     }
 
     // A view of the first elements of a host buffer with this shape (for a window of s tokens), kept for the runner's lifetime.

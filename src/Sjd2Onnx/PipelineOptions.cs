@@ -41,6 +41,13 @@ public sealed record PipelineOptions
     public GpuArenaStrategy? GpuArenaStrategy { get; init; }
 
     /// <summary>
+    /// Lets the CUDA provider compute float32 matrix products in TF32 (10-bit mantissa) on GPUs that
+    /// have it: faster, but logits drift past the float32 parity tolerance. Off by default, which
+    /// ONNX Runtime's own default is not.
+    /// </summary>
+    public bool Tf32 { get; init; }
+
+    /// <summary>
     /// Further CUDA provider options passed through as they are (for example <c>cudnn_conv_algo_search</c>
     /// or <c>use_tf32</c>; ONNX Runtime's CUDA provider documentation lists them). Use the typed
     /// properties for the memory limit and the arena strategy.
@@ -90,6 +97,7 @@ public sealed record PipelineOptions
             if (!Enum.IsDefined(strategy)) throw new Sjd2Exception($"unknown GPU arena strategy {strategy}; use NextPowerOfTwo or SameAsRequested.");
             if (!cuda) throw new Sjd2Exception("a GPU arena strategy applies to the CUDA provider; add Cuda to the providers or leave it unset.");
         }
+        if (Tf32 && !cuda) throw new Sjd2Exception("TF32 applies to the CUDA provider; add Cuda to the providers or leave TF32 off.");
         if (CudaProviderOptions is null) throw new Sjd2Exception("CudaProviderOptions is null; use an empty dictionary for none.");
         if (CudaProviderOptions.Count > 0 && !cuda)
             throw new Sjd2Exception("CUDA provider options apply to the CUDA provider; add Cuda to the providers or pass no options.");
@@ -97,7 +105,7 @@ public sealed record PipelineOptions
         {
             if (string.IsNullOrWhiteSpace(key) || string.IsNullOrWhiteSpace(value))
                 throw new Sjd2Exception($"CUDA provider option '{key}' needs a non-empty name and value.");
-            if (key is "device_id" or "gpu_mem_limit" or "arena_extend_strategy")
+            if (key is "device_id" or "gpu_mem_limit" or "arena_extend_strategy" or "use_tf32")
                 throw new Sjd2Exception($"CUDA provider option '{key}' is set through {TypedPropertyFor(key)}; remove it from CudaProviderOptions.");
         }
     }
@@ -106,6 +114,7 @@ public sealed record PipelineOptions
     {
         "device_id" => nameof(DeviceId),
         "gpu_mem_limit" => nameof(GpuMemoryLimitBytes),
+        "use_tf32" => nameof(Tf32),
         _ => nameof(GpuArenaStrategy),
     };
 }

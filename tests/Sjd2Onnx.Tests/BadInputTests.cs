@@ -139,6 +139,7 @@ public class BadInputTests
         { "top-p 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "0"], "top-p", 2 },
         { "threads 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--threads", "0"], "--threads must be between 1 and 1024, got 0", 2 },
         { "threads not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--threads", "all"], "--threads must be an integer, got 'all'", 2 },
+        { "tf32 not on or off", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--tf32", "maybe"], "unknown --tf32 'maybe'; use on or off", 2 },
         { "top-p 1.5", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "1.5"], "top-p", 2 },
         { "top-p NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "NaN"], "top-p", 2 },
         { "cfg NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "NaN"], "cfg", 2 },

@@ -25,9 +25,11 @@ public class ExecutionProviderTests
         { "memory limit without CUDA", new() { GpuMemoryLimitBytes = 1L << 30 }, "applies to the CUDA provider" },
         { "arena strategy without CUDA", new() { GpuArenaStrategy = GpuArenaStrategy.SameAsRequested }, "applies to the CUDA provider" },
         { "unknown arena strategy", new() { Provider = ExecutionProvider.Cuda, GpuArenaStrategy = (GpuArenaStrategy)9 }, "arena strategy" },
-        { "CUDA options without CUDA", new() { CudaProviderOptions = new Dictionary<string, string> { ["use_tf32"] = "0" } }, "apply to the CUDA provider" },
+        { "CUDA options without CUDA", new() { CudaProviderOptions = new Dictionary<string, string> { ["cudnn_conv_algo_search"] = "HEURISTIC" } }, "apply to the CUDA provider" },
+        { "TF32 without CUDA", new() { Tf32 = true }, "applies to the CUDA provider" },
+        { "TF32 passed raw", new() { Provider = ExecutionProvider.Cuda, CudaProviderOptions = new Dictionary<string, string> { ["use_tf32"] = "1" } }, "Tf32" },
         { "typed option passed raw", new() { Provider = ExecutionProvider.Cuda, CudaProviderOptions = new Dictionary<string, string> { ["gpu_mem_limit"] = "1" } }, "GpuMemoryLimitBytes" },
-        { "empty option value", new() { Provider = ExecutionProvider.Cuda, CudaProviderOptions = new Dictionary<string, string> { ["use_tf32"] = " " } }, "non-empty" },
+        { "empty option value", new() { Provider = ExecutionProvider.Cuda, CudaProviderOptions = new Dictionary<string, string> { ["do_copy_in_default_stream"] = " " } }, "non-empty" },
         { "unknown log level", new() { OnnxRuntimeLogLevel = (OnnxRuntimeLogLevel)42 }, "log level" },
     };
 
@@ -63,8 +65,12 @@ public class ExecutionProviderTests
         Assert.Equal("3221225472", values["gpu_mem_limit"]);
         Assert.Equal("kSameAsRequested", values["arena_extend_strategy"]);
         Assert.Equal("HEURISTIC", values["cudnn_conv_algo_search"]);
-        Assert.Equal(4, values.Count);
-        Assert.DoesNotContain("gpu_mem_limit", SessionFactory.CudaOptions(new PipelineOptions { Provider = ExecutionProvider.Cuda }).Keys);
+        Assert.Equal("0", values["use_tf32"]);
+        Assert.Equal(5, values.Count);
+        var defaults = SessionFactory.CudaOptions(new PipelineOptions { Provider = ExecutionProvider.Cuda });
+        Assert.DoesNotContain("gpu_mem_limit", defaults.Keys);
+        Assert.Equal("0", defaults["use_tf32"]);   // ONNX Runtime's default is on; parity needs it off
+        Assert.Equal("1", SessionFactory.CudaOptions(new PipelineOptions { Provider = ExecutionProvider.Cuda, Tf32 = true })["use_tf32"]);
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using System.CommandLine.Parsing;
 namespace Sjd2Onnx.Cli.Options;
 
 /// <summary>
-/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c>, <c>--threads</c> and <c>--verbose</c>: which model folder,
+/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c>, <c>--threads</c>, <c>--tf32</c> and <c>--verbose</c>: which model folder,
 /// opened on which execution provider (or the first of a list that loads) with how many threads, with or
 /// without ONNX Runtime's log.
 /// </summary>
@@ -37,6 +37,13 @@ internal sealed class ModelOptions
         CustomParser = ValueParsers.Int("--threads", 1, PipelineOptions.MaxIntraOpThreads),
     };
 
+    public Option<string?> Tf32 { get; } = new("--tf32")
+    {
+        Description = "cuda: compute float32 matrix products in TF32 (faster, less exact; logits leave the 1e-4 parity tolerance). Default off.",
+        HelpName = "on|off",
+        CustomParser = ValueParsers.OneOf("--tf32", "on or off", "on", "off"),
+    };
+
     public Option<bool> Verbose { get; } = SharedOptions.Switch("--verbose",
         "ONNX Runtime's own log (info level and above) on stderr; without it ONNX Runtime prints nothing.");
 
@@ -56,6 +63,7 @@ internal sealed class ModelOptions
         if (!withDevice) return;
         command.Options.Add(DeviceId);
         command.Options.Add(Threads);
+        command.Options.Add(Tf32);
         command.Options.Add(Verbose);
     }
 
@@ -107,6 +115,7 @@ internal sealed class ModelOptions
             FallbackProviders = [.. providers.Skip(1)],
             DeviceId = parse.GetValue(DeviceId) ?? 0,
             IntraOpThreads = parse.GetValue(Threads) ?? 0,
+            Tf32 = parse.GetValue(Tf32) == "on",
             OnnxRuntimeLog = parse.GetValue(Verbose) ? Console.Error.WriteLine : null,
             OnnxRuntimeLogLevel = OnnxRuntimeLogLevel.Info,
         };

@@ -58,6 +58,7 @@ internal static class SessionFactory
         var values = new Dictionary<string, string>(settings.CudaProviderOptions)
         {
             ["device_id"] = settings.DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["use_tf32"] = settings.Tf32 ? "1" : "0",   // ONNX Runtime turns TF32 on unless told
         };
         if (settings.GpuMemoryLimitBytes is long limit)
             values["gpu_mem_limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -402,15 +402,15 @@ def to_fp16_compute(path: str) -> dict:
             kind[out] = "f16"
         return made[key]
 
-    def cast(name: str, to: int) -> str:
+    def cast(name: str, to: int, limit: float = _FP16_MAX) -> str:
         key = (name, to)
         if key not in made:
             out = f"{name}__{'fp16' if to == F16 else 'fp32'}"
             src = name
             if to == F16:   # clip first: float32 values beyond the float16 range must not become inf
                 lo, hi = f"{out}__lo", f"{out}__hi"
-                nodes.append(helper.make_node("Constant", [], [lo], value=numpy_helper.from_array(np.array(-_FP16_MAX, np.float32), lo), name=lo))
-                nodes.append(helper.make_node("Constant", [], [hi], value=numpy_helper.from_array(np.array(_FP16_MAX, np.float32), hi), name=hi))
+                nodes.append(helper.make_node("Constant", [], [lo], value=numpy_helper.from_array(np.array(-limit, np.float32), lo), name=lo))
+                nodes.append(helper.make_node("Constant", [], [hi], value=numpy_helper.from_array(np.array(limit, np.float32), hi), name=hi))
                 src = f"{out}__clipped"
                 nodes.append(helper.make_node("Clip", [name, lo, hi], [src], name=src))
             nodes.append(helper.make_node("Cast", [src], [out], to=to, name=out))
@@ -430,6 +430,29 @@ def to_fp16_compute(path: str) -> dict:
             kind[vi.name] = "f32"
             if vi.name == "inputs_embeds":    # the residual stream starts in float16
                 embeds_fp16 = cast(vi.name, F16)
+
+    # A float32 island inside the float16 graph, where float16 would overflow on a device: the
+    # RMSNorm up to the division by the RMS (x*x past |x| = 256 is inf in float16; ONNX Runtime's
+    # fused normalisation kernels compute it in float32 too). Its float16 inputs are cast up
+    # (exactly) and the normalised values cast back.
+    consumers: Dict[str, List[str]] = {}
+    for node in g.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node.op_type)
+    squares = {n.output[0] for n in g.node
+               if ((n.op_type == "Mul" and len(n.input) == 2 and n.input[0] == n.input[1]) or n.op_type == "Pow")
+               and consumers.get(n.output[0]) == ["ReduceMean"]}
+
+    norm_chain = set(squares)   # the variance, its epsilon, square root and reciprocal, in float32
+
+    def float32_island(node) -> bool:
+        if node.output[0] in squares:
+            return True
+        if any(i in norm_chain for i in node.input):
+            if node.op_type in ("ReduceMean", "Add", "Sqrt", "Reciprocal"):
+                norm_chain.update(node.output)
+            return True             # the division by the RMS too: the normalised values are cast back
+        return False
 
     for node in g.node:
         ins = list(node.input)
@@ -456,8 +479,15 @@ def to_fp16_compute(path: str) -> dict:
             kind[node.output[0]] = mode
             continue
         mode = "f16" if any(kind[i] == "f16" for i in floats) else ("f32" if floats else None)
+        if mode == "f16" and float32_island(node):
+            mode = "f32"
+            ins = [cast(i, F32) if i and kind.get(i) == "f16" else i for i in ins]
         if mode == "f16":
-            ins = [(fp16_copy(i) if kind[i] == "c" else cast(i, F16) if kind[i] == "f32" else i)
+            # An attention bias added to float16 scores: clipped to half the float16 range, so
+            # that bias + score stays finite (a -65504 bias plus a score below -16 rounds to -inf,
+            # and a fully masked row of -inf is NaN after the softmax).
+            limit = _FP16_MAX / 2 if node.op_type == "Add" and "Softmax" in consumers.get(node.output[0], []) else _FP16_MAX
+            ins = [(fp16_copy(i) if kind[i] == "c" else cast(i, F16, limit) if kind[i] == "f32" else i)
                    if i and kind.get(i, "i") != "i" else i for i in ins]
         node.ClearField("input")
         node.input.extend(ins)

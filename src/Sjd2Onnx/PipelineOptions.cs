@@ -67,6 +67,15 @@ public sealed record PipelineOptions
     public OnnxRuntimeLogLevel OnnxRuntimeLogLevel { get; init; } = OnnxRuntimeLogLevel.Warning;
 
     /// <summary>
+    /// Whether the provider reduces each pass's logits to their top k (CFG, temperature and top-k
+    /// in a small graph) so that only k values and codes per position cross back, for generations
+    /// sampled with top-k and without top-p; the distributions are the host sampler's, float for
+    /// float. Null (the default): on CUDA, where reading back every logit costs a device-to-host
+    /// copy a pass; off on the CPU, whose logits are already in host memory.
+    /// </summary>
+    public bool? SampleOnDevice { get; init; }
+
+    /// <summary>
     /// Tests: on the CPU provider, run the device path (KV cache helper graphs, bound inputs copied
     /// into separate buffers at bind time) so that CUDA's transfer semantics are checked without a GPU.
     /// </summary>

@@ -144,7 +144,7 @@ public sealed class DevicePathTests
         AssertSame(expected, actual);
     }
 
-    private static void AssertSame(GenerationResult expected, GenerationResult actual)
+    internal static void AssertSame(GenerationResult expected, GenerationResult actual)
     {
         Assert.Equal(expected.Codes, actual.Codes);
         Assert.Equal(expected.Statistics.Passes, actual.Statistics.Passes);

@@ -64,7 +64,10 @@ internal sealed class DecodingContext : IDisposable
             throw new Sjd2Exception($"prompt and image need {positionsNeeded} positions, the model allows {manifest.Transformer.MaxSequenceLength}; shorten the prompt.");
         // Renting and zeroing the KV cache runs graphs on the device: it counts as transformer time.
         _transformerClock.Start();
-        Runner = new TransformerRunner(sessions, manifest, Batch, capacity, runnerWindow, allocate: allocate);
+        // The provider samples where it can: top-k without top-p (top-p needs every probability).
+        bool deviceSampling = sessions.TopKSampler is not null && sampling.TopK > 0 && sampling.TopK < Codebook && sampling.TopP >= 1f;
+        Runner = new TransformerRunner(sessions, manifest, Batch, capacity, runnerWindow, allocate: allocate,
+            deviceSampling: deviceSampling ? sampling : null);
         _transformerClock.Stop();
         Runner.SetPadding(_padding);
         if (firstImage is int first)
@@ -170,7 +173,8 @@ internal sealed class DecodingContext : IDisposable
     public void Distribution(int j, Span<float> probs)
     {
         long start = Stopwatch.GetTimestamp();
-        Distributions.Build(Runner.Logits(0, j), Batch > 1 ? Runner.Logits(1, j) : default, probs);
+        if (Runner.SamplesOnDevice) Distributions.BuildFromTopK(Runner.TopKValues(j), Runner.TopKCodes(j), probs);
+        else Distributions.Build(Runner.Logits(0, j), Batch > 1 ? Runner.Logits(1, j) : default, probs);
         _distributionTicks += Stopwatch.GetTimestamp() - start;
     }
 

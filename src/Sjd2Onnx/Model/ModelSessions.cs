@@ -28,6 +28,9 @@ internal sealed class ModelSessions : IDisposable
     /// <summary>Whether the transformer takes the optional <c>window_mask</c> input (tree attention).</summary>
     public bool HasTreeAttention { get; private init; }
 
+    /// <summary>Contract 2 where the provider samples (<see cref="PipelineOptions.SampleOnDevice"/>): the top-k graphs.</summary>
+    public TopKSampler? TopKSampler { get; private init; }
+
     /// <summary>How host inputs bound to the transformer and the KV cache graphs reach the provider.</summary>
     public HostInputTransfer HostInputs { get; private init; }
 
@@ -135,10 +138,19 @@ internal sealed class ModelSessions : IDisposable
             var transfer = settings.EmulateDeviceTransfers && provider == ExecutionProvider.Cpu
                 ? HostInputTransfer.EmulatedCopy : KvCacheGraphs.TransferOf(provider);
             var kvGraphs = newRows ? KvCacheGraphs.Open(options, provider, settings.DeviceId, 2 * m.Transformer.NumLayers, kvType, transfer) : null;
+            bool sampleOnDevice = newRows && (settings.SampleOnDevice ?? provider == ExecutionProvider.Cuda);
+            TopKSampler? topK = null;
+            try { topK = sampleOnDevice ? TopKSampler.Open(options) : null; }
+            catch
+            {
+                kvGraphs?.Dispose();
+                throw;
+            }
             return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs)
             {
                 Threads = threads,
                 HostInputs = transfer,
+                TopKSampler = topK,
                 HasTreeAttention = hasWindowMask,
                 ImageTable = ImageEmbeddingTable.TryBuild(image, m.Image.CodebookSize, d),
             };
@@ -195,6 +207,7 @@ internal sealed class ModelSessions : IDisposable
         Transformer.Dispose();
         VqDecoder.Dispose();
         KvGraphs?.Dispose();
+        TopKSampler?.Dispose();
         _logRoute?.Dispose();
     }
 }

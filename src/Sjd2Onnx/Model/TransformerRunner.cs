@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Model;
 
@@ -38,7 +39,8 @@ internal sealed class TransformerRunner : IDisposable
     // as long as the KV cache's prepare step.
     private readonly Dictionary<(object Buffer, int Window), OrtValue> _hostViews = [];
     private float[][] _past, _present;            // contract 1: [2·layers][B·H·capacity·Dh] each
-    private readonly float[] _logits;             // [B, maxWindow, K]
+    private readonly float[] _logits;             // [B, maxWindow, K] (empty when the provider samples)
+    private readonly DeviceTopK? _deviceTopK;     // contract 2: the top k per position, reduced on the provider
     private readonly long[] _mask;                // contract 1: [B, capacity] (contract 2 builds it on the device)
     private readonly long[] _positions;           // [B, maxWindow]
     private readonly float[] _noiseLevels;        // [B, maxWindow]
@@ -59,8 +61,9 @@ internal sealed class TransformerRunner : IDisposable
     /// <param name="maxWindow">Longest window one pass may feed.</param>
     /// <param name="strideStep">Contract 2: rows the cache stride grows by (tests use small steps to exercise the moves).</param>
     /// <param name="allocate">Where the large buffers (KV cache, logits) come from: a pool may hand out longer, zeroed arrays; default new arrays.</param>
+    /// <param name="deviceSampling">Contract 2 with a top-k sampler: the settings whose top k the provider keeps per position (<see cref="TopKValues"/>); null reads back every logit.</param>
     public TransformerRunner(ModelSessions sessions, ModelManifest m, int batch, int capacity, int maxWindow, int strideStep = StrideStep,
-        Func<int, float[]>? allocate = null)
+        Func<int, float[]>? allocate = null, SamplingSettings? deviceSampling = null)
     {
         allocate ??= n => new float[n];
         ArgumentOutOfRangeException.ThrowIfLessThan(strideStep, 1);
@@ -83,7 +86,13 @@ internal sealed class TransformerRunner : IDisposable
             _past = NewBuffers(2 * _layers, kvSize, allocate);
             _present = NewBuffers(2 * _layers, kvSize, allocate);
         }
-        _logits = allocate(batch * maxWindow * _codebook);
+        if (deviceSampling is not null)
+        {
+            if (sessions.TopKSampler is not { } sampler || _kvGraphs is null)
+                throw new InvalidOperationException("sampling on the provider needs a contract-2 transformer and its top-k graphs");
+            _deviceTopK = new DeviceTopK(sampler, _kvGraphs, deviceSampling, batch, maxWindow, _codebook);
+        }
+        _logits = _deviceTopK is null ? allocate(batch * maxWindow * _codebook) : [];
         _mask = _newRows ? [] : new long[batch * capacity];
         _positions = new long[batch * maxWindow];
         _noiseLevels = new float[batch * maxWindow];
@@ -213,7 +222,7 @@ internal sealed class TransformerRunner : IDisposable
         long maskBytes = _device is not null ? (3 + _batch) * sizeof(long) : _batch * (p + s) * sizeof(long);
         long inputBytes = (long)_batch * s * _hidden * sizeof(float) + maskBytes + (long)_batch * s * sizeof(long)
             + (_noise ? (long)_batch * s * sizeof(float) : 0) + (_windowMask is not null ? (long)s * s * sizeof(long) : 0);
-        long logits = (long)_batch * s * _codebook * sizeof(float);
+        long logits = _deviceTopK?.ReadBackBytes(s) ?? (long)_batch * s * _codebook * sizeof(float);
         // Contract 2: the cache never crosses; the last commit's indices did. Contract 1: the past in, past + window out.
         long kvIn = _device is not null ? 0 : kvRow * p, kvOut = _device is not null ? 0 : kvRow * (p + s);
         LastBoundBytes = inputBytes + kvIn + (_device?.LastCommitBytes ?? 0);
@@ -251,11 +260,12 @@ internal sealed class TransformerRunner : IDisposable
         }
         if (resized)
         {
-            binding.BindOutput("logits", HostView(_logits, s, [_batch, s, _codebook]));
+            binding.BindOutput("logits", _deviceTopK?.Logits(s) ?? HostView(_logits, s, [_batch, s, _codebook]));
             for (int i = 0; i < 2 * _layers; i++) binding.BindOutput(_outputNames[1 + i], device.NewRows(i, s));
             _boundWindow = s;
         }
         binding.Run(_session, runOptions);
+        _deviceTopK?.Run(s, runOptions);
     }
 
     // A cache view or the mask: in the provider's memory, except where the cache stays in host memory under a copying provider (DirectML).
@@ -309,9 +319,26 @@ internal sealed class TransformerRunner : IDisposable
         }
     }
 
+    /// <summary>Whether the provider reduces each pass's logits to their top k (<see cref="TopKValues"/>) instead of reading them all back (<see cref="Logits"/>).</summary>
+    public bool SamplesOnDevice => _deviceTopK is not null;
+
+    /// <summary>The last pass's top k logits (after CFG and temperature) at window position <paramref name="j"/>, descending.</summary>
+    public ReadOnlySpan<float> TopKValues(int j) => DeviceTopKAt(j).Values(j);
+
+    /// <summary>The codes of <see cref="TopKValues"/>, ties in code order.</summary>
+    public ReadOnlySpan<int> TopKCodes(int j) => DeviceTopKAt(j).Codes(j);
+
+    private DeviceTopK DeviceTopKAt(int j)
+    {
+        if (_deviceTopK is null) throw new InvalidOperationException("this runner reads back the logits; use Logits");
+        if (j < 0 || j >= _lastWindow) throw new ArgumentOutOfRangeException(nameof(j));
+        return _deviceTopK;
+    }
+
     /// <summary>Logits of the last pass for row <paramref name="row"/>, window position <paramref name="j"/>.</summary>
     public ReadOnlySpan<float> Logits(int row, int j)
     {
+        if (_deviceTopK is not null) throw new InvalidOperationException("the provider samples for this runner; use TopKValues");
         if (j < 0 || j >= _lastWindow) throw new ArgumentOutOfRangeException(nameof(j));
         return _logits.AsSpan((row * _lastWindow + j) * _codebook, _codebook);
     }
@@ -453,6 +480,7 @@ internal sealed class TransformerRunner : IDisposable
         if (_disposed) return;
         _disposed = true;
         _binding?.Dispose();
+        _deviceTopK?.Dispose();
         foreach (var view in _hostViews.Values) view.Dispose();
         if (_device is not null) _kvGraphs!.ReturnCache(_device);
     }

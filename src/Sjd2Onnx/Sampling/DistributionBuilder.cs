@@ -98,6 +98,36 @@ internal sealed class DistributionBuilder
     }
 
     /// <summary>
+    /// Writes the distribution from the top k already selected on the provider: logits after CFG
+    /// and temperature, descending, ties in code order. The softmax runs over the same values in
+    /// the same order as <see cref="Build"/> would, so the probabilities are the same floats.
+    /// </summary>
+    public void BuildFromTopK(ReadOnlySpan<float> values, ReadOnlySpan<int> codes, Span<float> probs)
+    {
+        int topK = values.Length;
+        if (topK != _settings.TopK || codes.Length != topK || topK >= probs.Length || _settings.TopP < 1f)
+            throw new InvalidOperationException($"a top-{topK} selection does not serve top-k {_settings.TopK}, top-p {_settings.TopP} over {probs.Length} codes");
+        foreach (float v in values)
+            if (float.IsNaN(v)) throw new InvalidOperationException("the model produced NaN logits");
+        if (topK <= FusedTopKLimit)
+        {
+            values.CopyTo(_keptValues);
+            codes.CopyTo(_keptIndices);
+            WriteTopK(probs, topK);
+            return;
+        }
+        // The large path keeps its values in code order.
+        var kept = _candidateValues.AsSpan(0, topK);
+        var keptCodes = _candidateIndices.AsSpan(0, topK);
+        values.CopyTo(kept);
+        codes.CopyTo(keptCodes);
+        keptCodes.Sort(kept);
+        SoftMax(kept);
+        probs.Clear();
+        for (int i = 0; i < topK; i++) probs[keptCodes[i]] = kept[i];
+    }
+
+    /// <summary>
     /// The fused path's selection: the k largest of <paramref name="logits"/> (ties to the lower
     /// index) into the kept lists, sorted descending, by one scan that seeds the list with the first
     /// k and inserts what beats the current k-th value.

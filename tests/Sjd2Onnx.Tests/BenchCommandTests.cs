@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Sjd2Onnx.Tests.Support;
 
 namespace Sjd2Onnx.Tests;
 
@@ -50,6 +51,25 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(1.0, (double)methods["ar"]!["committed_per_pass_histogram"]!["1"]!);
         Assert.InRange((double)methods["sjd"]!["fed_per_pass"]!, 2, 16);
         Assert.Equal(28, root["runs"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public void Bench_ReportsTheBytesReadBackPerPass()
+    {
+        // The default model: 512 codes, top-k 8, one row (guidance 1). Sampling on the provider
+        // decodes the same images in the same passes and reads back the top 8 values and codes of
+        // each position (64 bytes) instead of its 512 logits (2048 bytes).
+        JsonObject Methods(string sampleOnDevice) => BenchJson($"read-back-{sampleOnDevice}.json", "--model", Path.Combine(TestPaths.RepoRoot, "onnx"),
+            "--methods", "ar,sjd++", "--prompts", "1", "--seeds", "1", "--warmup", "0", "--sample-on-device", sampleOnDevice).Root["methods"]!.AsObject();
+        var on = Methods("on");
+        var off = Methods("off");
+        foreach (var name in new[] { "ar", "sjd++" })
+        {
+            Assert.Equal((double)off[name]!["nfe"]!, (double)on[name]!["nfe"]!);
+            double onBytes = (double)on[name]!["read_back_bytes_per_pass"]!, offBytes = (double)off[name]!["read_back_bytes_per_pass"]!;
+            Assert.True(onBytes >= 64 && offBytes >= 2048, $"{name}: {onBytes} and {offBytes} bytes a pass");
+            Assert.Equal(64.0 / 2048, onBytes / offBytes, 2);
+        }
     }
 
     [Fact]

@@ -174,7 +174,8 @@ internal sealed class BenchCommand
                         result.Statistics.HostShare, scorer.Score(m.Label, prompts[pi], result.Image),
                         [.. result.Statistics.CommittedPerPass], [.. result.Statistics.FedPerPass], result.Statistics.TransferBytesPerPass,
                         result.Statistics.Passes == 0 ? 0 : result.Statistics.KvBytes / (double)result.Statistics.Passes,
-                        TimeBreakdown.From(result.Statistics, ms), result.Statistics.Reseeds));
+                        TimeBreakdown.From(result.Statistics, ms), result.Statistics.Reseeds,
+                        result.Statistics.Passes == 0 ? 0 : result.Statistics.ReadBackBytes / (double)result.Statistics.Passes));
                 }
                 done++;
                 if (progress) StatusLine.Show($"bench {done}/{total} (prompt, seed) pairs");
@@ -280,6 +281,7 @@ internal sealed class BenchCommand
                 ["fed_per_pass_histogram"] = SharesJson(r.FedHistogram, BenchMethod.BucketLabel),
                 ["transfer_bytes_per_pass"] = Math.Round(r.TransferBytesPerPass),
                 ["kv_bytes_per_pass"] = Math.Round(r.KvBytesPerPass),
+                ["read_back_bytes_per_pass"] = Math.Round(r.ReadBackBytesPerPass),
                 ["accuracy"] = r.Accuracy,
                 ["fidelity"] = scorer.Fidelity(r.Label) is { } f ? EvalCommand.FidelityJson(f.Fidelity, f.Floor) : null,
                 ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,

@@ -13,6 +13,7 @@ internal sealed class BenchMethod(string label, GenerationOptions options)
     public double HostShare => Runs.Average(r => r.HostShare);
     public double TransferBytesPerPass => Runs.Average(r => r.TransferBytesPerPass);
     public double KvBytesPerPass => Runs.Average(r => r.KvBytesPerPass);
+    public double ReadBackBytesPerPass => Runs.Average(r => r.ReadBackBytesPerPass);
 
     /// <summary>Mean share of the generation's wall time per <see cref="TimeBreakdown.Names"/> component.</summary>
     public double[] TimeShares

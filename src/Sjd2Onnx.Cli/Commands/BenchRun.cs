@@ -14,6 +14,7 @@ namespace Sjd2Onnx.Cli.Commands;
 /// <param name="KvBytesPerPass">Of those, the KV cache's.</param>
 /// <param name="Breakdown">Where the generation's wall time went, in milliseconds.</param>
 /// <param name="Reseeds">Passes after which the drafts were re-seeded to break a stall cascade.</param>
+/// <param name="ReadBackBytesPerPass">Of <paramref name="TransferBytesPerPass"/>, the bytes read back (logits, or the top k sampled on the provider).</param>
 internal sealed record BenchRun(string Prompt, ulong Seed, int Nfe, double LatencyMs, double AcceptedPerPass, double HostShare, bool? Correct,
     IReadOnlyList<int> CommittedPerPass, IReadOnlyList<int> FedPerPass, double TransferBytesPerPass = 0, double KvBytesPerPass = 0,
-    TimeBreakdown? Breakdown = null, int Reseeds = 0);
+    TimeBreakdown? Breakdown = null, int Reseeds = 0, double ReadBackBytesPerPass = 0);

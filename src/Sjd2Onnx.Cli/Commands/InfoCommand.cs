@@ -35,6 +35,7 @@ internal sealed class InfoCommand
         Console.WriteLine($"threads      {pipeline.Sessions.Threads}");
         if (pipeline.Provider == ExecutionProvider.Cuda)
             Console.WriteLine($"tf32         {(_model.PipelineOptionsOf(parse).Tf32 ? "on (float32 products in TF32: faster, outside the 1e-4 parity tolerance)" : "off (float32 products in float32; --tf32 on to allow TF32)")}");
+        Console.WriteLine($"sampling     {(pipeline.Sessions.TopKSampler is null ? "on the host (every logit read back)" : "top-k on the provider where top-k is set and top-p is not (k values and codes read back per position)")}");
         Console.WriteLine($"host inputs  {(pipeline.Sessions.HostInputs == Model.HostInputTransfer.ReadInPlace ? "read in place by the provider" : "copied to the device and bound again every pass")}");
         Console.WriteLine($"embeddings   image codes {(pipeline.Sessions.ImageTable is null ? "by the image_embedding graph every pass" : "from a table read once from the image_embedding graph")}");
         Console.WriteLine($"onnxruntime  {Model.OnnxRuntimeEnvironment.ManagedVersion()}, lists {string.Join(", ", Model.SessionFactory.AvailableProviders())}");

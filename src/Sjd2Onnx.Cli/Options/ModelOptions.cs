@@ -4,7 +4,7 @@ using System.CommandLine.Parsing;
 namespace Sjd2Onnx.Cli.Options;
 
 /// <summary>
-/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c>, <c>--threads</c>, <c>--tf32</c> and <c>--verbose</c>: which model folder,
+/// <c>--model</c>, <c>--ep</c>, <c>--device-id</c>, <c>--threads</c>, <c>--tf32</c>, <c>--sample-on-device</c> and <c>--verbose</c>: which model folder,
 /// opened on which execution provider (or the first of a list that loads) with how many threads, with or
 /// without ONNX Runtime's log.
 /// </summary>
@@ -44,6 +44,13 @@ internal sealed class ModelOptions
         CustomParser = ValueParsers.OneOf("--tf32", "on or off", "on", "off"),
     };
 
+    public Option<string?> SampleOnDevice { get; } = new("--sample-on-device")
+    {
+        Description = "CFG, temperature and top-k on the execution provider, only the top k read back per position (with top-k and no top-p). Default: on for cuda, off for cpu.",
+        HelpName = "on|off",
+        CustomParser = ValueParsers.OneOf("--sample-on-device", "on or off", "on", "off"),
+    };
+
     public Option<bool> Verbose { get; } = SharedOptions.Switch("--verbose",
         "ONNX Runtime's own log (info level and above) on stderr; without it ONNX Runtime prints nothing.");
 
@@ -64,6 +71,7 @@ internal sealed class ModelOptions
         command.Options.Add(DeviceId);
         command.Options.Add(Threads);
         command.Options.Add(Tf32);
+        command.Options.Add(SampleOnDevice);
         command.Options.Add(Verbose);
     }
 
@@ -116,6 +124,7 @@ internal sealed class ModelOptions
             DeviceId = parse.GetValue(DeviceId) ?? 0,
             IntraOpThreads = parse.GetValue(Threads) ?? 0,
             Tf32 = parse.GetValue(Tf32) == "on",
+            SampleOnDevice = parse.GetValue(SampleOnDevice) is { } sample ? sample == "on" : null,
             OnnxRuntimeLog = parse.GetValue(Verbose) ? Console.Error.WriteLine : null,
             OnnxRuntimeLogLevel = OnnxRuntimeLogLevel.Info,
         };

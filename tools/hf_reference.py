@@ -52,7 +52,10 @@ VQ_TOLERANCE = 1e-4          # float32 pixels in [-1, 1]
 # float16-stored VQ weights: the graph holds VQ-16's codebook normalised, then rounded to float16
 # (relative error up to 2^-11 per entry), where upstream normalises the rounded codebook
 VQ_FP16_TOLERANCE = 2e-3
-LOGIT_TOLERANCE = 2e-3       # as reference.json (float32 ONNX vs float32 PyTorch, CFG scale up to 5)
+# float32 logits: the engine replays them within 1e-4 (the ONNX graphs measure <= 3.5e-5 from
+# transformers, logits spanning +-45); 5e-4 leaves room for other CPUs' kernels and still catches an
+# RMSNorm epsilon ten times too large (1.6e-3 on the tiny Emu3)
+LOGIT_TOLERANCE = 5e-4
 
 
 def versions() -> dict:

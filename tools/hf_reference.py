@@ -17,7 +17,9 @@ weights into the upstream classes and records:
   ``Emu3ForCausalLM`` (BPE / visual-token ids, the full lm_head restricted to the image tokens);
 * ``layout``: pixels of the decoder in the real checkpoints' layout (tools/pysjd2/families/hf_layouts.py),
   which tests/python rebuilds from the same seed;
-* for janus-pro-fp16: the same logits from transformers run in float16 and in bfloat16.
+* for the ``-fp16`` folders (transformer computing in float16): ``mixed_logits`` from transformers run
+  in float16, plus its bfloat16 run and its float32 run with the same float16-rounded weights, each
+  with a tolerance bounded as ``document`` explains.
 
 It also measures our PyTorch modules and the committed ONNX graphs against these numbers and
 prints the table; ``--check`` only measures (writes nothing).

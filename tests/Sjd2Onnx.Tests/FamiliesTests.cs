@@ -19,8 +19,10 @@ public sealed class FamiliesTests
 {
     // janus-pro-fp16: the same tiny Janus-Pro exported with --fp16 --external-data (float16 weights in
     // <graph>.onnx.data files next to the graphs; the transformer computes in float16 with a float16
-    // KV cache, the other graphs in float32)
-    public static TheoryData<string> Families => ["janus-pro", "llamagen", "lumina-mgpt", "emu3", "janus-pro-fp16"];
+    // KV cache, the other graphs in float32); lumina-mgpt-fp16 and emu3-fp16 likewise, weights inside
+    // the graphs
+    public static TheoryData<string> Families =>
+        ["janus-pro", "llamagen", "lumina-mgpt", "emu3", "janus-pro-fp16", "lumina-mgpt-fp16", "emu3-fp16"];
 
     [Theory, MemberData(nameof(Families))]
     public void ManifestAndGraphsLoad(string family)
@@ -74,10 +76,15 @@ public sealed class FamiliesTests
     [Theory, MemberData(nameof(Families))]
     public void TeacherForcedLogitsMatchUpstreamReference_OneWindow(string family) => CompareWithReference(family, window: true);
 
-    private static void CompareWithReference(string family, bool window)
+    private static void CompareWithReference(string family, bool window) =>
+        CompareWithReference(family, FamilyModels.Get(family).Reference, window);
+
+    /// <summary>The engine's CFG-mixed logits of every code slot of <paramref name="r"/>'s code
+    /// sequence (rows built from the manifest, prefill then the slots token by token or in one
+    /// window) against the reference's, within its tolerance.</summary>
+    internal static void CompareWithReference(string family, FamilyReference r, bool window)
     {
         var m = FamilyModels.Get(family);
-        var r = m.Reference;
         var sampling = new SamplingSettings(r.CfgScale, 1f, 0, 1f);
         long[] cond = m.Prompts.Conditional(r.Prompt), uncond = m.Prompts.Unconditional(r.Prompt);
         var layout = new ImageLayout(m.Manifest.Image, m.Manifest.Sequence.EndOfLineId);
@@ -266,7 +273,9 @@ internal sealed class FamilyModels
 internal sealed record FamilyReference(string Prompt, float CfgScale, long[] CondIds, long[] UncondIds, int[] Codes,
     float[] MixedLogits, double Tolerance)
 {
-    public static FamilyReference Load(string path)
+    /// <summary>Reads reference.json, or hf_reference.json with <paramref name="logits"/> /
+    /// <paramref name="tolerance"/> naming another set of logits in it.</summary>
+    public static FamilyReference Load(string path, string logits = "mixed_logits", string tolerance = "tolerance")
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         var r = doc.RootElement;
@@ -274,7 +283,7 @@ internal sealed record FamilyReference(string Prompt, float CfgScale, long[] Con
         return new FamilyReference(
             r.GetProperty("prompt").GetString()!, (float)r.GetProperty("cfg_scale").GetDouble(), Longs("cond_ids"),
             Longs("uncond_ids"), r.GetProperty("codes").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            r.GetProperty("mixed_logits").GetProperty("data").EnumerateArray().Select(e => (float)e.GetDouble()).ToArray(),
-            r.GetProperty("tolerance").GetDouble());
+            r.GetProperty(logits).GetProperty("data").EnumerateArray().Select(e => (float)e.GetDouble()).ToArray(),
+            r.GetProperty(tolerance).GetDouble());
     }
 }

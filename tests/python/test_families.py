@@ -52,9 +52,10 @@ HF_SKIP = "Hugging Face transformers is not installed here (install it to compar
 class TinyExportsReproduce(unittest.TestCase):
     def test_every_family_reexports_identically(self):
         with tempfile.TemporaryDirectory() as tmp:
-            for fam in FAMILIES + ["janus-pro-fp16"]:
+            for fam in FAMILIES + ["janus-pro-fp16", "lumina-mgpt-fp16", "emu3-fp16"]:
                 base = fam.replace("-fp16", "")
-                extra = ["--fp16", "--external-data"] if fam.endswith("-fp16") else []
+                extra = ["--fp16"] if fam.endswith("-fp16") else []
+                extra += ["--external-data"] if fam == "janus-pro-fp16" else []
                 # janus-pro stays a legacy export (transformer contract 1, no tree attention), so that the
                 # engine's contract-1 path and PAC's chain fallback keep a test model
                 extra += ["--contract", "1", "--no-window-mask"] if fam == "janus-pro" else []
@@ -62,7 +63,8 @@ class TinyExportsReproduce(unittest.TestCase):
                 r = export([base, "--tiny", "--out", out, "--skip-parity"] + extra)
                 self.assertEqual(r.returncode, 0, r.stderr[-2000:])
                 ref = os.path.join(ROOT, "tests", "models", "families", fam)
-                names = sorted(os.listdir(ref))
+                # hf_reference.json comes from tools/hf_reference.py (transformers), not from the exporter
+                names = sorted(n for n in os.listdir(ref) if n != "hf_reference.json")
                 self.assertEqual(names, sorted(os.listdir(out)), fam)
                 _, mismatch, errors = filecmp.cmpfiles(ref, out, names, shallow=False)
                 # Graphs and manifests byte for byte; PyTorch's reference numbers within rounding
@@ -130,6 +132,41 @@ class FineTuning(unittest.TestCase):
             rows = engine_py.PromptRows(d, m)
             self.assertEqual(rows.conditional(ref["prompt"]), ref["cond_ids"], fam)
             self.assertEqual(rows.unconditional(ref["prompt"]), ref["uncond_ids"], fam)
+
+
+class HuggingFaceReferences(unittest.TestCase):
+    """Replays numbers from the upstream implementations (hf_reference.json, written by
+    tools/hf_reference.py where transformers is installed) without them."""
+
+    def _load(self, fam):
+        with open(os.path.join(ROOT, "tests", "models", "families", fam, "hf_reference.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    def test_vq_decoders_in_the_real_layout_match_upstream_pixels(self):
+        from pysjd2.families import hf_layouts
+        for fam in ("janus-pro", "lumina-mgpt", "emu3"):
+            with self.subTest(family=fam):
+                self._check_layout(fam, hf_layouts)
+
+    def _check_layout(self, fam, hf_layouts):
+        lay = self._load(fam)["layout"]
+        self.assertEqual(lay["layout"], hf_layouts.LAYOUTS[fam])
+        codes = hf_layouts.codes(fam)
+        self.assertEqual(codes.reshape(-1).tolist(), lay["codes"]["data"])
+        with torch.no_grad():
+            have = hf_layouts.build(fam)(codes)
+        want = torch.tensor(lay["pixels"]["data"], dtype=torch.float32).reshape(lay["pixels"]["shape"])
+        self.assertEqual(list(have.shape), lay["pixels"]["shape"])
+        diff = (have - want).abs().max().item()
+        self.assertLess(diff, lay["tolerance"], f"{fam}: VQ decoder in the real layout differs from upstream by {diff:.2e}")
+
+    def test_lumina_grid_tokens_read_back_as_the_grid(self):
+        want = self._load("lumina-mgpt")["grid_tokens"]
+        have = lumina_mgpt.grid_token_check([c["image_size"] for c in want])
+        self.assertEqual(have, want)
+        for c in have:
+            self.assertEqual(c["latent_read_back"], [c["latent"], c["latent"]])
+            self.assertEqual(c["end_of_turn_id"], 8710)        # the id Lumina-mGPT stops generation at
 
 
 @unittest.skipUnless(have_transformers(), HF_SKIP)

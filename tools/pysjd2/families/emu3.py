@@ -197,12 +197,12 @@ def export(args) -> str:
     cases.append({"text": NEGATIVE_PROMPT, "ids": tok.encode(NEGATIVE_PROMPT)})
     common.write_json(os.path.join(args.out, "tokenizer_cases.json"), {"cases": cases})
     if args.tiny or args.reference:
-        write_reference(args.out, model, ckpt_dir, manifest, tok, ids, seed=args.seed)
+        write_reference(args.out, model, ckpt_dir, manifest, tok, ids, seed=args.seed, fp16=args.fp16)
     return args.out
 
 
 @torch.no_grad()
-def write_reference(out_dir, model, ckpt_dir, manifest, tok, ids, prompt="a red circle", seed=0):
+def write_reference(out_dir, model, ckpt_dir, manifest, tok, ids, prompt="a red circle", seed=0, fp16=False):
     """image_generation.py: BOS + prompt + positive suffix + <|image start|> "H*W" <|image token|>,
     and the negative prompt's own sequence with the same image prefix; visual tokens as vocabulary
     ids through embed_tokens, logits from lm_head rows of the visual tokens."""
@@ -214,6 +214,8 @@ def write_reference(out_dir, model, ckpt_dir, manifest, tok, ids, prompt="a red 
     ck = Checkpoint(ckpt_dir)
     table = ck.get("model.embed_tokens.weight")
     lm_head = ck.get("lm_head.weight")
+    if fp16:     # the tables as the graphs store them (export.round_to_fp16_ rounded the model's rows)
+        table, lm_head = table.half().float(), lm_head.half().float()
     v0 = ids[visual(0)]
     K = model.config.codebook_size
     codes = ref.random_codes(gh * gw, K, seed)

@@ -151,12 +151,17 @@ def load(ckpt_dir: str, vq_dir: str):
     return model.eval(), vq, config
 
 
+def sequence_ids(tj: dict, latent: int) -> Dict[str, int]:
+    """Ids of the image-sequence tokens, picked by name: the grid-size token is
+    ``<reserved{8800 + latent / 2}>`` (one per 32 px), for height and width alike."""
+    return {k: hf_token_id(tj, v) for k, v in {"start": IMAGE_START, "end": IMAGE_END, "eol": NEW_LINE,
+                                               "eot": END_OF_TURN, "grid": grid_token(latent // 2)}.items()}
+
+
 def make_manifest(name, model, vq, latent: int, tj: dict, fields: dict, max_prompt_tokens, description):
     cfg = model.config
     px = latent * vq.scale
-    grids = latent // 2
-    ids = {k: hf_token_id(tj, v) for k, v in {"start": IMAGE_START, "end": IMAGE_END, "eol": NEW_LINE,
-                                                  "eot": END_OF_TURN, "grid": grid_token(grids)}.items()}
+    ids = sequence_ids(tj, latent)
     bos = hf_token_id(tj, "<s>")
     slots = latent * (latent + 1)
     m = common.manifest_skeleton(name, description)
@@ -171,6 +176,39 @@ def make_manifest(name, model, vq, latent: int, tj: dict, fields: dict, max_prom
     m["cfg"] = {"unconditional": "begin_of_image", "pad_id": 0, "negative_prompt": None}
     m["sampling"] = {"cfg_scale": 4.0, "temperature": 1.0, "top_k": 2000, "top_p": 1.0}
     return m
+
+
+CHAMELEON_RESERVED_OFFSET = 4    # <reserved0NNNN> has id NNNN + 4 in Chameleon's vocabulary (8710 = <reserved08706>)
+GRID_TOKEN_BASE_ID = 8804        # upstream reads grids as id - 8804 (inference_solver.py, item_processor.decode_image)
+
+
+def chameleon_numbered_tokenizer(names) -> dict:
+    """A tokenizer.json stub holding ``names`` at the ids Chameleon's vocabulary gives them (specials
+    0..3, ``<reserved0NNNN>`` at NNNN + 4, ``<racm3:break>`` 8197, ``<eoss>`` 8196)."""
+    fixed = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, IMAGE_END: 8196, IMAGE_START: 8197}
+    added = []
+    for n in names:
+        i = fixed.get(n)
+        if i is None:
+            i = int(n[len("<reserved"):-1]) + CHAMELEON_RESERVED_OFFSET
+        added.append({"id": i, "content": n, "special": True})
+    return {"added_tokens": added, "model": {"vocab": {}}}
+
+
+def grid_token_check(image_sizes) -> list:
+    """For each image size: the begin-of-image ids our manifest writes in a vocabulary with Chameleon's
+    numbering, and the latent grid upstream's ``(id - 8804) * 2`` reads back from them."""
+    out = []
+    for px in image_sizes:
+        latent = px // 16                 # VQGAN patch 16 px
+        grids = latent // 2               # one grid token per 32 px
+        names = [IMAGE_START, IMAGE_END, NEW_LINE, END_OF_TURN, grid_token(grids), "<s>"]
+        s = sequence_ids(chameleon_numbered_tokenizer(names), latent)
+        ids = [s["start"], s["grid"], s["grid"]]          # begin_of_image_ids as make_manifest writes them
+        read_back = [(i - GRID_TOKEN_BASE_ID) * 2 for i in ids[1:]]
+        out.append({"image_size": px, "begin_of_image_ids": ids, "latent_read_back": read_back, "latent": latent,
+                    "new_line_id": s["eol"], "end_of_turn_id": s["eot"]})
+    return out
 
 
 def add_arguments(p) -> None:
@@ -207,12 +245,12 @@ def export(args) -> str:
                          max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000))
     write_tokenizer_cases(args.out, fields, tj, prompt_format=manifest["tokenizer"]["prompt_format"])
     if args.tiny or args.reference:
-        write_reference(args.out, model, ckpt_dir, vq_dir, manifest, tj, fields, seed=args.seed)
+        write_reference(args.out, model, ckpt_dir, vq_dir, manifest, tj, fields, seed=args.seed, fp16=args.fp16)
     return args.out
 
 
 @torch.no_grad()
-def write_reference(out_dir, model, ckpt_dir, vq_dir, manifest, tj, fields, prompt="a red circle", seed=0):
+def write_reference(out_dir, model, ckpt_dir, vq_dir, manifest, tj, fields, prompt="a red circle", seed=0, fp16=False):
     """inference_solver.py: the conditional sequence is <s> + the conversation text + <reserved08706>
     + <racm3:break> h w + image tokens as BPE ids (embedded by embed_tokens, logits from the full
     lm_head restricted to the image ids); the unconditional one starts at <racm3:break>."""
@@ -226,6 +264,8 @@ def write_reference(out_dir, model, ckpt_dir, vq_dir, manifest, tj, fields, prom
     ck = Checkpoint(ckpt_dir)
     table = ck.get("model.embed_tokens.weight")
     lm_head = ck.get("lm_head.weight")
+    if fp16:     # the tables as the graphs store them (export.round_to_fp16_ rounded the model's rows)
+        table, lm_head = table.half().float(), lm_head.half().float()
     img2bpe = image_token_ids(vocabulary(ckpt_dir, vq_dir))
     eol = hf_token_id(tj, NEW_LINE)
     h, w = manifest["image"]["grid_height"], manifest["image"]["grid_width"]

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from pysjd2.fp16_eval import Fp16Interpreter  # noqa: E402
 
-FP16_MODEL = os.path.join(ROOT, "tests", "models", "families", "janus-pro-fp16")
+FP16_MODELS = [os.path.join(ROOT, "tests", "models", "families", f) for f in ("janus-pro-fp16", "lumina-mgpt-fp16", "emu3-fp16")]
 # The float16 export's logits against float32 with the same (float16-rounded) weights: 1.2e-2 at
 # unit-scale activations; 5e-2 is the tolerance the family references use for float16 compute.
 TOLERANCE = 5e-2
@@ -48,36 +48,53 @@ def feeds_for(graph, scale, batch=2, window=5, past=3, seed=0):
 
 
 class Float16Transformer(unittest.TestCase):
-    path = os.path.join(FP16_MODEL, "transformer.onnx")
+    paths = [os.path.join(folder, "transformer.onnx") for folder in FP16_MODELS]
 
-    def logits(self, scale):
-        graph = onnx.load(self.path, load_external_data=False).graph
+    def logits(self, path, scale):
+        graph = onnx.load(path, load_external_data=False).graph
         feeds = feeds_for(graph, scale)
         self.assertGreater(np.abs(feeds["inputs_embeds"]).max(), 0.9 * scale)
         with np.errstate(over="ignore", invalid="ignore"):
-            device = Fp16Interpreter(self.path, strict=True).run(feeds, ["logits"])["logits"]
-        reference = Fp16Interpreter(self.path, strict=False).run(feeds, ["logits"])["logits"]
+            device = Fp16Interpreter(path, strict=True).run(feeds, ["logits"])["logits"]
+        reference = Fp16Interpreter(path, strict=False).run(feeds, ["logits"])["logits"]
         return device, reference
 
     def test_activations_past_300_stay_finite_and_close_to_float32(self):
-        for scale in (1.0, 400.0):                            # x*x overflows float16 past |x| = 256
-            device, reference = self.logits(scale)
-            self.assertTrue(np.isfinite(device).all(), f"scale {scale}: inf or NaN in float16 logits")
-            diff = float(np.abs(device - reference).max())
-            self.assertLess(diff, TOLERANCE, f"scale {scale}: float16 logits {diff:.3g} from float32")
+        for path in self.paths:
+            for scale in (1.0, 400.0):                        # x*x overflows float16 past |x| = 256
+                device, reference = self.logits(path, scale)
+                where = f"{os.path.basename(os.path.dirname(path))}, scale {scale}"
+                self.assertTrue(np.isfinite(device).all(), f"{where}: inf or NaN in float16 logits")
+                diff = float(np.abs(device - reference).max())
+                self.assertLess(diff, TOLERANCE, f"{where}: float16 logits {diff:.3g} from float32")
 
     def test_variance_is_computed_in_float32(self):
-        model = onnx.shape_inference.infer_shapes(onnx.load(self.path, load_external_data=False))
+        for path in self.paths:
+            self.assert_variance_in_float32(path)
+
+    def assert_variance_in_float32(self, path):
+        model = onnx.shape_inference.infer_shapes(onnx.load(path, load_external_data=False))
         types = {vi.name: vi.type.tensor_type.elem_type for vi in list(model.graph.value_info) + list(model.graph.input)}
-        norms = [n for n in model.graph.node if n.op_type == "ReduceMean"]
+        producer = {o: n for n in model.graph.node for o in n.output}
+
+        def square(name):
+            n = producer.get(name)
+            return n is not None and (n.op_type == "Pow" or (n.op_type == "Mul" and n.input[0] == n.input[1]))
+
+        # the variance: a mean of squares (a LayerNorm's mean of the values themselves is harmless)
+        norms = [n for n in model.graph.node if n.op_type == "ReduceMean" and square(n.input[0])]
         self.assertTrue(norms)
         for node in norms:
             self.assertEqual(types.get(node.input[0]), TensorProto.FLOAT, f"{node.name} reads float16")
 
     def test_attention_bias_leaves_room_below_it(self):
+        for path in self.paths:
+            self.assert_bias_clipped(path)
+
+    def assert_bias_clipped(self, path):
         # A bias of -65504 plus a float16 score below -16 rounds to -inf, and a fully masked row of
         # -inf is NaN after the softmax: the bias is clipped to half the float16 range.
-        graph = onnx.load(self.path, load_external_data=False).graph
+        graph = onnx.load(path, load_external_data=False).graph
         producer = {o: n for n in graph.node for o in n.output}
 
         def constant(name):

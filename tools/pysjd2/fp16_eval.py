@@ -172,4 +172,18 @@ class Fp16Interpreter:
             return [c.astype(a.dtype)]
         if op == "Range":
             return [np.arange(a, x[1], x[2]).astype(a.dtype)]
+        if op == "Split":
+            axis = _attr(node, "axis", 0)
+            sizes = _attr(node, "split")
+            if sizes is None and len(x) > 1 and x[1] is not None:
+                sizes = list(x[1])
+            if sizes is None:
+                return np.split(a, len(node.output), axis=axis)
+            return np.split(a, np.cumsum([int(v) for v in sizes])[:-1], axis=axis)
+        if op in ("Max", "Min"):
+            f = np.maximum if op == "Max" else np.minimum
+            r = x[0]
+            for v in x[1:]:
+                r = f(r, v)
+            return [r.astype(a.dtype)]
         raise NotImplementedError(f"fp16_eval: operator {op} is not implemented")

@@ -69,7 +69,7 @@ public class ImageGeneratorTests
         var image = Assert.Single(response.Contents.OfType<DataContent>());
         var metadata = PngMetadata.Read(image.Data.Span)!;
         Assert.Equal((DecodingMethod.Ar, 11UL), (metadata.Method, metadata.Seed));
-        var ar = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Seed = 11 });
+        var ar = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 11 });
         Assert.Equal(PngFile.Encode(ar.Image, PngMetadata.From(ar)), image.Data.ToArray());
         // Disposing a generator over a pipeline it did not open leaves the pipeline usable.
         generator.Dispose();

@@ -79,7 +79,7 @@ internal sealed partial class PromptEncoder
             if (unknownWords.Count > 0)
                 throw SettingError.For("prompt", $"the prompt has {(unknownWords.Count == 1 ? "a word" : "words")} this model does not know: " +
                     $"{string.Join(", ", unknownWords.Take(10).Select(w => $"'{w}'"))}{(unknownWords.Count > 10 ? ", …" : "")}; " +
-                    "use words from its vocabulary (sjd2 info shows the model) or leave them out.");
+                    "use words from the model's vocabulary (its tokenizer files list them) or leave them out.");
         }
         var ids = EncodeText(spec.PromptFormat.Replace("{prompt}", text, StringComparison.Ordinal));
         int max = spec.MaxPromptTokens;

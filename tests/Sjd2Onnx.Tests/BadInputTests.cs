@@ -317,14 +317,15 @@ public class BadInputTests
         await Refuses(Prompt, new() { Temperature = 0 }, "temperature");
         await Refuses(Prompt, new() { Temperature = -1 }, "temperature");
         await Refuses(Prompt, new() { Temperature = float.NaN }, "temperature");
-        await Refuses(Prompt, new() { TopP = 0 }, "top-p");
-        await Refuses(Prompt, new() { TopP = 1.5f }, "top-p");
-        await Refuses(Prompt, new() { TopK = -1 }, "top-k");
+        await Refuses(Prompt, new() { TopP = 0 }, "top_p");
+        await Refuses(Prompt, new() { TopP = 1.5f }, "top_p");
+        await Refuses(Prompt, new() { TopK = -1 }, "top_k");
         await Refuses(Prompt, new() { CfgScale = float.NaN }, "cfg");
         await Refuses(Prompt, new() { Method = (DecodingMethod)99 }, "method");
         await Refuses("zyxwv qqqq", new(), "no word this model knows");
         await Refuses("עיגול אדום", new(), "no word this model knows");
         await Refuses("a red\u0001circle", new(), "U+0001");
+        await Refuses("a pink circle", new(), "a word this model does not know: 'pink'");
         Assert.Throws<Sjd2Exception>(() => pipeline.Tokenize("\u200b"));
         // Sanity: the same pipeline still works afterwards.
         var ok = await pipeline.GenerateAsync(Prompt, new() { Seed = 1 });

@@ -108,6 +108,15 @@ public class ImageGeneratorTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => generator.GenerateImagesAsync("a star", new ImageGenerationOptions { AdditionalProperties = new() { [Sjd2GenerationProperties.Method] = "telepathy" } }));
         Assert.Contains("telepathy", e.Message);
         await Assert.ThrowsAsync<Sjd2Exception>(() => generator.GenerateImagesAsync("a star", new ImageGenerationOptions { AdditionalProperties = new() { [Sjd2GenerationProperties.TopP] = 2f } }));
+        // The same prompt rule as the command line and the server: an unknown word is named.
+        Assert.Contains("'pink'", (await Assert.ThrowsAsync<Sjd2Exception>(() => generator.GenerateImagesAsync("a pink star"))).Message);
+    }
+
+    [Fact]
+    public void TheDefaultMethodIsTheEnginesAsInEveryEntryPoint()
+    {
+        Assert.Equal(new GenerationOptions().Method, new Sjd2ImageGeneratorOptions().Method);
+        Assert.Equal(DecodingMethod.SjdPlusPlus, new GenerationOptions().Method);
     }
 
     [Fact]

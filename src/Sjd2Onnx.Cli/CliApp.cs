@@ -48,19 +48,23 @@ internal static class CliApp
             await root.Parse(["--help"]).InvokeAsync(cancellationToken: cancellationToken);
             return ExitCodes.Usage;
         }
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0 && parse.Action is ParseErrorAction or null)
-            return Fail(ExitCodes.Usage, Describe(parse, root));
-        if (parse.Action is not ParseErrorAction && Misread(parse, args) is { } misread)
-            return Fail(ExitCodes.Usage, misread);
         try
         {
+            // Response files are expanded here, not by the parser: bounded, regular files only, no cycles.
+            args = ResponseFiles.Expand(args);
+            var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+            if (parse.Errors.Count > 0 && parse.Action is ParseErrorAction or null)
+                return Fail(ExitCodes.Usage, Describe(parse, root));
+            if (parse.Action is not ParseErrorAction && Misread(parse, args) is { } misread)
+                return Fail(ExitCodes.Usage, misread);
             var invocation = new InvocationConfiguration
             {
                 EnableDefaultExceptionHandler = false,
-                ProcessTerminationTimeout = null, // Ctrl+C is handled by Program: cancel, clean up, exit 130
+                ProcessTerminationTimeout = null, // Ctrl+C is handled by Interrupts: cancel, clean up, exit 130
             };
-            return await parse.InvokeAsync(invocation, cancellationToken);
+            int code = await parse.InvokeAsync(invocation, cancellationToken);
+            // A command that ended on its own after Ctrl+C (serve stops; a last image was written) still reports it.
+            return code == ExitCodes.Success && cancellationToken.IsCancellationRequested ? Cancelled() : code;
         }
         catch (UsageException e)
         {
@@ -68,14 +72,60 @@ internal static class CliApp
         }
         catch (Sjd2Exception e)
         {
-            return Fail(ExitCodes.Failure, e.Message);
+            return Fail(ExitCodes.Failure, UsageException.InCliTerms(e));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            StatusLine.End();
-            Console.Error.WriteLine("sjd2: cancelled.");
-            return ExitCodes.Cancelled;
+            return Cancelled();
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Standard output closed or broken, the current folder removed, a disk error mid-write.
+            if (CurrentFolder() is null && !e.Message.StartsWith("cannot write to standard", StringComparison.Ordinal))
+                return Fail(ExitCodes.Failure, "the current folder no longer exists; cd to a folder that exists, or give absolute paths.");
+            return Fail(ExitCodes.Failure, e.Message.StartsWith("cannot write to standard", StringComparison.Ordinal)
+                ? FirstLine(e.Message)
+                : FirstLine(e.Message).TrimEnd('.') + "; check the paths and the disk.");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Fail(ExitCodes.Failure, $"{FirstLine(e.Message).TrimEnd('.')} ({e.GetType().Name}); this is a bug in sjd2, please report it with the command line.");
+        }
+    }
+
+    /// <summary>The current folder, or null when it has been removed (or cannot be read).</summary>
+    public static string? CurrentFolder()
+    {
+        try { return Directory.GetCurrentDirectory(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>The first line of <paramref name="message"/>: errors are one line.</summary>
+    public static string FirstLine(string message)
+    {
+        int i = message.IndexOfAny(['\r', '\n']);
+        return i < 0 ? message : message[..i];
+    }
+
+    /// <summary>Writes one line to standard error; a closed or broken standard error is ignored (there is nowhere else to say it).</summary>
+    public static void WriteError(string line)
+    {
+        try
+        {
+            StatusLine.End();
+            Console.Error.WriteLine(line);
+            Console.Error.Flush();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            // nothing to do
+        }
+    }
+
+    private static int Cancelled()
+    {
+        WriteError("sjd2: cancelled.");
+        return ExitCodes.Cancelled;
     }
 
     /// <summary>The command names, for messages.</summary>
@@ -83,8 +133,7 @@ internal static class CliApp
 
     private static int Fail(int code, string message)
     {
-        StatusLine.End();
-        Console.Error.WriteLine($"sjd2: error: {message}");
+        WriteError($"sjd2: error: {message}");
         return code;
     }
 

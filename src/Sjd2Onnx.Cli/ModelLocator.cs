@@ -13,7 +13,9 @@ internal static class ModelLocator
                 throw new UsageException($"model folder '{explicitDir}' does not exist; pass --model with a folder made by export_models.py.");
             return explicitDir;
         }
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        // The current folder (skipped when it has been removed), then the folder of sjd2 itself, where
+        // the dotnet tool carries the default model.
+        foreach (var start in new[] { CliApp.CurrentFolder(), AppContext.BaseDirectory }.OfType<string>())
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {

@@ -1,6 +1,8 @@
 using Sjd2Onnx.Cli;
 
-// sjd2: command-line front end of the Sjd2Onnx engine (commands in CliApp, exit codes in ExitCodes).
+// sjd2: command-line front end of the Sjd2Onnx engine (commands in CliApp, exit codes in ExitCodes,
+// Ctrl+C in Interrupts, closed streams in StandardStreams).
 using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+Interrupts.Install(cancel);
+StandardStreams.Guard();
 return await CliApp.RunAsync(args, cancel.Token);

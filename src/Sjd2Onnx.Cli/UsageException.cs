@@ -7,13 +7,26 @@ internal sealed class UsageException(string message) : Exception(message)
     public static T FromEngine<T>(Func<T> check)
     {
         try { return check(); }
-        catch (Sjd2Exception e) { throw new UsageException(e.Message); }
+        catch (Sjd2Exception e) { throw new UsageException(InCliTerms(e)); }
     }
 
     /// <inheritdoc cref="FromEngine{T}(Func{T})"/>
     public static void FromEngine(Action check)
     {
         try { check(); }
-        catch (Sjd2Exception e) { throw new UsageException(e.Message); }
+        catch (Sjd2Exception e) { throw new UsageException(InCliTerms(e)); }
+    }
+
+    /// <summary>
+    /// The engine's message with the setting it refuses named as the command line's option: the
+    /// engine says <c>top_p must be in (0, 1]</c>, sjd2 says <c>--top-p must be in (0, 1]</c>.
+    /// </summary>
+    public static string InCliTerms(Sjd2Exception e)
+    {
+        string message = e.Message;
+        if (SettingError.KeyOf(e) is not { } key || !message.StartsWith(key, StringComparison.Ordinal)
+            || message.Length == key.Length || message[key.Length] is not (' ' or ':'))
+            return message;
+        return "--" + key.Replace('_', '-') + message[key.Length..];
     }
 }

@@ -21,8 +21,8 @@ internal static class GenerationRequestReader
         "denoise_steps", "kv", "accept_noise", "schedule", "tree", "reseed", "previews",
     ];
 
-    /// <summary>The method used when a request names none: lossless, and faster than AR.</summary>
-    public const DecodingMethod DefaultMethod = DecodingMethod.SjdPlusPlus;
+    /// <summary>The method used when a request names none: the engine's default, as in every front end.</summary>
+    public static DecodingMethod DefaultMethod => GenerationOptions.DefaultMethod;
 
     public static async Task<GenerationRequest> ReadAsync(HttpRequest request, ServerOptions limits, Sjd2Pipeline pipeline,
         bool streaming, CancellationToken cancellationToken)
@@ -43,7 +43,39 @@ internal static class GenerationRequestReader
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new ApiException(StatusCodes.Status400BadRequest, "the body must be a JSON object such as {\"prompt\": \"a red circle\"}.");
+            CheckText(doc.RootElement, null);
             return Parse(new Fields(doc.RootElement), limits, pipeline, streaming);
+        }
+    }
+
+    // Every name and string must be Unicode text: a lone surrogate ("\ud800") or bytes that are not
+    // UTF-8 parse as JSON but cannot be read as a string. The field at fault is the top-level one.
+    private static void CheckText(JsonElement element, string? field)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name = ReadText(() => property.Name, field, "a field name");
+                    CheckText(property.Value, field ?? name);
+                }
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray()) CheckText(item, field);
+                break;
+            case JsonValueKind.String:
+                ReadText(() => element.GetString()!, field, field is null ? "a value" : $"'{field}'");
+                break;
+        }
+    }
+
+    private static string ReadText(Func<string> read, string? field, string what)
+    {
+        try { return read(); }
+        catch (InvalidOperationException)
+        {
+            throw Bad(field, $"{what} is not valid Unicode text (a lone surrogate such as \\ud800, or bytes that are not UTF-8); send UTF-8 text.");
         }
     }
 
@@ -94,11 +126,14 @@ internal static class GenerationRequestReader
         var options = ReadOptions(f, manifest);
         try
         {
+            SettingError.CheckSeedRange(options.Seed, count);
+            // The engine's rules for every value, as the command line applies them; the key names the field.
             options.ResolveSampling(manifest.Sampling);
+            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(manifest);
         }
         catch (Sjd2Exception e)
         {
-            throw Bad(null, e.Message);
+            throw Bad(SettingError.KeyOf(e), e.Message);
         }
         try
         {
@@ -142,7 +177,6 @@ internal static class GenerationRequestReader
             else window = f.Int("window", 2, manifest.Transformer.MaxSequenceLength);
         }
         float? tau = f.Float("reuse_threshold");
-        if (tau is float t && !(t > 0 && t <= 1)) throw Bad("reuse_threshold", $"reuse_threshold must be in (0, 1], got {t}.");
         var reuse = f.String("reuse") switch
         {
             null => tau is null ? DraftReuse.Coupled : DraftReuse.Threshold,
@@ -155,10 +189,7 @@ internal static class GenerationRequestReader
             var other => throw Bad("reuse", $"unknown reuse rule '{other}'; use \"coupled\", \"threshold\" or \"none\"."),
         };
         float? temperature = f.Float("temperature"), topP = f.Float("top_p");
-        if (temperature is float temp && !(temp > 0)) throw Bad("temperature", $"temperature must be > 0, got {temp}; 1 samples the model as trained.");
-        if (topP is float p && !(p > 0 && p <= 1)) throw Bad("top_p", $"top_p must be in (0, 1], got {p}; 1 turns it off.");
         float? acceptNoise = f.Float("accept_noise");
-        if (acceptNoise is float a && !(a >= 0 && a <= 1)) throw Bad("accept_noise", $"accept_noise must be in [0, 1] (0 lossless, 1 as published), got {a}.");
         var (treeWidth, treeDepth) = f.String("tree") is { } tree ? ParseTree(tree) : ((int?)null, (int?)null);
 
         return new GenerationOptions
@@ -167,7 +198,7 @@ internal static class GenerationRequestReader
             Seed = f.ULong("seed") ?? (ulong)Random.Shared.NextInt64(1L << 53), // within JavaScript's exact integers
             CfgScale = f.Float("cfg"),
             Temperature = temperature,
-            TopK = f.Int("top_k", 1, int.MaxValue),
+            TopK = f.Int("top_k", 0, int.MaxValue), // 0 turns top-k off, as on the command line
             TopP = topP,
             Window = window,
             AutoWindow = autoWindow,
@@ -208,8 +239,7 @@ internal static class GenerationRequestReader
 
     private static float KvLimit(Fields f)
     {
-        float limit = f.Float("kv")!.Value;
-        return limit is >= 0 and <= 1 ? limit : throw Bad("kv", $"a kv noise limit must be in [0, 1], got {limit}.");
+        return f.Float("kv")!.Value; // its range is the engine's rule
     }
 
     public static DecodingMethod ParseMethod(string name) => DecodingMethodNames.TryParse(name, out var method) ? method
@@ -265,7 +295,7 @@ internal static class GenerationRequestReader
         {
             if (Raw(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetUInt64(out ulong u))
-                throw Bad(name, $"'{name}' must be a non-negative integer, got {v.GetRawText()}.");
+                throw Bad(name, $"'{name}' must be an integer from 0 to {ulong.MaxValue}, got {v.GetRawText()}.");
             return u;
         }
 

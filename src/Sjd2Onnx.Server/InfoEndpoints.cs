@@ -49,20 +49,40 @@ internal static class InfoEndpoints
         app.MapGet("/v1/models", (Sjd2Pipeline pipeline) => Results.Json(new JsonObject
         {
             ["object"] = "list",
-            ["data"] = new JsonArray(new JsonObject
-            {
-                ["id"] = pipeline.Manifest.Name,
-                ["object"] = "model",
-                ["created"] = 0,
-                ["owned_by"] = "sjd2onnx",
-            }),
+            ["data"] = new JsonArray(ModelObject(pipeline)),
         }, JsonOutput.Options));
 
-        // Unknown API paths answer in the API's error shape.
-        app.MapFallback("/v1/{**rest}", (HttpContext http) => Results.Json(
-            ApiException.Body($"no endpoint {http.Request.Method} {http.Request.Path}; see GET /api/info.", ApiException.InvalidRequest),
-            JsonOutput.Options, statusCode: StatusCodes.Status404NotFound));
+        app.MapGet("/v1/models/{id}", (string id, Sjd2Pipeline pipeline) => id == pipeline.Manifest.Name
+            ? Results.Json(ModelObject(pipeline), JsonOutput.Options)
+            : Results.Json(ApiException.Body($"the model '{id}' does not exist here; this server serves '{pipeline.Manifest.Name}' (GET /v1/models).",
+                ApiException.InvalidRequest, "model", "model_not_found"), JsonOutput.Options, statusCode: StatusCodes.Status404NotFound));
+
+        // Unknown API paths answer in the API's error shape; a known path asked with another method is a 405.
+        app.MapFallback("/v1/{**rest}", (HttpContext http) =>
+        {
+            string path = http.Request.Path.Value?.TrimEnd('/') ?? "";
+            string? allow = path.Equals(ImageEndpoints.GenerationsPath, StringComparison.OrdinalIgnoreCase)
+                || path.Equals(ImageEndpoints.StreamPath, StringComparison.OrdinalIgnoreCase) ? "POST"
+                : path.StartsWith("/v1/models", StringComparison.OrdinalIgnoreCase) ? "GET" : null;
+            if (allow is not null)
+            {
+                http.Response.Headers.Allow = allow;
+                return Results.Json(ApiException.Body($"{path} takes {allow}, not {http.Request.Method}.", ApiException.InvalidRequest),
+                    JsonOutput.Options, statusCode: StatusCodes.Status405MethodNotAllowed);
+            }
+            return Results.Json(
+                ApiException.Body($"no endpoint {http.Request.Method} {http.Request.Path}; see GET /api/info.", ApiException.InvalidRequest),
+                JsonOutput.Options, statusCode: StatusCodes.Status404NotFound);
+        });
     }
+
+    private static JsonObject ModelObject(Sjd2Pipeline pipeline) => new()
+    {
+        ["id"] = pipeline.Manifest.Name,
+        ["object"] = "model",
+        ["created"] = 0,
+        ["owned_by"] = "sjd2onnx",
+    };
 
     private static JsonObject Info(Sjd2Pipeline pipeline, ServerOptions limits)
     {
@@ -98,7 +118,7 @@ internal static class InfoEndpoints
                 ["max_body_bytes"] = limits.MaxBodyBytes,
             },
             ["endpoints"] = new JsonArray(
-                $"POST {ImageEndpoints.GenerationsPath}", $"POST {ImageEndpoints.StreamPath}", "GET /v1/models", "GET /health", "GET /api/info", "GET /"),
+                $"POST {ImageEndpoints.GenerationsPath}", $"POST {ImageEndpoints.StreamPath}", "GET /v1/models", "GET /v1/models/{id}", "GET /health", "GET /api/info", "GET /"),
             ["fields"] = new JsonArray("prompt", "n", "size", "response_format", "method", "seed", "cfg", "temperature", "top_k", "top_p",
                 "window", "init", "reuse", "reuse_threshold", "denoise_steps", "kv", "accept_noise", "schedule", "tree", "reseed", "previews"),
         };

@@ -40,7 +40,7 @@ internal sealed class RequestHandling(RequestDelegate next, ILoggerFactory logge
         }
         catch (Sjd2Exception e)
         {
-            status = await AnswerAsync(http, new ApiException(StatusCodes.Status400BadRequest, e.Message));
+            status = await AnswerAsync(http, new ApiException(StatusCodes.Status400BadRequest, e.Message, SettingError.KeyOf(e)));
         }
         catch (BadHttpRequestException e)
         {

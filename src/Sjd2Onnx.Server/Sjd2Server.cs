@@ -68,7 +68,7 @@ public static class Sjd2Server
         {
             await app.StartAsync(cancellationToken);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or UriFormatException)
+        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or ArgumentException)
         {
             throw new Sjd2Exception($"cannot listen on {options.Urls}: {e.Message}; choose another address with --urls.", e);
         }

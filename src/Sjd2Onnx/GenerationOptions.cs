@@ -8,8 +8,15 @@ namespace Sjd2Onnx;
 /// <summary>Options of one generation; unset sampling values fall back to the model's defaults.</summary>
 public sealed record GenerationOptions
 {
-    /// <summary>Decoding method.</summary>
-    public DecodingMethod Method { get; init; } = DecodingMethod.Ar;
+    /// <summary>Decoding method; <see cref="DecodingMethod.SjdPlusPlus"/> unless set (every front end uses this default).</summary>
+    public DecodingMethod Method { get; init; } = DefaultMethod;
+
+    /// <summary>
+    /// The method of every entry point that is not told one (CLI generate and eval, the server, the
+    /// Microsoft.Extensions.AI adapter): lossless, and the fewest passes of the lossless chain methods
+    /// in the committed benchmark (docs/bench-default.json); docs/decisions/0001-default-method.md.
+    /// </summary>
+    internal const DecodingMethod DefaultMethod = DecodingMethod.SjdPlusPlus;
 
     /// <summary>Seed of the random stream; the same seed gives the same image.</summary>
     public ulong Seed { get; init; }
@@ -167,44 +174,44 @@ public sealed record GenerationOptions
     internal SpeculativeSettings ResolveDecoding(ModelManifest manifest)
     {
         if (Window is int w && w < 2)
-            throw new Sjd2Exception($"window must be at least 2 (one anchor and one draft), got {w}; use --method ar for one token per pass.");
+            throw SettingError.For("window", $"window must be at least 2 (one anchor and one draft), got {w}; method ar feeds one token per pass.");
         if (ReuseThreshold is float tau && !(tau > 0 && tau <= 1))
-            throw new Sjd2Exception($"reuse threshold must be in (0, 1], got {tau}; e.g. --reuse-threshold {DefaultReuseThreshold}.");
+            throw SettingError.For("reuse_threshold", $"reuse_threshold must be in (0, 1], got {tau}; e.g. {DefaultReuseThreshold}.");
         if (DenoiseSteps is int steps && steps < 1)
-            throw new Sjd2Exception($"denoise steps must be at least 1, got {steps}.");
+            throw SettingError.For("denoise_steps", $"denoise_steps must be at least 1, got {steps}.");
         if (AcceptNoise is float limit && !(limit >= 0 && limit <= 1))
-            throw new Sjd2Exception($"accept-noise limit must be in [0, 1], got {limit}; 0 is lossless, 1 as published.");
+            throw SettingError.For("accept_noise", $"accept_noise must be in [0, 1], got {limit}; 0 is lossless, 1 as published.");
         if (AcceptNoise is not null && Method != DecodingMethod.Sjd2)
-            throw new Sjd2Exception($"an accept-noise limit applies to SJD2, not {Method}.");
+            throw SettingError.For("accept_noise", $"accept_noise applies to method sjd2, not {DecodingMethodNames.ToName(Method)}.");
         if (Method == DecodingMethod.Sjd2 && Reuse == DraftReuse.Threshold)
-            throw new Sjd2Exception("SJD2 re-drafts with the coupled rule or none (fresh samples, as published); the threshold rule applies to sjd++.");
+            throw SettingError.For("reuse", "reuse: sjd2 re-drafts with the coupled rule or none (fresh samples, as published); the threshold rule applies to sjd++.");
         if (ReuseThreshold is not null && Reuse != DraftReuse.Threshold)
-            throw new Sjd2Exception("a reuse threshold applies to the threshold reuse rule (--reuse threshold), not to the coupled one.");
+            throw SettingError.For("reuse_threshold", $"reuse_threshold applies to the threshold reuse rule, not to {Reuse.ToString().ToLowerInvariant()}.");
         if (TreeWidth is int tw && tw < 1)
-            throw new Sjd2Exception($"tree width must be at least 1 (1 = chain drafts), got {tw}.");
+            throw SettingError.For("tree", $"tree width must be at least 1 (1 = chain drafts), got {tw}.");
         if (TreeDepth is int td && td < 0)
-            throw new Sjd2Exception($"tree depth must be at least 0 (0 = chain drafts), got {td}.");
+            throw SettingError.For("tree", $"tree depth must be at least 0 (0 = chain drafts), got {td}.");
         if ((TreeWidth is not null || TreeDepth is not null) && Method != DecodingMethod.Pac)
-            throw new Sjd2Exception($"a draft tree applies to PAC, not {Method}; use --method pac.");
+            throw SettingError.For("tree", $"tree applies to method pac, not {DecodingMethodNames.ToName(Method)}.");
         if (ReseedAfterStalls is int stalls && stalls < 0)
-            throw new Sjd2Exception($"re-seeding needs a number of one-token passes of at least 0 (0 = never), got {stalls}; e.g. --reseed {DefaultReseedAfterStalls}.");
+            throw SettingError.For("reseed", $"reseed must be 0 (never) or more one-token passes, got {stalls}; e.g. {DefaultReseedAfterStalls}.");
         if (ReseedAfterStalls is not null && Method == DecodingMethod.Ar)
-            throw new Sjd2Exception("re-seeding after stalls applies to the speculative methods, not AR.");
+            throw SettingError.For("reseed", "reseed applies to the speculative methods, not ar.");
         if (!Enum.IsDefined(Reuse)) throw new Sjd2Exception($"unknown draft reuse rule {Reuse}.");
         if (DraftInit is { } init && !Enum.IsDefined(init)) throw new Sjd2Exception($"unknown draft initialisation {init}.");
         if (KvMode is { } kvMode && !Enum.IsDefined(kvMode)) throw new Sjd2Exception($"unknown KV mode {KvMode}.");
         if (Schedule is { } schedule && !Enum.IsDefined(schedule)) throw new Sjd2Exception($"unknown SJD2 schedule {schedule}.");
         if (KvNoiseLimit is float kvLimit && !(kvLimit >= 0 && kvLimit <= 1))
-            throw new Sjd2Exception($"KV noise limit must be in [0, 1], got {kvLimit}; e.g. --kv {DefaultKvNoiseLimit}.");
+            throw SettingError.For("kv", $"kv noise limit must be in [0, 1], got {kvLimit}; e.g. {DefaultKvNoiseLimit}.");
         if (KvNoiseLimit is not null && KvMode != Sjd2KvMode.Limit)
-            throw new Sjd2Exception($"a KV noise limit applies to the limit KV mode, not {KvMode?.ToString() ?? "the default"}.");
+            throw SettingError.For("kv", $"a kv noise limit applies to the limit KV mode, not {KvMode?.ToString() ?? "the default"}.");
         if (DraftInit == DraftInitialization.Noise && Method != DecodingMethod.Sjd2)
-            throw new Sjd2Exception($"noise initialisation applies to SJD2, not {Method}; use random, horizontal or vertical.");
+            throw SettingError.For("init", $"init noise applies to method sjd2, not {DecodingMethodNames.ToName(Method)}; use random, horizontal or vertical.");
         Sjd2Spec? noise = null;
         if (Method == DecodingMethod.Sjd2)
         {
-            noise = manifest.Sjd2 ?? throw new Sjd2Exception(
-                $"model {manifest.Name} is not trained for SJD2 (its model.json has no sjd2 section and the transformer no noise_levels input); use --method sjd.");
+            noise = manifest.Sjd2 ?? throw SettingError.For("method",
+                $"model {manifest.Name} is not trained for SJD2 (its model.json has no sjd2 section and the transformer no noise_levels input); use method sjd or sjd++.");
         }
         var scheduleUsed = Schedule ?? DefaultSchedule;
         if (noise is not null && DenoiseSteps is int n && scheduleUsed == Sjd2Schedule.PerPass) noise = noise with { Steps = n };

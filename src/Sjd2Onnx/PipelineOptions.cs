@@ -6,6 +6,9 @@ public sealed record PipelineOptions
     /// <summary>Largest <see cref="IntraOpThreads"/> accepted: far above any machine, low enough to catch a typo.</summary>
     public const int MaxIntraOpThreads = 1024;
 
+    /// <summary>The most <see cref="IntraOpThreads"/> on this machine: the logical processors this process may use.</summary>
+    internal static int MaxThreadsHere => Math.Min(MaxIntraOpThreads, Environment.ProcessorCount);
+
     /// <summary>Execution provider for every graph (the first one tried).</summary>
     public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
 
@@ -27,7 +30,8 @@ public sealed record PipelineOptions
     /// processor on machines of up to 8 (ONNX Runtime's one per physical core beyond). The text
     /// embedding graph gets them too when it is that large itself (a text encoder such as LlamaGen's
     /// T5); the image embedding, a table lookup, always runs on the calling thread. Other providers
-    /// keep ONNX Runtime's default. 1 runs every graph on the calling thread.
+    /// keep ONNX Runtime's default. 1 runs every graph on the calling thread. At most
+    /// the number of logical processors this process may use (<see cref="Environment.ProcessorCount"/>).
     /// </summary>
     public int IntraOpThreads { get; init; }
 
@@ -92,7 +96,9 @@ public sealed record PipelineOptions
             if (!Enum.IsDefined(p)) throw new Sjd2Exception($"unknown execution provider {p}; use Cpu, Cuda or DirectML.");
         if (DeviceId < 0) throw new Sjd2Exception($"device id must be 0 or more, got {DeviceId}.");
         if (IntraOpThreads < 0 || IntraOpThreads > MaxIntraOpThreads)
-            throw new Sjd2Exception($"intra-op threads must be between 0 (ONNX Runtime chooses) and {MaxIntraOpThreads}, got {IntraOpThreads}.");
+            throw SettingError.For("threads", $"threads must be between 0 (chosen by the model's size) and {MaxThreadsHere}, got {IntraOpThreads}.");
+        if (IntraOpThreads > MaxThreadsHere)
+            throw SettingError.For("threads", $"threads must be at most {MaxThreadsHere}, the processors this process may use, got {IntraOpThreads}: more threads than processors wait for each other and slow every pass.");
         if (!Enum.IsDefined(OnnxRuntimeLogLevel)) throw new Sjd2Exception($"unknown ONNX Runtime log level {OnnxRuntimeLogLevel}.");
 
         bool cuda = ProvidersInOrder().Contains(ExecutionProvider.Cuda);

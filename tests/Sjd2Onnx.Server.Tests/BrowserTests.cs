@@ -44,4 +44,25 @@ public class BrowserTests(ITestOutputHelper output)
         await File.WriteAllBytesAsync(path, png);
         output.WriteLine($"{summary}\nscreenshot: {path}");
     }
+
+    [ChromiumFact]
+    public async Task AfterAFailedRequestBothPanelsSayWhy()
+    {
+        await using var host = await ServerHost.KestrelAsync(ServerHost.Options(TestPaths.DefaultModel));
+        await using var browser = await DevTools.LaunchAsync(DevTools.FindChromium()!, 1280, 760);
+        await browser.SendAsync("Page.navigate", new() { ["url"] = host.BaseAddress.ToString() });
+        await browser.WaitUntilAsync("document.readyState === 'complete' && document.getElementById('method').options.length > 0", TimeSpan.FromMinutes(1));
+
+        // A word the model does not know: the server answers 400, and no panel may stay "waiting…".
+        await browser.EvaluateAsync("(() => { const p = document.getElementById('prompt'); p.value = 'a pink circle'; document.getElementById('method').value = 'sjd++'; document.getElementById('compare').checked = true; return true; })()");
+        await browser.ClickAsync("#go");
+        await browser.WaitUntilAsync("document.body.dataset.state === 'error'", TimeSpan.FromMinutes(2));
+        string first = (await browser.EvaluateAsync("document.querySelector('.run[data-method=\"sjd++\"] .stats').textContent")).GetString()!;
+        string second = (await browser.EvaluateAsync("document.querySelector('.run[data-method=\"ar\"] .stats').textContent")).GetString()!;
+        Assert.StartsWith("error: ", first);
+        Assert.Contains("'pink'", first);
+        Assert.StartsWith("not run", second);
+        Assert.Equal(2, (await browser.EvaluateAsync("document.querySelectorAll('.run[data-failed]').length")).GetInt32());
+        Assert.Empty(browser.PageExceptions);
+    }
 }

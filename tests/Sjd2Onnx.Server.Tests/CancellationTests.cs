@@ -29,7 +29,7 @@ public partial class CancellationTests
         await WaitForLogAsync(host, "POST /v1/images/generations -> 499");
 
         // The slot is free: the next request runs.
-        using var next = await host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a star", method = "sjd", seed = 2 });
+        using var next = await host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a red circle", method = "sjd", seed = 2 });
         Assert.Equal(System.Net.HttpStatusCode.OK, next.StatusCode);
     }
 
@@ -50,7 +50,7 @@ public partial class CancellationTests
         // either way the request ends and its slot is freed.
         var health = await WaitForIdleAsync(host.Client, TimeSpan.FromMinutes(2));
         Assert.Equal(1, health.GetProperty("cancelled").GetInt32() + health.GetProperty("completed").GetInt32());
-        using var next = await host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a star", method = "sjd", seed = 2 });
+        using var next = await host.Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a red circle", method = "sjd", seed = 2 });
         Assert.Equal(System.Net.HttpStatusCode.OK, next.StatusCode);
     }
 

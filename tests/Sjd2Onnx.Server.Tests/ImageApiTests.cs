@@ -177,6 +177,17 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     [InlineData("""{"prompt": "x", "temperature": 0}""", "temperature")]
     [InlineData("""{"prompt": "x", "top_p": 1.5}""", "top_p")]
     [InlineData("""{"prompt": "x", "stream": true}""", "stream")]
+    [InlineData("""{"prompt": "x", "seed": 18446744073709551616}""", "seed")]
+    [InlineData("""{"prompt": "a red circle", "seed": 18446744073709551615, "n": 2}""", "seed")]
+    [InlineData("""{"prompt": "a red circle", "cfg": 1e30}""", "cfg")]
+    [InlineData("""{"prompt": "a red circle", "top_k": -1}""", "top_k")]
+    [InlineData("""{"prompt": "a red circle", "temperature": 1000}""", "temperature")]
+    [InlineData("""{"prompt": "a red circle", "method": "sjd++", "reuse": "coupled", "reuse_threshold": 0.5}""", "reuse_threshold")]
+    [InlineData("""{"prompt": "a pink star"}""", "prompt")]
+    [InlineData("""{"prompt": "\ud800 red circle"}""", "prompt")]
+    [InlineData("""{"prompt": "a red circle", "method": "\udfff"}""", "method")]
+    [InlineData("""{"prompt": "a red circle", "user": "\ud83d"}""", "user")]
+    [InlineData("""{"prompt": "a red circle", "\ud800": 1}""", null)]
     [InlineData("""[1, 2]""", null)]
     [InlineData("""{"prompt": "x",""", null)]
     [InlineData("", null)]
@@ -187,6 +198,40 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
         if (param is null) Assert.Equal(JsonValueKind.Null, error.GetProperty("param").ValueKind);
         else Assert.Equal(param, error.GetProperty("param").GetString());
+    }
+
+    [Theory]
+    [InlineData("prompt")]
+    [InlineData("method")]
+    [InlineData("size")]
+    [InlineData("user")]
+    public async Task BytesThatAreNotUtf8GetA400NamingTheField(string field)
+    {
+        // A JSON body with the bytes C3 28 (not UTF-8) inside the field's string.
+        var body = new List<byte>(Encoding.UTF8.GetBytes($$"""{"prompt": "a red circle", "{{field}}": "a"""));
+        body.AddRange([0xC3, 0x28]);
+        body.AddRange(Encoding.UTF8.GetBytes("\"}"));
+        if (field == "prompt") body = [.. Encoding.UTF8.GetBytes("""{"prompt": "a"""), 0xC3, 0x28, .. Encoding.UTF8.GetBytes("\"}")];
+        using var content = new ByteArrayContent([.. body]);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await Client.PostAsync("/v1/images/generations", content);
+        var error = await AssertOpenAiError(response, HttpStatusCode.BadRequest);
+        Assert.Contains("UTF-8", error.GetProperty("message").GetString());
+        Assert.Equal(field, error.GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task ValueRulesAreTheEnginesAndNameFieldsNotFlags()
+    {
+        // top_k 0 turns top-k off, as on the command line.
+        using var off = await Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "a red circle", top_k = 0, seed = 3 });
+        Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+        foreach (var body in new object[] { new { prompt = "a red circle", cfg = 1e30 }, new { prompt = "a red circle", temperature = 0 }, new { prompt = "a red circle", method = "sjd", window = 1 } })
+        {
+            using var response = await Client.PostAsJsonAsync("/v1/images/generations", body);
+            string message = (await AssertOpenAiError(response, HttpStatusCode.BadRequest)).GetProperty("message").GetString()!;
+            Assert.DoesNotContain("--", message);
+        }
     }
 
     [Fact]
@@ -211,6 +256,30 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     {
         using var response = await Client.GetAsync("/v1/images/variations");
         await AssertOpenAiError(response, HttpStatusCode.NotFound);
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/images/generations", "POST")]
+    [InlineData("GET", "/v1/images/generations/stream", "POST")]
+    [InlineData("PUT", "/v1/images/generations", "POST")]
+    [InlineData("DELETE", "/v1/models", "GET")]
+    public async Task AKnownPathAskedWithAnotherMethodIsA405(string method, string path, string allow)
+    {
+        using var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        await AssertOpenAiError(response, HttpStatusCode.MethodNotAllowed);
+        Assert.Equal(allow, string.Join(",", response.Content.Headers.Allow.Concat(response.Headers.TryGetValues("Allow", out var a) ? a : [])));
+    }
+
+    [Fact]
+    public async Task OneModelIsServedByItsId()
+    {
+        var model = await Client.GetFromJsonAsync<JsonElement>("/v1/models/tiny");
+        Assert.Equal("tiny", model.GetProperty("id").GetString());
+        Assert.Equal("model", model.GetProperty("object").GetString());
+        using var other = await Client.GetAsync("/v1/models/gpt-image-1");
+        var error = await AssertOpenAiError(other, HttpStatusCode.NotFound);
+        Assert.Equal("model", error.GetProperty("param").GetString());
+        Assert.Equal("model_not_found", error.GetProperty("code").GetString());
     }
 
     [Fact]
@@ -248,7 +317,7 @@ public class ImageApiTests(TinyServerFixture fixture) : IClassFixture<TinyServer
     [Fact]
     public async Task RequestsAndGenerationsAreLogged()
     {
-        await PostOk(new JsonObject { ["prompt"] = "a logged circle", ["seed"] = 424242 });
+        await PostOk(new JsonObject { ["prompt"] = "a circle on the left", ["seed"] = 424242 });
         using var bad = await Client.PostAsJsonAsync("/v1/images/generations", new { prompt = "x", size = "1x1" });
         var lines = fixture.Host.Logs.Lines;
         Assert.Contains(lines, l => l.StartsWith("POST /v1/images/generations -> 200 in ", StringComparison.Ordinal));

@@ -52,6 +52,12 @@ public class BadInputTests
         ["graph symlinked outside the folder"] = (t => LinkOutside(t, "vq_decoder.onnx"), "symbolic link"),
         ["model.json symlinked outside the folder"] = (t => LinkOutside(t, "model.json"), "symbolic link"),
         ["subfolder symlinked outside the folder"] = (LinkedSubfolder, "symbolic link"),
+        // Files that would block the loader or exhaust memory: refused before they are opened or read.
+        ["model.json is a FIFO"] = (t => WithSpecialFile(t, "model.json", fifo: true), "FIFO"),
+        ["vocab.txt is a FIFO"] = (t => WithSpecialFile(t, "vocab.txt", fifo: true), "FIFO"),
+        ["graph is a FIFO"] = (t => WithSpecialFile(t, "vq_decoder.onnx", fifo: true), "FIFO"),
+        ["model.json of 2 GiB"] = (t => WithSpecialFile(t, "model.json", fifo: false), "2 GiB"),
+        ["vocab.txt of 2 GiB"] = (t => WithSpecialFile(t, "vocab.txt", fifo: false), "2 GiB"),
         ["sjd2 statistics of the wrong length"] = (t => WithManifest(t, j => j["sjd2"]!["embedding_std"] = new JsonArray(1, 2, 3)), "embedding_std"),
     };
 
@@ -137,14 +143,15 @@ public class BadInputTests
         { "top-k negative", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "-3"], "top-k", 2 },
         { "top-k not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-k", "many"], "--top-k must be an integer, got 'many'", 2 },
         { "top-p 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "0"], "top-p", 2 },
-        { "threads 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--threads", "0"], "--threads must be between 1 and 1024, got 0", 2 },
+        { "threads 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--threads", "0"], "--threads must be between 1 and", 2 },
+        { "threads past the processors", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--threads", "1024"], "(the processors this process may use), got 1024", 2 },
         { "threads not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--threads", "all"], "--threads must be an integer, got 'all'", 2 },
         { "tf32 not on or off", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--tf32", "maybe"], "unknown --tf32 'maybe'; use on or off", 2 },
         { "top-p 1.5", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "1.5"], "top-p", 2 },
         { "top-p NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--top-p", "NaN"], "top-p", 2 },
         { "cfg NaN", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "NaN"], "cfg", 2 },
         { "cfg infinity", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "Infinity"], "cfg", 2 },
-        { "cfg 1e30", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "1e30"], "cfg scale must be a number in [-100, 100]", 2 },
+        { "cfg 1e30", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "1e30"], "--cfg must be a number in [-100, 100]", 2 },
         { "cfg not a number", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--cfg", "three"], "--cfg must be a number, got 'three'", 2 },
         { "temperature 0", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "0"], "temperature", 2 },
         { "temperature -1", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--temperature", "-1"], "temperature", 2 },
@@ -174,6 +181,20 @@ public class BadInputTests
         { "unknown command", ["paint", Prompt], "unknown command 'paint'", 2 },
         { "help for an unknown command", ["help", "paint"], "unknown command 'paint'", 2 },
         { "missing response file", ["generate", "@{outdir}/none.rsp"], "none.rsp", 2 },
+        // Response files and prompt files: bounded, regular, no cycles (each used to hang or crash).
+        { "response file that includes itself", ["@{selfrsp}"], "includes itself", 2 },
+        { "response files that include each other", ["generate", "@{cyclersp}"], "includes itself", 2 },
+        { "response files nested too deep", ["@{deeprsp}"], "nest more than 8 deep", 2 },
+        { "response file is a folder", ["@{outdir}"], "is a folder", 2 },
+        { "response file is the current folder", ["@."], "is a folder", 2 },
+        { "response file is a FIFO", ["@{fifo}"], "FIFO", 2 },
+        { "response file of 2 GiB", ["@{hugefile}"], "2 GiB", 2 },
+        { "bench --prompts is a FIFO", ["bench", "--model", "{tiny}", "--methods", "ar", "--prompts", "{fifo}", "--seeds", "1"], "FIFO", 2 },
+        { "bench --prompts of 2 GiB", ["bench", "--model", "{tiny}", "--methods", "ar", "--prompts", "{hugefile}", "--seeds", "1"], "2 GiB", 2 },
+        { "eval --prompts is a FIFO", ["eval", "--prompts", "{fifo}"], "FIFO", 2 },
+        { "serve on a port past 65535", ["serve", "--model", "{tiny}", "--urls", "http://127.0.0.1:99999"], "port '99999'", 2 },
+        { "serve on an address without scheme", ["serve", "--model", "{tiny}", "--urls", "127.0.0.1:5000"], "http://", 2 },
+        { "serve on an ftp address", ["serve", "--model", "{tiny}", "--urls", "ftp://127.0.0.1:5000"], "scheme ftp", 2 },
         // Outputs: refused before any work, nothing replaced.
         { "--out is /dev/null", ["generate", Prompt, "--out", "/dev/null", "--model", "{tiny}"], "character device", 2 },
         { "--out links to /dev/null", ["generate", Prompt, "--out", "{nulllink}", "--model", "{tiny}"], "character device", 2 },
@@ -191,6 +212,7 @@ public class BadInputTests
         { "eval --json in an unwritable folder", ["eval", "--prompts", "1", "--json", "/proc/sjd2-eval.json"], "--json", 2 },
         // Prompts that tokenize to nothing the model knows.
         { "prompt of unknown words", ["generate", "zyxwv qqqq", "--out", "{out}", "--model", "{tiny}"], "no word this model knows", 2 },
+        { "prompt with an unknown word", ["generate", "a pink star", "--out", "{out}", "--model", "{tiny}"], "a word this model does not know: 'pink'", 2 },
         { "right-to-left prompt", ["generate", "עיגול אדום", "--out", "{out}", "--model", "{tiny}"], "no word this model knows", 2 },
         { "prompt of symbols", ["generate", "\u200b ¤ ¤", "--out", "{out}", "--model", "{tiny}"], "no word this model knows", 2 },
         { "control characters", ["generate", "a red\u0007circle", "--out", "{out}", "--model", "{tiny}"], "U+0007", 2 },
@@ -201,7 +223,7 @@ public class BadInputTests
     [MemberData(nameof(BadOptions))]
     public void CliRefusesBadOptions(string name, string[] args, string expect, int exitCode)
     {
-        if (OperatingSystem.IsWindows() && args.Any(a => a.StartsWith("/dev/") || a.StartsWith("/proc/") || a is "{fifo}" or "{nulllink}")) return;
+        if (OperatingSystem.IsWindows() && args.Any(a => a.StartsWith("/dev/") || a.StartsWith("/proc/") || a is "{fifo}" or "@{fifo}" or "{nulllink}")) return;
         using var temp = new TempDir();
         string outDir = NewOutDir(temp);
         var resolved = args.Select(a => Resolve(a, temp, outDir)).ToArray();
@@ -228,6 +250,26 @@ public class BadInputTests
                 File.WriteAllText(Path.Combine(outDir, "trace", "notes.txt"), "mine");
                 File.WriteAllText(Path.Combine(outDir, "trace", "pass-001.png"), "old");
                 return Path.Combine(outDir, "trace");
+            case "{selfrsp}":
+                File.WriteAllLines(Path.Combine(outDir, "self.rsp"), ["generate", "@" + Path.Combine(outDir, "self.rsp")]);
+                return "@" + Path.Combine(outDir, "self.rsp");
+            case "@{selfrsp}":
+                return Resolve("{selfrsp}", temp, outDir);
+            case "@{cyclersp}":
+                File.WriteAllText(Path.Combine(outDir, "a.rsp"), $"\"a red circle\"\n@{Path.Combine(outDir, "b.rsp")}\n");
+                File.WriteAllText(Path.Combine(outDir, "b.rsp"), $"--seed 3\n@{Path.Combine(outDir, "a.rsp")}\n");
+                return "@" + Path.Combine(outDir, "a.rsp");
+            case "@{deeprsp}":
+                for (int i = 0; i < 12; i++) File.WriteAllText(Path.Combine(outDir, $"{i}.rsp"), i == 11 ? "info" : "@" + Path.Combine(outDir, $"{i + 1}.rsp"));
+                return "@" + Path.Combine(outDir, "0.rsp");
+            case "@{fifo}":
+                OutputFileTests.MakeFifo(Path.Combine(outDir, "args.rsp"));
+                return "@" + Path.Combine(outDir, "args.rsp");
+            case "@{hugefile}":
+                return "@" + Resolve("{hugefile}", temp, outDir);
+            case "{hugefile}":
+                using (var huge = File.Create(Path.Combine(outDir, "huge.txt"))) huge.SetLength(2L << 30); // sparse: no disk used
+                return Path.Combine(outDir, "huge.txt");
             case "{promptfile}":
                 File.WriteAllLines(temp.File("prompts.txt"), ["a red circle", "zyxwv qqqq"]);
                 return temp.File("prompts.txt");
@@ -238,6 +280,17 @@ public class BadInputTests
             .Replace("{out}", Path.Combine(outDir, "a.png"))
             .Replace("{outdir}", outDir)
             .Replace("{tiny}", TestPaths.Model("tiny"));
+    }
+
+    /// <summary>The tiny model with <paramref name="name"/> replaced by a FIFO, or by a sparse file of 2 GiB.</summary>
+    private static string WithSpecialFile(TempDir t, string name, bool fifo)
+    {
+        string dir = t.CopyModel("tiny");
+        string path = Path.Combine(dir, name);
+        File.Delete(path);
+        if (fifo) OutputFileTests.MakeFifo(path);
+        else using (var huge = File.Create(path)) huge.SetLength(2L << 30);
+        return dir;
     }
 
     /// <summary>Every entry under a folder with its kind, size and write time.</summary>
@@ -265,14 +318,15 @@ public class BadInputTests
         await Refuses(Prompt, new() { Temperature = 0 }, "temperature");
         await Refuses(Prompt, new() { Temperature = -1 }, "temperature");
         await Refuses(Prompt, new() { Temperature = float.NaN }, "temperature");
-        await Refuses(Prompt, new() { TopP = 0 }, "top-p");
-        await Refuses(Prompt, new() { TopP = 1.5f }, "top-p");
-        await Refuses(Prompt, new() { TopK = -1 }, "top-k");
+        await Refuses(Prompt, new() { TopP = 0 }, "top_p");
+        await Refuses(Prompt, new() { TopP = 1.5f }, "top_p");
+        await Refuses(Prompt, new() { TopK = -1 }, "top_k");
         await Refuses(Prompt, new() { CfgScale = float.NaN }, "cfg");
         await Refuses(Prompt, new() { Method = (DecodingMethod)99 }, "method");
         await Refuses("zyxwv qqqq", new(), "no word this model knows");
         await Refuses("עיגול אדום", new(), "no word this model knows");
         await Refuses("a red\u0001circle", new(), "U+0001");
+        await Refuses("a pink circle", new(), "a word this model does not know: 'pink'");
         Assert.Throws<Sjd2Exception>(() => pipeline.Tokenize("\u200b"));
         // Sanity: the same pipeline still works afterwards.
         var ok = await pipeline.GenerateAsync(Prompt, new() { Seed = 1 });

@@ -96,9 +96,9 @@ public partial class CliConventionsTests
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.True(File.Exists(temp.File("a.png")));
         // After --, what looks like a switch with a value is prompt text too.
-        var words = Sjd2Cli.Run("generate", "--out", temp.File("b.png"), "--model", tiny, "--quiet", "--", "--quiet=no red circle");
+        var words = Sjd2Cli.Run("generate", "--out", temp.File("b.png"), "--model", tiny, "--quiet", "--", "--top=left red circle");
         Assert.True(words.ExitCode == 0, words.ToString());
-        Assert.Equal("--quiet=no red circle", PngMetadata.Read(File.ReadAllBytes(temp.File("b.png")))?.Prompt);
+        Assert.Equal("--top=left red circle", PngMetadata.Read(File.ReadAllBytes(temp.File("b.png")))?.Prompt);
     }
 
     [Fact]

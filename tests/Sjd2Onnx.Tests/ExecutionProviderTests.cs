@@ -15,8 +15,9 @@ public class ExecutionProviderTests
 
     public static TheoryData<string, PipelineOptions, string> BadOptions => new()
     {
-        { "negative threads", new() { IntraOpThreads = -1 }, "intra-op threads" },
-        { "absurd threads", new() { IntraOpThreads = PipelineOptions.MaxIntraOpThreads + 1 }, "intra-op threads" },
+        { "negative threads", new() { IntraOpThreads = -1 }, "threads must be between 0" },
+        { "absurd threads", new() { IntraOpThreads = PipelineOptions.MaxIntraOpThreads + 1 }, "threads must be between 0" },
+        { "threads past the processors", new() { IntraOpThreads = Environment.ProcessorCount + 1 }, $"threads must be at most {Environment.ProcessorCount}" },
         { "negative device", new() { DeviceId = -1 }, "device id" },
         { "unknown provider", new() { Provider = (ExecutionProvider)7 }, "unknown execution provider" },
         { "unknown fallback", new() { FallbackProviders = [(ExecutionProvider)7] }, "unknown execution provider" },

@@ -54,7 +54,7 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
         var spec = Options(method, 5, topK: 1);
         if (spec is null) return;
         using var pipeline = Sjd2Pipeline.Load(FamilyModels.Locate(family));
-        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 5, TopK = 1 });
+        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 5, TopK = 1 });
         var sp = await pipeline.GenerateAsync("a red circle", spec);
         Assert.Equal(ar.Codes, sp.Codes);
         Assert.True(sp.Statistics.Passes <= ar.Statistics.Passes, $"{family} {method}: {sp.Statistics.Passes} passes vs AR {ar.Statistics.Passes}");
@@ -87,7 +87,7 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
         var b = await pipeline.GenerateAsync("a red circle", options);
         Assert.Equal(a.Codes, b.Codes);
         Assert.All(a.Codes, c => Assert.InRange(c, 0, pipeline.Manifest.Image.CodebookSize - 1));
-        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 2 });
+        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 2 });
         Assert.True(a.Statistics.Passes <= ar.Statistics.Passes);
     }
 }

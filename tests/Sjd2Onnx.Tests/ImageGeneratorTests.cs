@@ -69,7 +69,7 @@ public class ImageGeneratorTests
         var image = Assert.Single(response.Contents.OfType<DataContent>());
         var metadata = PngMetadata.Read(image.Data.Span)!;
         Assert.Equal((DecodingMethod.Ar, 11UL), (metadata.Method, metadata.Seed));
-        var ar = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Seed = 11 });
+        var ar = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 11 });
         Assert.Equal(PngFile.Encode(ar.Image, PngMetadata.From(ar)), image.Data.ToArray());
         // Disposing a generator over a pipeline it did not open leaves the pipeline usable.
         generator.Dispose();
@@ -108,6 +108,15 @@ public class ImageGeneratorTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => generator.GenerateImagesAsync("a star", new ImageGenerationOptions { AdditionalProperties = new() { [Sjd2GenerationProperties.Method] = "telepathy" } }));
         Assert.Contains("telepathy", e.Message);
         await Assert.ThrowsAsync<Sjd2Exception>(() => generator.GenerateImagesAsync("a star", new ImageGenerationOptions { AdditionalProperties = new() { [Sjd2GenerationProperties.TopP] = 2f } }));
+        // The same prompt rule as the command line and the server: an unknown word is named.
+        Assert.Contains("'pink'", (await Assert.ThrowsAsync<Sjd2Exception>(() => generator.GenerateImagesAsync("a pink star"))).Message);
+    }
+
+    [Fact]
+    public void TheDefaultMethodIsTheEnginesAsInEveryEntryPoint()
+    {
+        Assert.Equal(new GenerationOptions().Method, new Sjd2ImageGeneratorOptions().Method);
+        Assert.Equal(DecodingMethod.SjdPlusPlus, new GenerationOptions().Method);
     }
 
     [Fact]

@@ -60,6 +60,37 @@ public sealed class LoaderFuzzTests(ITestOutputHelper output)
         Report(outcomes, failures, count);
     }
 
+    /// <summary>
+    /// Every file of the folder as a FIFO, and every file read whole as a sparse 2 GiB file: each is
+    /// refused by kind or size before it is opened or read (a FIFO used to block the loader forever,
+    /// a 2 GiB file to end in OutOfMemoryException).
+    /// </summary>
+    [Fact]
+    public void SpecialAndHugeFilesEndInOneLineErrors()
+    {
+        if (OperatingSystem.IsWindows()) return; // FIFOs are made with mkfifo
+        using var temp = new TempDir();
+        string[] graphs = ["text_embedding.onnx", "image_embedding.onnx", "transformer.onnx", "vq_decoder.onnx"];
+        var cases = new List<(string File, bool Fifo)>();
+        foreach (var file in graphs.Append("vocab.txt").Append("model.json")) cases.Add((file, true));
+        foreach (var file in new[] { "vocab.txt", "model.json" }) cases.Add((file, false));
+        var outcomes = new Dictionary<string, int>();
+        var failures = new List<string>();
+        for (int i = 0; i < cases.Count; i++)
+        {
+            var (file, fifo) = cases[i];
+            string dir = temp.CopyModel("tiny", $"special-{i}");
+            string path = Path.Combine(dir, file);
+            File.Delete(path);
+            if (fifo) OutputFileTests.MakeFifo(path);
+            else using (var huge = File.Create(path)) huge.SetLength(2L << 30);
+            string outcome = RunCase(dir, i);
+            Record(outcome == "image" ? "FAIL: loaded" : outcome, $"{file} as {(fifo ? "a FIFO" : "2 GiB")}", i, outcomes, failures);
+        }
+        Report(outcomes, failures, cases.Count);
+        Assert.Equal(cases.Count, outcomes.GetValueOrDefault("Sjd2Exception"));
+    }
+
     private void Report(Dictionary<string, int> outcomes, List<string> failures, int count)
     {
         output.WriteLine($"{count} cases: " + string.Join(", ", outcomes.OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value}")));

@@ -35,7 +35,7 @@ public sealed class PacDecoderTests
         Assert.True(pipeline.SupportsTreeAttention);
         for (ulong seed = 0; seed < 3; seed++)
         {
-            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { TopK = 1, Seed = seed });
+            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1, Seed = seed });
             foreach (var init in new[] { DraftInitialization.Vertical, DraftInitialization.Random })
             {
                 var pac = pipeline.GenerateCodes(Prompt, new GenerationOptions
@@ -77,7 +77,7 @@ public sealed class PacDecoderTests
     [Theory]
     [InlineData(DecodingMethod.Pac, 0, null, "tree width must be at least 1")]
     [InlineData(DecodingMethod.Pac, null, -1, "tree depth must be at least 0")]
-    [InlineData(DecodingMethod.Sjd, 3, 2, "a draft tree applies to PAC")]
+    [InlineData(DecodingMethod.Sjd, 3, 2, "tree applies to method pac")]
     public void BadTreeOptions_AreOneLineErrors(DecodingMethod method, int? width, int? depth, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("micro"));

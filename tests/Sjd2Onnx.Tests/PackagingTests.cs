@@ -45,6 +45,12 @@ public partial class PackagingTests
         string png = temp.File("tool.png");
         Run(sjd2, temp.Path, "generate", "a red circle", "--model", TestPaths.Model("tiny"), "--seed", "2", "--out", png);
         Assert.Equal("a red circle", PngMetadata.Read(File.ReadAllBytes(png))?.Prompt);
+        // Out of the box: from an empty folder outside any clone, without --model, the tool finds the
+        // default model it carries.
+        string empty = temp.File("empty");
+        Directory.CreateDirectory(empty);
+        Run(sjd2, empty, "generate", "a red circle", "--out", "x.png");
+        Assert.Equal("shapes-demo", PngMetadata.Read(File.ReadAllBytes(Path.Combine(empty, "x.png")))?.Model);
 
         // A fresh console app on the packages: DI registration, IImageGenerator, a PNG.
         string app = temp.File("app");

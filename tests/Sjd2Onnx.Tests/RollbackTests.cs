@@ -10,7 +10,7 @@ namespace Sjd2Onnx.Tests;
 public class RollbackTests
 {
     private const double Tol = 1e-4;
-    private const string Prompt = "two green stars near a white line";
+    private const string Prompt = "a green star near a white line";
 
     [Theory]
     [InlineData("tiny", false, 5, 2)]

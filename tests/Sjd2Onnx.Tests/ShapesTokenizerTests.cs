@@ -23,12 +23,18 @@ public sealed class ShapesTokenizerTests(ITestOutputHelper output)
         var cases = PythonCases();
         Assert.True(cases.Count >= 50, $"only {cases.Count} captions in token_ids.json");
         int checkedCount = 0;
+        int unk = ShapesTestData.Evaluator.World.Vocab.ToList().IndexOf("[UNK]");
         foreach (var (text, ids) in cases)
         {
             // the raw tokenizer on the lowercased text covers the empty caption too
             var raw = encoder.Tokenizer.EncodeToIds(text.ToLowerInvariant());
             Assert.True(ids.SequenceEqual(raw), $"\"{text}\": python [{string.Join(",", ids)}], C# [{string.Join(",", raw)}]");
-            if (!string.IsNullOrWhiteSpace(text))
+            if (ids.Contains(unk))
+            {
+                // a caption with a word outside the vocabulary: generation refuses it by name
+                Assert.Contains("does not know", Assert.Throws<Sjd2Exception>(() => encoder.Tokenize(text)).Message);
+            }
+            else if (!string.IsNullOrWhiteSpace(text))
             {
                 // the path generation takes: lowercasing as the manifest says, then the tokenizer
                 var viaPipeline = encoder.Tokenize(text);
@@ -61,13 +67,13 @@ public sealed class ShapesTokenizerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void UnknownWordsBecomeUnk()
+    public void UnknownWordsAreNamedNotDropped()
     {
         var encoder = DefaultModelEncoder();
         int unk = ShapesTestData.Evaluator.World.Vocab.ToList().IndexOf("[UNK]");
-        var ids = encoder.Tokenize("a big pink hexagon");
-        Assert.Equal(unk, ids[2]);
-        Assert.Equal(unk, ids[3]);
+        Assert.Equal([unk, unk], encoder.EncodeText("pink hexagon"));
+        var e = Assert.Throws<Sjd2Exception>(() => encoder.Tokenize("a big pink hexagon"));
+        Assert.Contains("'pink', 'hexagon'", e.Message);
     }
 
     /// <summary>

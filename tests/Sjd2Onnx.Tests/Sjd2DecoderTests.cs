@@ -83,7 +83,7 @@ public sealed class Sjd2DecoderTests
         // Greedy sampling leaves nothing random: whatever SJD2 feeds, verification against
         // the clean-context outputs must end on AR's codes when noise never reaches them.
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny-eol"));
-        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { TopK = 1 }).Codes;
+        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1 }).Codes;
         var sjd2 = pipeline.GenerateCodes(Prompt, new GenerationOptions
         {
             Method = DecodingMethod.Sjd2,
@@ -97,7 +97,7 @@ public sealed class Sjd2DecoderTests
 
     [Theory]
     [InlineData(0.3f, Sjd2KvMode.Exact, "applies to the limit KV mode")]
-    [InlineData(1.5f, Sjd2KvMode.Limit, "KV noise limit must be in [0, 1]")]
+    [InlineData(1.5f, Sjd2KvMode.Limit, "kv noise limit must be in [0, 1]")]
     public void KvNoiseLimit_IsValidated(float limit, Sjd2KvMode mode, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
@@ -131,7 +131,7 @@ public sealed class Sjd2DecoderTests
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
         var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Noise }));
-        Assert.Contains("noise initialisation applies to SJD2", e.Message);
+        Assert.Contains("init noise applies to method sjd2", e.Message);
     }
 
     [Fact]
@@ -152,7 +152,7 @@ public sealed class Sjd2DecoderTests
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("micro"));
         var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2 }));
         Assert.Contains("model micro is not trained for SJD2", e.Message);
-        Assert.Contains("use --method sjd", e.Message);
+        Assert.Contains("use method sjd", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 }

@@ -31,7 +31,7 @@ public sealed class SpeculativeDecoderTests
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
         for (ulong seed = 0; seed < 3; seed++)
         {
-            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { TopK = 1, Seed = seed });
+            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1, Seed = seed });
             var spec = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = method, TopK = 1, Seed = seed, Window = window, DraftInit = init });
             Assert.Equal(ar.Codes, spec.Codes);
             Assert.True(spec.Statistics.Passes <= ar.Statistics.Passes);
@@ -131,7 +131,7 @@ public sealed class SpeculativeDecoderTests
             Assert.All(stats.CommittedPerPass.Skip(1), c => Assert.InRange(c, 1, 8));
         }
         // Lossless whatever windows it picks: with top-k 1 the codes are AR's.
-        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { TopK = 1 });
+        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1 });
         var auto = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, AutoWindow = true, TopK = 1 });
         Assert.Equal(ar.Codes, auto.Codes);
     }
@@ -139,10 +139,10 @@ public sealed class SpeculativeDecoderTests
     [Theory]
     [InlineData(1, null, null, "window must be at least 2")]
     [InlineData(0, null, null, "window must be at least 2")]
-    [InlineData(null, 0f, null, "reuse threshold must be in (0, 1]")]
-    [InlineData(null, 1.5f, null, "reuse threshold must be in (0, 1]")]
-    [InlineData(null, float.NaN, null, "reuse threshold must be in (0, 1]")]
-    [InlineData(null, null, 0, "denoise steps must be at least 1")]
+    [InlineData(null, 0f, null, "reuse_threshold must be in (0, 1]")]
+    [InlineData(null, 1.5f, null, "reuse_threshold must be in (0, 1]")]
+    [InlineData(null, float.NaN, null, "reuse_threshold must be in (0, 1]")]
+    [InlineData(null, null, 0, "denoise_steps must be at least 1")]
     public async Task ImpossibleOptions_AreOneLineErrors(int? window, float? tau, int? steps, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
@@ -153,9 +153,9 @@ public sealed class SpeculativeDecoderTests
     }
 
     [Theory]
-    [InlineData(DecodingMethod.Sjd2, -0.5f, "accept-noise limit must be in [0, 1]")]
-    [InlineData(DecodingMethod.Sjd2, float.NaN, "accept-noise limit must be in [0, 1]")]
-    [InlineData(DecodingMethod.Sjd, 0f, "accept-noise limit applies to SJD2")]
+    [InlineData(DecodingMethod.Sjd2, -0.5f, "accept_noise must be in [0, 1]")]
+    [InlineData(DecodingMethod.Sjd2, float.NaN, "accept_noise must be in [0, 1]")]
+    [InlineData(DecodingMethod.Sjd, 0f, "accept_noise applies to method sjd2")]
     public async Task ImpossibleAcceptNoise_IsAOneLineError(DecodingMethod method, float limit, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));

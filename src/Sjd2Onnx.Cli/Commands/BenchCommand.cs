@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sjd2Onnx.Cli.Options;
 using Sjd2Onnx.Imaging;
+using Sjd2Onnx.IO;
 
 namespace Sjd2Onnx.Cli.Commands;
 
@@ -104,7 +105,7 @@ internal sealed class BenchCommand
         string? jsonPath = parse.GetValue(_json);
         bool quiet = parse.GetValue(_quiet);
         bool heldOut = parse.GetValue(_heldOut);
-        SharedOptions.CheckSeedRange(baseSeed, seeds, "--seeds");
+        SharedOptions.CheckSeedRange(baseSeed, seeds);
         if (jsonPath is not null) UsageException.FromEngine(() => OutputFile.Check(jsonPath, "--json"));
 
         using var pipeline = _model.Open(parse);
@@ -213,7 +214,7 @@ internal sealed class BenchCommand
             return [.. scorer.Prompts(count, seed, heldOut)];
         }
         if (!File.Exists(arg)) throw new UsageException($"--prompts '{arg}' is neither a count nor a file.");
-        var lines = File.ReadAllLines(arg).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        var lines = UsageException.FromEngine(() => InputFile.ReadAllLines(arg, InputFile.MaxTextBytes, "--prompts file")).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         if (lines.Count == 0) throw new UsageException($"prompt file '{arg}' has no prompts (one per line, # starts a comment).");
         return lines;
     }

@@ -17,7 +17,7 @@ internal sealed class BenchScorer
         "a small green triangle",
         "a yellow circle above a purple square",
         "a red triangle left of a blue circle",
-        "two green squares",
+        "a green square on the right",
         "an orange circle below a red triangle",
         "a small purple circle in the top left corner",
     ];

@@ -7,6 +7,7 @@ using Sjd2Onnx.Cli.Options;
 using Sjd2Onnx.Decoding;
 using Sjd2Onnx.Evaluation;
 using Sjd2Onnx.Imaging;
+using Sjd2Onnx.IO;
 
 namespace Sjd2Onnx.Cli.Commands;
 
@@ -125,7 +126,7 @@ internal sealed class EvalCommand
         }
         else sets.Add(("prompts", ReadPromptFile(promptsArg, evaluator)));
 
-        SharedOptions.CheckSeedRange(seed, sets.Max(set => set.Prompts.Count), "--prompts");
+        SharedOptions.CheckSeedRange(seed, sets.Max(set => set.Prompts.Count));
         var decodingMethod = _decoding.MethodOf(parse);
         string method = DecodingOptions.MethodName(decodingMethod);
         var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), decodingMethod, methodsMayDiffer: false));
@@ -313,12 +314,7 @@ internal sealed class EvalCommand
     {
         if (!File.Exists(path))
             throw new UsageException($"--prompts takes a count or a file with one prompt a line; '{path}' is neither.");
-        string[] lines;
-        try { lines = File.ReadAllLines(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"cannot read '{path}': {e.Message}");
-        }
+        string[] lines = UsageException.FromEngine(() => InputFile.ReadAllLines(path, InputFile.MaxTextBytes, "--prompts file"));
         var prompts = new List<string>();
         for (int i = 0; i < lines.Length; i++)
         {

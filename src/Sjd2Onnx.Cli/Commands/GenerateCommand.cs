@@ -70,7 +70,7 @@ internal sealed class GenerateCommand
         ulong seed = parse.GetValue(_seed) ?? 0;
         bool quiet = parse.GetValue(_quiet);
         string? traceDir = parse.GetValue(_trace);
-        SharedOptions.CheckSeedRange(seed, count, "--count");
+        SharedOptions.CheckSeedRange(seed, count);
         if (traceDir is not null) UsageException.FromEngine(() => OutputFile.CheckFolder(traceDir, "--trace"));
         bool toStdout = output == StandardOutput;
         if (toStdout && count != 1) throw new UsageException("--out - writes one PNG to standard output; with --count give a file name.");
@@ -100,11 +100,7 @@ internal sealed class GenerateCommand
             var trace = traceDir is null ? null : new TraceRecorder(bar);
             var result = await pipeline.GenerateAsync(prompt, options with { Seed = seed + (ulong)i }, trace ?? (IProgress<Decoding.DecodeProgress>)bar, ct);
             var metadata = PngMetadata.From(result); // prompt, seed, method, sampling and model in text chunks
-            if (toStdout)
-            {
-                using var stdout = Console.OpenStandardOutput();
-                PngFile.Write(result.Image, stdout, metadata);
-            }
+            if (toStdout) StandardStreams.WriteStdout(stdout => PngFile.Write(result.Image, stdout, metadata));
             else PngFile.Save(result.Image, paths[i], metadata, "--out");
             trace?.Write(count == 1 ? traceDir! : Path.Combine(traceDir!, $"image-{i + 1}"), pipeline, result);
             var st = result.Statistics;

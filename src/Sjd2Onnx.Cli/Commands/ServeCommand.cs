@@ -54,6 +54,7 @@ internal sealed class ServeCommand
             MaxConcurrent = parse.GetValue(_maxConcurrent) ?? 1,
             QueueLimit = parse.GetValue(_queue) ?? 8,
         };
+        UsageException.FromEngine(options.Validate); // addresses and limits are command-line values: exit code 2
         await Sjd2Server.RunAsync(options, ct); // returns when Ctrl+C or SIGTERM stops the server
         return ExitCodes.Success;
     }

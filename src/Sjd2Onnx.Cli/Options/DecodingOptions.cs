@@ -18,7 +18,7 @@ internal sealed class DecodingOptions
 
     public Option<DecodingMethod?> Method { get; } = new("--method")
     {
-        Description = "Decoding method: ar (one token per pass), sjd (speculative Jacobi decoding, lossless), sjd++ (sjd with draft reuse, lossless), pac (sjd++ with proactive draft trees, lossless; models with tree attention), sjd2 (Jacobi denoising; models trained for it). Default: ar.",
+        Description = "Decoding method: ar (one token per pass), sjd (speculative Jacobi decoding, lossless), sjd++ (sjd with draft reuse, lossless), pac (sjd++ with proactive draft trees, lossless; models with tree attention), sjd2 (Jacobi denoising; models trained for it). Default: sjd++.",
         HelpName = "ar|sjd|sjd++|pac|sjd2",
         CustomParser = r => TryParseMethod(r.Tokens.Count == 0 ? "" : r.Tokens[0].Value, out var m) ? m : Fail<DecodingMethod?>(r, MethodError(r.Tokens[0].Value)),
     };
@@ -124,8 +124,8 @@ internal sealed class DecodingOptions
         command.Options.Add(Reseed);
     }
 
-    /// <summary>The method of <c>--method</c> (ar when not given).</summary>
-    public DecodingMethod MethodOf(ParseResult parse) => parse.GetValue(Method) ?? DecodingMethod.Ar;
+    /// <summary>The method of <c>--method</c> (the engine's default when not given).</summary>
+    public DecodingMethod MethodOf(ParseResult parse) => parse.GetValue(Method) ?? GenerationOptions.DefaultMethod;
 
     /// <summary>The decoding values given on the command line.</summary>
     public DecodingValues ValuesOf(ParseResult parse) => new(

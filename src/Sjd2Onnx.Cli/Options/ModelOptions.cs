@@ -32,9 +32,9 @@ internal sealed class ModelOptions
 
     public Option<int?> Threads { get; } = new("--threads")
     {
-        Description = "ONNX Runtime threads per graph; default: by the model's size (the calling thread only for small models, every core for the transformer and VQ decoder of large ones).",
+        Description = "ONNX Runtime threads per graph; default: by the model's size (the calling thread only for small models, every core for the transformer and VQ decoder of large ones); at most the number of processors.",
         HelpName = "N",
-        CustomParser = ValueParsers.Int("--threads", 1, PipelineOptions.MaxIntraOpThreads),
+        CustomParser = ValueParsers.Int("--threads", 1, PipelineOptions.MaxThreadsHere, " (the processors this process may use)"),
     };
 
     public Option<string?> Tf32 { get; } = new("--tf32")

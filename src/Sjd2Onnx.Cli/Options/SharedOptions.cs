@@ -31,10 +31,6 @@ internal static class SharedOptions
         CustomParser = ValueParsers.Switch(name),
     };
 
-    /// <summary>Checks that seeds <paramref name="first"/> … first + count − 1 exist (no silent wrap to 0).</summary>
-    public static void CheckSeedRange(ulong first, long count, string countOption)
-    {
-        if (count > 0 && first > ulong.MaxValue - (ulong)(count - 1))
-            throw new UsageException($"--seed {first} with {countOption} {count} runs past the largest seed {ulong.MaxValue}; use a smaller --seed.");
-    }
+    /// <summary>Checks that seeds <paramref name="first"/> … first + count − 1 exist (no silent wrap to 0), by the engine's rule.</summary>
+    public static void CheckSeedRange(ulong first, long count) => UsageException.FromEngine(() => SettingError.CheckSeedRange(first, count));
 }

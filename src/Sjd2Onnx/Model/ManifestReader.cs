@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sjd2Onnx.IO;
 using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Model;
@@ -17,13 +18,7 @@ internal static class ManifestReader
         if (!File.Exists(path))
             throw new Sjd2Exception($"'{modelDir}' has no {FileName}; it is not a model folder (export one with export_models.py).");
         path = ResolveInside(modelDir, FileName, FileName);
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new Sjd2Exception($"cannot read '{path}': {e.Message}", e);
-        }
-        var manifest = Parse(text);
+        var manifest = Parse(InputFile.ReadAllText(path, InputFile.MaxTextBytes, FileName));
         CheckFiles(modelDir, manifest);
         return manifest;
     }
@@ -261,6 +256,8 @@ internal static class ManifestReader
             string full = ResolveInside(modelDir, rel, what);
             if (!File.Exists(full))
                 throw new Sjd2Exception($"{FileName}: {what} names '{rel}', which is not in '{modelDir}'; re-export the model or fix the path.");
+            // A FIFO or device would block the loader; tokenizer files are read whole, so their size is bounded too.
+            InputFile.Check(full, what.StartsWith("tokenizer.", StringComparison.Ordinal) ? InputFile.MaxTokenizerBytes : long.MaxValue, $"{FileName}: {what}");
         }
     }
 

@@ -38,7 +38,7 @@ internal static class ParityCheck
 
     private static (IReadOnlyList<Result> Results, double Tolerance) Compare(string path, ModelSessions sessions)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        using var doc = JsonDocument.Parse(IO.InputFile.ReadAllText(path, IO.InputFile.MaxTokenizerBytes, "parity.json"));
         double tolerance = doc.RootElement.TryGetProperty("tolerance", out var tol) ? tol.GetDouble() : 1e-4;
         var results = new List<Result>();
         int caseIndex = 0;

@@ -4,7 +4,7 @@ using Microsoft.ML.Tokenizers;
 namespace Sjd2Onnx.Model;
 
 /// <summary>Turns a prompt into the text-token ids of the conditional and unconditional rows.</summary>
-internal sealed class PromptEncoder
+internal sealed partial class PromptEncoder
 {
     private static readonly System.Text.RegularExpressions.Regex WordOrSymbol = new(@"\w+|[^\w\s]", System.Text.RegularExpressions.RegexOptions.Compiled);
     private readonly Tokenizer _tokenizer;
@@ -54,9 +54,10 @@ internal sealed class PromptEncoder
 
     /// <summary>
     /// Prompt token ids (template ids excluded, <c>tokenizer.prompt_format</c> applied); throws for
-    /// empty or too long prompts, prompts with control characters, and prompts in which the tokenizer
-    /// knows no word (every token is its unknown token): those would silently give an unconditioned
-    /// image. Byte-level tokenizers (byte_level bpe, tiktoken) have no unknown token: any text passes.
+    /// empty or too long prompts, prompts with control characters, and prompts with a word the
+    /// tokenizer does not know (it would become the unknown token and be ignored without a word).
+    /// Unknown symbols pass as the unknown token. Byte-level tokenizers (byte_level bpe, tiktoken)
+    /// have no unknown token: any text passes.
     /// </summary>
     public IReadOnlyList<int> Tokenize(string prompt)
     {
@@ -67,8 +68,19 @@ internal sealed class PromptEncoder
                 throw new Sjd2Exception($"the prompt contains the control character U+{(int)c:X4}; remove it (prompt files: one plain-text prompt a line).");
         var spec = _manifest.Tokenizer;
         string text = spec.Lowercase ? prompt.ToLowerInvariant() : prompt;
-        if (_unknownId is int unknown && EncodeText(text).All(id => id == unknown))
-            throw new Sjd2Exception($"the prompt \"{Shorten(prompt)}\" has no word this model knows (every token is unknown); describe the image with words from its vocabulary, e.g. \"a red circle\".");
+        if (_unknownId is int unknown)
+        {
+            if (EncodeText(text).All(id => id == unknown))
+                throw SettingError.For("prompt", $"the prompt \"{Shorten(prompt)}\" has no word this model knows (every token is unknown); describe the image with words from its vocabulary, e.g. \"a red circle\".");
+            // A word the tokenizer does not know would reach the model as its unknown token: the image
+            // would ignore it without a word. Name every such word instead.
+            var unknownWords = Words().Matches(text).Select(m => m.Value).Distinct(StringComparer.Ordinal)
+                .Where(word => EncodeText(word).All(id => id == unknown)).ToList();
+            if (unknownWords.Count > 0)
+                throw SettingError.For("prompt", $"the prompt has {(unknownWords.Count == 1 ? "a word" : "words")} this model does not know: " +
+                    $"{string.Join(", ", unknownWords.Take(10).Select(w => $"'{w}'"))}{(unknownWords.Count > 10 ? ", …" : "")}; " +
+                    "use words from the model's vocabulary (its tokenizer files list them) or leave them out.");
+        }
         var ids = EncodeText(spec.PromptFormat.Replace("{prompt}", text, StringComparison.Ordinal));
         int max = spec.MaxPromptTokens;
         if (ids.Count > max)
@@ -185,4 +197,7 @@ internal sealed class PromptEncoder
         using var stream = System.IO.File.OpenRead(path);
         return SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[\p{L}\p{N}]+")]
+    private static partial System.Text.RegularExpressions.Regex Words();
 }

@@ -24,12 +24,12 @@ public sealed record SamplingSettings(float CfgScale, float Temperature, int Top
     {
         // Far outside these ranges the logits overflow to infinities and the samples are noise.
         if (!(Math.Abs(CfgScale) <= MaxCfgScale))
-            throw new Sjd2Exception($"cfg scale must be a number in [-{MaxCfgScale}, {MaxCfgScale}], got {CfgScale}; pass e.g. --cfg 3.");
+            throw SettingError.For("cfg", $"cfg must be a number in [-{MaxCfgScale}, {MaxCfgScale}], got {CfgScale}; 1 turns guidance off, 3 is a strong one.");
         if (!(Temperature >= MinTemperature && Temperature <= MaxTemperature))
-            throw new Sjd2Exception($"temperature must be in [{MinTemperature}, {MaxTemperature}], got {Temperature}; pass e.g. --temperature 1.");
+            throw SettingError.For("temperature", $"temperature must be in [{MinTemperature}, {MaxTemperature}], got {Temperature}; 1 samples the model as trained.");
         if (TopK < 0)
-            throw new Sjd2Exception($"top-k must be >= 0 (0 = off), got {TopK}.");
+            throw SettingError.For("top_k", $"top_k must be 0 or more (0 turns it off), got {TopK}.");
         if (!(TopP > 0 && TopP <= 1))
-            throw new Sjd2Exception($"top-p must be in (0, 1], got {TopP}; pass 1 to turn it off.");
+            throw SettingError.For("top_p", $"top_p must be in (0, 1], got {TopP}; 1 turns it off.");
     }
 }

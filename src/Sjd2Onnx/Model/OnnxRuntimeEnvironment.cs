@@ -104,7 +104,7 @@ internal static class OnnxRuntimeEnvironment
         _ => false,
     };
 
-    /// <summary>Item 2e of issue 10: one line naming the packages instead of a raw TypeInitializationException.</summary>
+    /// <summary>One line naming the packages instead of a raw TypeInitializationException.</summary>
     internal static Sjd2Exception NativeLibraryMissing(Exception e) => new(
         "the ONNX Runtime native library (onnxruntime) cannot be loaded: the application must reference one native package, " +
         $"version {ManagedVersion()}: Microsoft.ML.OnnxRuntime (CPU), Microsoft.ML.OnnxRuntime.Gpu (CUDA) or Microsoft.ML.OnnxRuntime.DirectML (Windows).", e);

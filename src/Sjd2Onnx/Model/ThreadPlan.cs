@@ -36,7 +36,7 @@ internal sealed record ThreadPlan(int TextEmbedding, int ImageEmbedding, int Tra
         return transformerBytes >= LargeModelBytes ? new(text, 1, large, large) : new(text, 1, 1, 1);
     }
 
-    // ONNX Runtime's default is one thread per physical core. A small VM whose two vCPUs are one
+    // ONNX Runtime's default is one thread per physical core. A small virtual machine whose two vCPUs are one
     // core's two hardware threads then gets one thread, and a GPT-B-sized pass was measured
     // 1.6-1.75x faster on two there: small machines use every logical processor this process may
     // run on. Larger ones keep ONNX Runtime's count, which leaves SMT siblings out (0).

@@ -40,7 +40,7 @@ internal sealed class SeededRandom
     /// 99 % of values. Its own stream, not <see cref="NextGaussian"/>'s. SJD2 draws a vector of
     /// noise for every slot that enters the window (about 49 000 values an image on the default
     /// model); the float Box–Muller loop before it cost 11 ns a value warm, the ziggurat 4.7 in
-    /// back-to-back runs of one micro-benchmark (Intel Xeon VM). On an AMD EPYC Zen 5 VM that
+    /// back-to-back runs of one micro-benchmark (an Intel Xeon virtual machine). On an AMD EPYC Zen 5 machine that
     /// ziggurat took 9 ns, because each draw loaded and stored the generator's state through this
     /// object's fields; with the state in registers and one value per 32-bit half, 3.4 ns.
     /// </summary>

@@ -46,7 +46,7 @@ internal sealed class BenchCommand
     };
 
     private readonly Option<bool> _passes = SharedOptions.Switch("--passes",
-        "Instead of whole images: the cost of one transformer pass over window sizes 1–32 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
+        "Instead of whole images: the cost of one transformer pass over window sizes 1–64 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
 
     private readonly Option<float?> _peakGflops = new("--peak-gflops")
     {
@@ -60,6 +60,12 @@ internal sealed class BenchCommand
         Description = "With --passes: this machine's memory bandwidth in GB/s for the roofline column (default: measured here, reading as many bytes as the transformer's weights on every core).",
         HelpName = "GBPS",
         CustomParser = ValueParsers.Float("--peak-gbps"),
+    };
+
+    private readonly Option<string?> _cacheLengths = new("--cache-lengths")
+    {
+        Description = "With --passes: the cache lengths to measure, comma-separated (default 16,64,128,256; lengths the model cannot hold with the widest window are left out).",
+        HelpName = "LIST",
     };
 
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
@@ -86,6 +92,7 @@ internal sealed class BenchCommand
         command.Options.Add(_passes);
         command.Options.Add(_peakGflops);
         command.Options.Add(_peakGbps);
+        command.Options.Add(_cacheLengths);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -116,7 +123,14 @@ internal sealed class BenchCommand
             if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
             if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
             // The rows a generation runs: two with guidance (conditional and unconditional), else one.
-            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps);
+            int[]? lengths = null;
+            if (parse.GetValue(_cacheLengths) is string list)
+            {
+                lengths = [.. list.Split(',', StringSplitOptions.TrimEntries).Select(x => int.TryParse(x, System.Globalization.CultureInfo.InvariantCulture, out int v) && v >= 0 ? v
+                    : throw new UsageException($"--cache-lengths: '{x}' is not a non-negative whole number."))];
+                if (lengths.Length == 0) throw new UsageException("--cache-lengths needs at least one length.");
+            }
+            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps, lengths);
             if (jsonPath is not null)
             {
                 OutputFile.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");

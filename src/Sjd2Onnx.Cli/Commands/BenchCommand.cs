@@ -68,6 +68,12 @@ internal sealed class BenchCommand
         HelpName = "LIST",
     };
 
+    private readonly Option<string?> _windows = new("--windows")
+    {
+        Description = "With --passes: the window sizes to measure, comma-separated (default 1,2,4,8,16,32,64; sizes above the image's slots are left out).",
+        HelpName = "LIST",
+    };
+
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
     private readonly Option<string?> _json = SharedOptions.Json("Write the summary and every run as JSON.");
     private readonly Option<bool> _quiet = SharedOptions.Quiet();
@@ -93,6 +99,7 @@ internal sealed class BenchCommand
         command.Options.Add(_peakGflops);
         command.Options.Add(_peakGbps);
         command.Options.Add(_cacheLengths);
+        command.Options.Add(_windows);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -123,14 +130,9 @@ internal sealed class BenchCommand
             if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
             if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
             // The rows a generation runs: two with guidance (conditional and unconditional), else one.
-            int[]? lengths = null;
-            if (parse.GetValue(_cacheLengths) is string list)
-            {
-                lengths = [.. list.Split(',', StringSplitOptions.TrimEntries).Select(x => int.TryParse(x, System.Globalization.CultureInfo.InvariantCulture, out int v) && v >= 0 ? v
-                    : throw new UsageException($"--cache-lengths: '{x}' is not a non-negative whole number."))];
-                if (lengths.Length == 0) throw new UsageException("--cache-lengths needs at least one length.");
-            }
-            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps, lengths);
+            int[]? lengths = PositiveList(parse.GetValue(_cacheLengths), "--cache-lengths", 0);
+            int[]? windows = PositiveList(parse.GetValue(_windows), "--windows", 1);
+            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps, lengths, windows);
             if (jsonPath is not null)
             {
                 OutputFile.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");
@@ -229,6 +231,15 @@ internal sealed class BenchCommand
         var lines = File.ReadAllLines(arg).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         if (lines.Count == 0) throw new UsageException($"prompt file '{arg}' has no prompts (one per line, # starts a comment).");
         return lines;
+    }
+
+    /// <summary>A comma-separated list of whole numbers of at least <paramref name="min"/>; null when the option is absent.</summary>
+    private static int[]? PositiveList(string? list, string option, int min)
+    {
+        if (list is null) return null;
+        int[] values = [.. list.Split(',', StringSplitOptions.TrimEntries).Select(x => int.TryParse(x, System.Globalization.CultureInfo.InvariantCulture, out int v) && v >= min ? v
+            : throw new UsageException($"{option}: '{x}' is not a whole number of at least {min}."))];
+        return values.Length > 0 ? values : throw new UsageException($"{option} needs at least one value.");
     }
 
     private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar, BenchScorer scorer)

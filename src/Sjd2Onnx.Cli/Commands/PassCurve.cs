@@ -19,12 +19,12 @@ internal static class PassCurve
     private static readonly int[] CacheLengths = [16, 64, 128, 256];
 
     /// <summary>Measures the curve, prints it and returns it as JSON.</summary>
-    public static JsonObject Run(Sjd2Pipeline pipeline, int batch, int repeats, double? peakGflops, double? peakGbps, IReadOnlyList<int>? cacheLengths = null)
+    public static JsonObject Run(Sjd2Pipeline pipeline, int batch, int repeats, double? peakGflops, double? peakGbps, IReadOnlyList<int>? cacheLengths = null, IReadOnlyList<int>? windowSizes = null)
     {
         var m = pipeline.Manifest;
         var t = m.Transformer;
         int slots = m.Image.GridHeight * m.Image.GridWidth;
-        var windows = Windows.Where(w => w <= slots).ToArray();
+        var windows = (windowSizes ?? Windows).Where(w => w <= slots).DefaultIfEmpty(1).ToArray();
         var lengths = (cacheLengths ?? CacheLengths).Where(p => p + windows.Max() <= t.MaxSequenceLength).DefaultIfEmpty(0).ToArray();
         // Weights read per pass: the transformer graph's file(s), nearly all weights (fp32: 4 bytes each;
         // block-quantized: bits/8 a weight plus a float32 scale and a zero point of `bits` bits a block).

@@ -48,6 +48,20 @@ public sealed class QuantizedExactnessTests(QuantizedMicroFixture micro, ITestOu
     }
 
     [Fact]
+    public void Parity_IsCheckedAtAccuracyLevelZero()
+    {
+        // micro-int4 runs at accuracy level 4 (int8 inputs); its float reference holds only at level 0.
+        Assert.Equal(4, micro.Pipeline.Manifest.Weights.AccuracyLevel);
+        using (var levelZero = Model.ParityCheck.AtAccuracyLevelZero(micro.Dir, micro.Pipeline.Manifest))
+            Assert.NotNull(levelZero);
+        using (var none = Model.ParityCheck.AtAccuracyLevelZero(SpeculativeTestSupport.ModelDir("micro"), Model.ManifestReader.Load(SpeculativeTestSupport.ModelDir("micro"))))
+            Assert.Null(none);
+        var (results, tolerance) = Model.ParityCheck.Run(micro.Dir);
+        Assert.Contains(results, r => r.Graph == "transformer");
+        Assert.All(results, r => Assert.True(r.MaxAbsDiff <= tolerance, $"{r.Graph}.{r.Output} case {r.Case}: {r.MaxAbsDiff:G3} > {tolerance}"));
+    }
+
+    [Fact]
     public void Ar_MatchesExactArDistribution() =>
         AssertMatches(new GenerationOptions { Method = DecodingMethod.Ar }, Samples / 2, 41_000_000);
 

@@ -14,11 +14,12 @@ Correct by construction, in two steps:
    initializer [K, N] whose N columns are all rows the codebook knows becomes ``MatMulNBits`` with
    those codes; other MatMuls (attention scores, the SJD2 noise embedding) stay float.
 
-Accuracy level 4 (the default) lets ONNX Runtime round each input row to int8 per block of
-``block_size`` (scale = max |x| / 127) and multiply in integers where the CPU has such kernels;
-``emulate_int8_inputs_`` makes the PyTorch reference round the same way, so parity.json still
-holds to 1e-4 (1.6e-6 measured on micro-int4, 3.3e-2 without the emulation). On a CPU where ONNX
-Runtime computes these nodes in float32 instead, export with ``--accuracy-level 0``.
+Accuracy level 4 (the default) lets ONNX Runtime round each input row of these nodes to int8 per
+block of ``block_size`` (scale = max |x| / 127) and multiply in integers where the CPU has such
+kernels. That rounding is a choice of the kernel, not of the export, and it flips with the last bit
+of an input, so parity.json is the float reference (the rounded weights, float inputs) and
+`sjd2 parity` replays it through the transformer at level 0. ``emulate_int8_inputs_`` reproduces
+the int8 rounding in PyTorch for quality measurements (tools/quant_kl.py).
 
 ``MatMulNBits`` layout (ONNX Runtime contrib operator): ``B`` uint8 [N, k_blocks, block_size·bits/8],
 codes packed along K, low bits first (4-bit: element 2j in the low nibble of byte j); ``scales``

@@ -10,7 +10,7 @@ against it within 1e-4), so no ONNX Runtime is needed here.
     /usr/bin/python3 tools/quant_kl.py demo [--state onnx/torch_state.pt] [--batches 8]
     /usr/bin/python3 tools/quant_kl.py tiny [--seed 0]
 
-Prints one JSON line per format: KL(float32 || format) in nats per image token (mean and the 99th
+Prints one JSON line per format and accuracy level (level 4: the int8 input rounding emulated): KL(float32 || format) in nats per image token (mean and the 99th
 percentile over tokens), the cross-entropy of the teacher codes under both models, and the share of
 tokens where the two models' most likely code differs. Temperature 1, no top-k, conditional rows.
 """
@@ -36,9 +36,12 @@ def compare(model, batches, block_size: int) -> None:
     """``batches``: list of (inputs_embeds fn, attention mask, position ids, target codes, first logit row)."""
     variants = {}
     for fmt in ("int8", "int4"):
-        m = copy.deepcopy(model)
-        qz.quantize_linears_(m, qz.FORMATS[fmt], block_size)
-        variants[fmt] = m.eval()
+        for level in (0, 4):
+            m = copy.deepcopy(model)
+            qz.quantize_linears_(m, qz.FORMATS[fmt], block_size)
+            if level == 4:       # inputs rounded to int8 per block, as ONNX Runtime computes accuracy level 4
+                qz.emulate_int8_inputs_(m, block_size)
+            variants[f"{fmt} level {level}"] = m.eval()
     stats = {fmt: {"kl": [], "ce_q": [], "flip": []} for fmt in variants}
     ce_f = []
     with torch.no_grad():

@@ -7,6 +7,7 @@ Run with Debian's system Python, which has torch and onnx:
     /usr/bin/python3 export_models.py tiny --out tests/models/tiny-eol --grid 3x3 --codebook 16 --end-of-line
     /usr/bin/python3 export_models.py tiny --out tests/models/micro --grid 2x2 --codebook 5 --no-sjd2
     /usr/bin/python3 export_models.py tiny --out tests/models/micro-sjd2 --grid 2x2 --codebook 5
+    /usr/bin/python3 export_models.py tiny --out tests/models/micro-int4 --grid 2x2 --codebook 5 --no-sjd2 --weights int4
     /usr/bin/python3 export_models.py demo ...      (tools/pysjd2/demo.py, when present)
 
 Real model families (docs/models.md):
@@ -110,7 +111,8 @@ def _export_tiny(args):
     model, vq, manifest, tok = build_tiny(
         grid=args.grid, codebook_size=args.codebook, end_of_line=args.end_of_line,
         sjd2=not args.no_sjd2, seed=args.seed, name=name, max_prompt_tokens=args.max_prompt_tokens)
-    export_model_folder(args.out, model, vq, manifest, tok, parity_seed=args.seed)
+    export_model_folder(args.out, model, vq, manifest, tok, parity_seed=args.seed, weights=args.weights,
+                        block_size=args.block_size, accuracy_level=args.accuracy_level)
 
 
 def cmd_tiny(args):
@@ -170,6 +172,8 @@ def main(argv=None):
     t.add_argument("--name", default=None, help="manifest name (default: the folder's name)")
     t.add_argument("--max-prompt-tokens", type=int, default=24, help="default 24")
     t.add_argument("--skip-parity", action="store_true", help="do not run `sjd2 parity` afterwards")
+    from pysjd2.quantize import add_arguments as add_weight_arguments
+    add_weight_arguments(t)
     t.set_defaults(func=cmd_tiny)
 
     from pysjd2.families import FAMILIES, family_module

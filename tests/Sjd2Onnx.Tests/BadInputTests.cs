@@ -33,6 +33,7 @@ public class BadInputTests
         ["num_layers not matching the transformer"] = (t => WithManifest(t, j => j["transformer"]!["num_layers"] = 3, "micro"), "transformer"),
         ["unknown tokenizer type"] = (t => WithManifest(t, j => j["tokenizer"]!["type"] = "magic"), "tokenizer.type"),
         ["graph path outside the folder"] = (OutsidePath, "outside"),
+        ["unknown weight format"] = (t => WithManifest(t, j => j["weights"] = new JsonObject { ["format"] = "int3" }), "'weights.format' is 'int3'"),
         ["absolute graph path"] = (t => WithManifest(t, j => j["graphs"]!["transformer"] = Path.Combine(TestPaths.Model("tiny"), "transformer.onnx")), "absolute"),
         ["tokenizer path outside the folder"] = (t => WithManifest(t, j => j["tokenizer"]!["vocab"] = "../../vocab.txt"), "outside"),
         ["graph file missing"] = (t => WithManifest(t, j => j["graphs"]!["vq_decoder"] = "nothing-here.onnx"), "nothing-here.onnx"),

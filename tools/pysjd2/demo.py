@@ -273,13 +273,17 @@ def manifest(model: Sjd2Transformer, mean: torch.Tensor, std: torch.Tensor, meta
     }
 
 
-def export(out_dir: str, model, decoder, codebook, mean, std, meta: Dict) -> None:
+def export(out_dir: str, model, decoder, codebook, mean, std, meta: Dict, weights: str = "float32",
+           block_size: Optional[int] = None, accuracy_level: Optional[int] = None) -> None:
+    """``weights`` int8 / int4: quantized linear layers (pysjd2.quantize); torch_state.pt keeps the
+    float32 weights either way."""
     from .onnx_export import export_model_folder
     os.makedirs(out_dir, exist_ok=True)
     tok = shapes.WordTokenizer()
     vocab_text = "".join(t + "\n" for t in tok.tokens)
     man = manifest(model, mean, std, meta)
-    export_model_folder(out_dir, model, decoder, man, {"vocab.txt": vocab_text}, parity_seed=0)
+    export_model_folder(out_dir, model, decoder, man, {"vocab.txt": vocab_text}, parity_seed=0, weights=weights,
+                        block_size=block_size, accuracy_level=accuracy_level)
     shapes.write_world(os.path.join(out_dir, "shapes_world.json"))
     save_torch_state(os.path.join(out_dir, "torch_state.pt"), model, decoder, codebook, mean, std, meta)
     with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8", newline="\n") as f:
@@ -321,6 +325,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=40, help="evaluate: prompts per split")
     ap.add_argument("--state", default=None, help="sample/export: torch_state.pt or a train checkpoint")
+    from .quantize import add_arguments as add_weight_arguments
+    add_weight_arguments(ap)
     args = ap.parse_args(argv)
     args.steps_given = args.steps is not None
     if args.steps is None:
@@ -347,7 +353,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   "top_k": args.top_k, "temperature": args.temperature, **r}))
             return 0
         if cmd == "export":
-            export(args.out, model, dec, cb, mean, std, meta)
+            export(args.out, model, dec, cb, mean, std, meta, args.weights, args.block_size, args.accuracy_level)
             return 0
         prompts = args.prompts if args.prompts else DEFAULT_PROMPTS
         path = args.grid or os.path.join(REPO, "docs", "samples-ar.png")

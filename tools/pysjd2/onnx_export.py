@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import pathlib
 import warnings
@@ -545,19 +546,35 @@ def write_tokenizer_files(out_dir, tokenizer_files):
 def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: nn.Module,
                         manifest: dict, tokenizer_files: Dict[str, Union[str, bytes, pathlib.Path]],
                         parity_seed: int = 0, tolerance: float = 1e-4,
-                        self_test_tol: float = 1e-5, window_mask: bool = True, lean: bool = True) -> dict:
+                        self_test_tol: float = 1e-5, window_mask: bool = True, lean: bool = True,
+                        weights: str = "float32", block_size: Optional[int] = None,
+                        accuracy_level: Optional[int] = None) -> dict:
     """Writes a complete model folder and returns the manifest written.
+
+    ``weights`` int8 / int4: the transformer's linear layers as MatMulNBits (pysjd2.quantize); the
+    self-tests and parity.json use a copy of the model with the same rounded weights.
 
     ``manifest``: the model.json content; ``graphs`` is filled in, ``transformer`` dimensions are
     filled from / checked against the model, ``sjd2`` must match ``noise_conditioning``.
     ``tokenizer_files``: file name -> str (text, written UTF-8), bytes, or pathlib.Path (copied).
     """
+    from . import quantize as qz
     transformer = transformer.eval()
     vq_decoder = vq_decoder.eval()
     cfg = transformer.config
     os.makedirs(out_dir, exist_ok=True)
     m = _check_manifest(manifest, cfg, vq_decoder)
     grid = (m["image"]["grid_height"], m["image"]["grid_width"])
+    bits = qz.check_format(weights)
+    book = None
+    m.pop("weights", None)
+    if bits is not None:
+        block_size = block_size or qz.DEFAULT_BLOCK_SIZE
+        accuracy_level = qz.DEFAULT_ACCURACY_LEVEL if accuracy_level is None else accuracy_level
+        qz.check_block_size(block_size)
+        transformer = copy.deepcopy(transformer)
+        book = qz.quantize_linears_(transformer, bits, block_size, q_scale=1.0 / math.sqrt(cfg.head_dim) if lean else None)
+        m["weights"] = qz.manifest_entry(weights, block_size, accuracy_level)
 
     print(f"exporting to {out_dir}")
     window_consistency_check(transformer, seed=parity_seed, tol=self_test_tol)
@@ -567,6 +584,10 @@ def export_model_folder(out_dir: str, transformer: Sjd2Transformer, vq_decoder: 
     write_tokenizer_files(out_dir, tokenizer_files)
 
     export_graphs(out_dir, transformer, vq_decoder, grid, window_mask, lean)
+    if book is not None:
+        done = qz.to_matmul_nbits(os.path.join(out_dir, GRAPH_FILES["transformer"]), book, accuracy_level)
+        print(f"  transformer.onnx: {done['matmul_nbits']} MatMulNBits ({weights}, block {block_size}, "
+              f"accuracy level {accuracy_level}), {book.weights} weights")
     for key in ("text_embedding", "image_embedding", "transformer", "vq_decoder"):
         _describe(os.path.join(out_dir, GRAPH_FILES[key]))
 

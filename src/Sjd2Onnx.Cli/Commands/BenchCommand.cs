@@ -47,7 +47,7 @@ internal sealed class BenchCommand
     };
 
     private readonly Option<bool> _passes = SharedOptions.Switch("--passes",
-        "Instead of whole images: the cost of one transformer pass over window sizes 1–32 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
+        "Instead of whole images: the cost of one transformer pass over window sizes 1–64 and cache lengths 16–256, with FLOPs, bytes and (given the peaks) the fraction of the roofline.");
 
     private readonly Option<float?> _peakGflops = new("--peak-gflops")
     {
@@ -61,6 +61,18 @@ internal sealed class BenchCommand
         Description = "With --passes: this machine's memory bandwidth in GB/s for the roofline column (default: measured here, reading as many bytes as the transformer's weights on every core).",
         HelpName = "GBPS",
         CustomParser = ValueParsers.Float("--peak-gbps"),
+    };
+
+    private readonly Option<string?> _cacheLengths = new("--cache-lengths")
+    {
+        Description = "With --passes: the cache lengths to measure, comma-separated (default 16,64,128,256; lengths the model cannot hold with the widest window are left out).",
+        HelpName = "LIST",
+    };
+
+    private readonly Option<string?> _windows = new("--windows")
+    {
+        Description = "With --passes: the window sizes to measure, comma-separated (default 1,2,4,8,16,32,64; sizes above the image's slots are left out).",
+        HelpName = "LIST",
     };
 
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
@@ -87,6 +99,8 @@ internal sealed class BenchCommand
         command.Options.Add(_passes);
         command.Options.Add(_peakGflops);
         command.Options.Add(_peakGbps);
+        command.Options.Add(_cacheLengths);
+        command.Options.Add(_windows);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -117,7 +131,9 @@ internal sealed class BenchCommand
             if ((gflops is null) != (gbps is null)) throw new UsageException("--peak-gflops and --peak-gbps go together (the roofline needs both).");
             if (gflops <= 0 || gbps <= 0) throw new UsageException("--peak-gflops and --peak-gbps must be positive.");
             // The rows a generation runs: two with guidance (conditional and unconditional), else one.
-            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps);
+            int[]? lengths = PositiveList(parse.GetValue(_cacheLengths), "--cache-lengths", 0);
+            int[]? windows = PositiveList(parse.GetValue(_windows), "--windows", 1);
+            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps, lengths, windows);
             if (jsonPath is not null)
             {
                 OutputFile.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");
@@ -217,6 +233,15 @@ internal sealed class BenchCommand
         var lines = UsageException.FromEngine(() => InputFile.ReadAllLines(arg, InputFile.MaxTextBytes, "--prompts file")).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         if (lines.Count == 0) throw new UsageException($"prompt file '{arg}' has no prompts (one per line, # starts a comment).");
         return lines;
+    }
+
+    /// <summary>A comma-separated list of whole numbers of at least <paramref name="min"/>; null when the option is absent.</summary>
+    private static int[]? PositiveList(string? list, string option, int min)
+    {
+        if (list is null) return null;
+        int[] values = [.. list.Split(',', StringSplitOptions.TrimEntries).Select(x => int.TryParse(x, System.Globalization.CultureInfo.InvariantCulture, out int v) && v >= min ? v
+            : throw new UsageException($"{option}: '{x}' is not a whole number of at least {min}."))];
+        return values.Length > 0 ? values : throw new UsageException($"{option} needs at least one value.");
     }
 
     private static void PrintTable(Sjd2Pipeline pipeline, string provider, int prompts, int seeds, List<BenchMethod> methods, BenchMethod? ar, BenchScorer scorer)

@@ -31,6 +31,8 @@ internal sealed class InfoCommand
         Console.WriteLine($"sjd2         {(m.Sjd2 is null ? "no (not trained for next-clean-token prediction)" : $"yes: {m.Sjd2.Schedule} schedule, {m.Sjd2.Steps} steps, sigma {m.Sjd2.SigmaMin}..{m.Sjd2.SigmaMax}")}");
         Console.WriteLine($"graph        contract {(pipeline.Sessions.ReturnsNewRows ? "2 (returns the new KV rows; the cache stays with the provider)" : "1 (returns past + window; re-export or `export_models.py upgrade` for contract 2)")}, "
             + (pipeline.SupportsTreeAttention ? "tree attention (pac verifies draft trees)" : "no tree attention (pac decodes chains; re-export for trees)"));
+        Console.WriteLine($"weights      {m.Weights}");
+        Console.WriteLine($"graph bytes  {string.Join(", ", GraphBytes(pipeline.ModelDirectory, m.Graphs))}");
         Console.WriteLine($"running on   {ModelOptions.ProviderName(pipeline.Provider)}");
         Console.WriteLine($"threads      {pipeline.Sessions.Threads}");
         if (pipeline.Provider == ExecutionProvider.Cuda)
@@ -49,5 +51,16 @@ internal sealed class InfoCommand
             label = "";
         }
         return ExitCodes.Success;
+    }
+
+    /// <summary>Each graph's file size with its external data file (<c>NAME.data</c>), e.g. <c>transformer 1.2 MB</c>.</summary>
+    internal static IEnumerable<string> GraphBytes(string modelDir, Model.GraphFiles graphs)
+    {
+        foreach (var (key, file) in new[] { ("text_embedding", graphs.TextEmbedding), ("image_embedding", graphs.ImageEmbedding), ("transformer", graphs.Transformer), ("vq_decoder", graphs.VqDecoder) })
+        {
+            string path = Path.Combine(modelDir, file);
+            long bytes = (File.Exists(path) ? new FileInfo(path).Length : 0) + (File.Exists(path + ".data") ? new FileInfo(path + ".data").Length : 0);
+            yield return $"{key} {bytes:N0} B";
+        }
     }
 }

@@ -15,20 +15,23 @@ namespace Sjd2Onnx.Cli.Commands;
 /// </summary>
 internal static class PassCurve
 {
-    private static readonly int[] Windows = [1, 2, 4, 8, 16, 32];
+    private static readonly int[] Windows = [1, 2, 4, 8, 16, 32, 64];
     private static readonly int[] CacheLengths = [16, 64, 128, 256];
 
     /// <summary>Measures the curve, prints it and returns it as JSON.</summary>
-    public static JsonObject Run(Sjd2Pipeline pipeline, int batch, int repeats, double? peakGflops, double? peakGbps)
+    public static JsonObject Run(Sjd2Pipeline pipeline, int batch, int repeats, double? peakGflops, double? peakGbps, IReadOnlyList<int>? cacheLengths = null, IReadOnlyList<int>? windowSizes = null)
     {
         var m = pipeline.Manifest;
         var t = m.Transformer;
         int slots = m.Image.GridHeight * m.Image.GridWidth;
-        var windows = Windows.Where(w => w <= slots).ToArray();
-        var lengths = CacheLengths.Where(p => p + windows.Max() <= t.MaxSequenceLength).DefaultIfEmpty(0).ToArray();
-        // Weights read per pass: the transformer graph's file(s), nearly all weights (fp32: 4 bytes each).
+        var windows = (windowSizes ?? Windows).Where(w => w <= slots).DefaultIfEmpty(1).ToArray();
+        var lengths = (cacheLengths ?? CacheLengths).Where(p => p + windows.Max() <= t.MaxSequenceLength).DefaultIfEmpty(0).ToArray();
+        // Weights read per pass: the transformer graph's file(s), nearly all weights (fp32: 4 bytes each;
+        // block-quantized: bits/8 a weight plus a float32 scale and a zero point of `bits` bits a block).
         string graph = ManifestReader.ResolveInside(pipeline.ModelDirectory, m.Graphs.Transformer, "transformer");
         long weightBytes = ModelSessions.GraphBytes(graph);
+        var wf = m.Weights;
+        double bytesPerWeight = wf.IsQuantized ? wf.Bits / 8.0 + (sizeof(float) + wf.Bits / 8.0) / wf.BlockSize : sizeof(float);
         double kvRowBytes = 2.0 * t.NumLayers * batch * t.NumKvHeads * t.HeadDim * sizeof(float);
 
         string peaksFrom = "given";
@@ -37,7 +40,7 @@ internal static class PassCurve
             (peakGflops, peakGbps) = MachinePeaks.Measure(weightBytes);
             peaksFrom = "measured here";
         }
-        Console.WriteLine($"model {m.Name}: per-pass cost, {(batch == 2 ? "2 rows (CFG)" : "1 row (guidance scale 1: no CFG row)")}, median of {repeats} passes; weights ≈ {weightBytes / 1e6:F1} MB");
+        Console.WriteLine($"model {m.Name}: per-pass cost, {(batch == 2 ? "2 rows (CFG)" : "1 row (guidance scale 1: no CFG row)")}, median of {repeats} passes; weights ≈ {weightBytes / 1e6:F1} MB, {wf}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"machine: {peakGflops:F0} GFLOP/s, {peakGbps:F0} GB/s ({peaksFrom}), {Environment.ProcessorCount} cores; transformer threads: {pipeline.Sessions.Threads}"));
         string header = $"{"window",6} {"cache",6} {"median ms",10} {"min ms",8} {"GFLOP",7} {"MB",6} {"GFLOP/s",8} {"GB/s",6} {"roofline",9}";
@@ -73,7 +76,7 @@ internal static class PassCurve
                 double median = times[repeats / 2], min = times[0];
                 int tokens = batch * w;
                 // 2 FLOPs per weight and token, plus attention (QK and PV) over the cache and the window.
-                double flops = 2.0 * weightBytes / sizeof(float) * tokens + 4.0 * tokens * (p + w) * t.HiddenSize * t.NumLayers;
+                double flops = 2.0 * weightBytes / bytesPerWeight * tokens + 4.0 * tokens * (p + w) * t.HiddenSize * t.NumLayers;
                 double bytes = weightBytes + kvRowBytes * p;
                 double? roof = peakGflops is double f && peakGbps is double b ? Math.Max(flops / (f * 1e9), bytes / (b * 1e9)) * 1e3 : null;
                 double? share = roof is double rf ? rf / median : null;
@@ -98,6 +101,7 @@ internal static class PassCurve
             ["rows"] = batch,
             ["repeats"] = repeats,
             ["weight_bytes"] = weightBytes,
+            ["weight_format"] = wf.ToString(),
             ["peak_gflops"] = peakGflops,
             ["peak_gbps"] = peakGbps,
             ["peaks"] = peaksFrom,

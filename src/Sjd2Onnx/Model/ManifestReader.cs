@@ -111,6 +111,22 @@ internal static class ManifestReader
                     throw Bad("'sjd2.embedding_std' values must be finite and > 0");
             }
 
+            var weights = WeightSpec.Float32;
+            if (root.TryGetProperty("weights", out var wt) && wt.ValueKind != JsonValueKind.Null)
+            {
+                if (wt.ValueKind != JsonValueKind.Object) throw Bad("'weights' must be an object or null");
+                string wf = Str(wt, "format");
+                int bits = wf switch
+                {
+                    "float32" => 32,
+                    "int8" => 8,
+                    "int4" => 4,
+                    _ => throw Bad($"'weights.format' is '{wf}'; supported: float32, int8, int4"),
+                };
+                weights = bits == 32 ? WeightSpec.Float32
+                    : new WeightSpec(wf, bits, Int(wt, "block_size", 16, 1 << 16), Int(wt, "accuracy_level", 0, 4));
+            }
+
             return new ModelManifest
             {
                 Name = Str(root, "name"),
@@ -123,6 +139,7 @@ internal static class ManifestReader
                 Sampling = sampling,
                 Graphs = graphs,
                 Sjd2 = sjd2,
+                Weights = weights,
             };
         }
     }

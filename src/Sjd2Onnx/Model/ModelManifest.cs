@@ -26,6 +26,25 @@ public sealed record ModelManifest
     public required GraphFiles Graphs { get; init; }
     /// <summary>SJD2 noise process; null for models not trained for next-clean-token prediction.</summary>
     public Sjd2Spec? Sjd2 { get; init; }
+    /// <summary>How the transformer's linear-layer weights are stored (model.json <c>weights</c>; float32 when absent).</summary>
+    public WeightSpec Weights { get; init; } = WeightSpec.Float32;
+}
+
+/// <summary>
+/// Storage of the transformer's linear-layer weights: <c>float32</c>, or <c>int8</c> / <c>int4</c> as ONNX
+/// Runtime's block-quantized <c>MatMulNBits</c> (quantization block along the input dimension, accuracy
+/// level of its computation). Informational: the graphs carry everything ONNX Runtime needs.
+/// </summary>
+public sealed record WeightSpec(string Format, int Bits, int BlockSize, int AccuracyLevel)
+{
+    /// <summary>Unquantized float32 weights.</summary>
+    public static WeightSpec Float32 { get; } = new("float32", 32, 0, 0);
+
+    /// <summary>Whether the weights are block-quantized.</summary>
+    public bool IsQuantized => Format != "float32";
+
+    /// <summary>One-line description, e.g. <c>int4 (MatMulNBits, block 32, accuracy level 0)</c>.</summary>
+    public override string ToString() => IsQuantized ? $"{Format} (MatMulNBits, block {BlockSize}, accuracy level {AccuracyLevel})" : Format;
 }
 
 /// <summary>Transformer dimensions.</summary>

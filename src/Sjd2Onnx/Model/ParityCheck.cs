@@ -19,9 +19,10 @@ internal static class ParityCheck
         if (!File.Exists(path))
             throw new Sjd2Exception($"'{modelDir}' has no parity.json; export the model with export_models.py to get reference cases.");
         using var sessions = ModelSessions.Open(modelDir, manifest, provider, 0);
+        using var floatInputs = provider == ExecutionProvider.Cpu ? AtAccuracyLevelZero(modelDir, manifest) : null;
         try
         {
-            return Compare(path, sessions);
+            return Compare(path, sessions, floatInputs);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
                                   or ArgumentException or IndexOutOfRangeException or OnnxRuntimeException)
@@ -36,7 +37,34 @@ internal static class ParityCheck
         return i < 0 ? s : s[..i];
     }
 
-    private static (IReadOnlyList<Result> Results, double Tolerance) Compare(string path, ModelSessions sessions)
+    /// <summary>
+    /// Accuracy level 4 lets ONNX Runtime round the inputs of a <c>MatMulNBits</c> node to int8 where
+    /// the CPU has such kernels: a precision choice of the kernel, not of the export, and one whose
+    /// rounding flips with the last bit of an input. The reference (PyTorch with the same stored
+    /// weights) is therefore replayed through a copy of the transformer at level 0 (float inputs);
+    /// null when the model is not quantized at another level or keeps its weights in an external file.
+    /// </summary>
+    internal static InferenceSession? AtAccuracyLevelZero(string modelDir, ModelManifest manifest)
+    {
+        if (!manifest.Weights.IsQuantized || manifest.Weights.AccuracyLevel == 0) return null;
+        string graph = ManifestReader.ResolveInside(modelDir, manifest.Graphs.Transformer, "transformer");
+        if (File.Exists(graph + ".data")) return null;
+        byte[] bytes = File.ReadAllBytes(graph);
+        // An AttributeProto as protobuf writes it: name (field 1, length 14) then i (field 3, varint).
+        // Level 0..127 is one varint byte, so the level is rewritten in place and no length changes.
+        byte[] key = [0x0A, 14, .. "accuracy_level"u8, 0x18];
+        int rewritten = 0;
+        for (int at = bytes.AsSpan().IndexOf(key); at >= 0;)
+        {
+            int value = at + key.Length;
+            if (bytes[value] < 0x80) { bytes[value] = 0; rewritten++; }
+            int next = bytes.AsSpan(value).IndexOf(key);
+            at = next < 0 ? -1 : value + next;
+        }
+        return rewritten == 0 ? null : new InferenceSession(bytes);
+    }
+
+    private static (IReadOnlyList<Result> Results, double Tolerance) Compare(string path, ModelSessions sessions, InferenceSession? floatInputs)
     {
         using var doc = JsonDocument.Parse(IO.InputFile.ReadAllText(path, IO.InputFile.MaxTokenizerBytes, "parity.json"));
         double tolerance = doc.RootElement.TryGetProperty("tolerance", out var tol) ? tol.GetDouble() : 1e-4;
@@ -49,7 +77,7 @@ internal static class ParityCheck
             {
                 "text_embedding" => sessions.TextEmbedding,
                 "image_embedding" => sessions.ImageEmbedding,
-                "transformer" => sessions.Transformer,
+                "transformer" => floatInputs ?? sessions.Transformer,
                 "vq_decoder" => sessions.VqDecoder,
                 _ => throw new Sjd2Exception($"parity.json names an unknown graph '{graph}'."),
             };

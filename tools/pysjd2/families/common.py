@@ -111,6 +111,8 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
                    help="size budget of parity.json in floats (default 60000; 12000 for --tiny)")
     p.add_argument("--no-self-test", action="store_true", help="skip the float64 window self-test")
     p.add_argument("--skip-parity", action="store_true", help="do not run `sjd2 parity` afterwards")
+    from ..quantize import add_arguments as add_weight_arguments
+    add_weight_arguments(p)
     p.add_argument("--reference", action="store_true",
                    help="also write reference.json (teacher-forced CFG logits built the upstream way; default for --tiny)")
 

@@ -189,7 +189,7 @@ def export(args) -> str:
     with open(os.path.join(ckpt_dir, "emu3.tiktoken"), "rb") as f:
         tik = f.read()
     export_family_folder(args.out, model, vq, manifest, {"emu3.tiktoken": tik}, info, parity_seed=args.seed,
-                         self_test=False if args.no_self_test else None, fp16=args.fp16, contract=args.contract, window_mask=args.window_mask,
+                         self_test=False if args.no_self_test else None, fp16=args.fp16, weights=args.weights, block_size=args.block_size, accuracy_level=args.accuracy_level, contract=args.contract, window_mask=args.window_mask,
                          external_data=args.external_data,
                          max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000))
     tok = Tiktoken(ranks, manifest["tokenizer"]["pre_tokenizer"], manifest["tokenizer"]["special_tokens"])

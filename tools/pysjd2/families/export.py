@@ -128,19 +128,35 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
                          parity_seed: int = 0, tolerance: float = 1e-4, self_test: Optional[bool] = None,
                          max_parity_floats: int = 60000, fp16: bool = False, external_data: Optional[bool] = None,
                          extra_cases: Optional[Callable[[nn.Module], List[dict]]] = None, contract: int = 2,
-                         window_mask: bool = True) -> dict:
+                         window_mask: bool = True, weights: str = "float32", block_size: Optional[int] = None,
+                         accuracy_level: Optional[int] = None) -> dict:
     """Writes a complete model folder for a family model and returns the manifest written.
     ``contract`` 2 (default): the transformer returns only the window's new KV rows, so the engine
     keeps the cache on the execution provider's device; 1: it returns the whole present (past + window).
     ``window_mask`` (default): the transformer takes the tree-attention input (PAC's draft trees);
-    without it the engine decodes PAC as chains."""
+    without it the engine decodes PAC as chains. ``weights`` int8 / int4: the transformer's linear
+    layers as MatMulNBits (pysjd2.quantize), the model's weights rounded to the stored values first so
+    that the self-tests and parity.json use them (the caller's model is rounded in place)."""
+    from .. import quantize as qz
     if contract not in (1, 2):
         raise ValueError(f"contract {contract}: 1 or 2")
+    bits = qz.check_format(weights)
+    if bits is not None and fp16:
+        raise ValueError("--weights int8/int4 and --fp16 exclude each other")
     model = model.eval()
     vq = vq.eval()
     cfg = model.config
     os.makedirs(out_dir, exist_ok=True)
     m = ox._check_manifest(manifest, cfg, vq)
+    book = None
+    m.pop("weights", None)          # e.g. a manifest copied from a quantized folder
+    if bits is not None:
+        block_size = block_size or qz.DEFAULT_BLOCK_SIZE
+        accuracy_level = qz.DEFAULT_ACCURACY_LEVEL if accuracy_level is None else accuracy_level
+        qz.check_block_size(block_size)
+        book = qz.quantize_linears_(model, bits, block_size)
+        m["weights"] = qz.manifest_entry(weights, block_size, accuracy_level)
+        print(f"  weights: {weights} (block {block_size}, accuracy level {accuracy_level}), {book.weights} rounded")
     grid = (m["image"]["grid_height"], m["image"]["grid_width"])
     n_params = sum(p.numel() for p in model.parameters())
     if self_test is None:
@@ -169,6 +185,8 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
         fp16_compute = fp16 and key == "transformer" and contract == 2
         if key == "transformer" and contract == 2:
             return_new_rows(path)
+        if key == "transformer" and book is not None:
+            print(f"  transformer.onnx: {qz.to_matmul_nbits(path, book, accuracy_level)['matmul_nbits']} MatMulNBits")
         if fp16_compute:
             # contract 2 with --fp16: the transformer computes in float16 with a float16 KV cache
             to_fp16_compute(path)
@@ -194,6 +212,8 @@ def export_family_folder(out_dir: str, model: nn.Module, vq: nn.Module, manifest
         f.write(ox._dumps({"tolerance": tol, "cases": cases}) + "\n")
     info = dict(family_info)
     info["fp16"] = bool(fp16)
+    if bits is not None:
+        info["weights"] = weights
     with open(os.path.join(out_dir, "family.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps(info, indent=2) + "\n")
     print(f"  parity.json: {len(cases)} cases, {os.path.getsize(os.path.join(out_dir, 'parity.json'))} bytes")

@@ -183,7 +183,7 @@ def export(args) -> str:
     info = common.family_info(args, "janus-pro", checkpoint=ckpt_dir)
     info["image_size"] = image_size
     export_family_folder(args.out, model, vq, manifest, files, info, parity_seed=args.seed,
-                         self_test=False if args.no_self_test else None, fp16=args.fp16, contract=args.contract, window_mask=args.window_mask,
+                         self_test=False if args.no_self_test else None, fp16=args.fp16, weights=args.weights, block_size=args.block_size, accuracy_level=args.accuracy_level, contract=args.contract, window_mask=args.window_mask,
                          external_data=args.external_data,
                          max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000))
     write_tokenizer_cases(args.out, fields, tj)

@@ -238,7 +238,7 @@ def export(args) -> str:
     with open(spm, "rb") as f:
         spm_bytes = f.read()
     export_family_folder(args.out, model, vq, manifest, {"spiece.model": sentencepiece_for_engine(spm_bytes)}, info,
-                         parity_seed=args.seed, self_test=False if args.no_self_test else None, fp16=args.fp16, contract=args.contract, window_mask=args.window_mask,
+                         parity_seed=args.seed, self_test=False if args.no_self_test else None, fp16=args.fp16, weights=args.weights, block_size=args.block_size, accuracy_level=args.accuracy_level, contract=args.contract, window_mask=args.window_mask,
                          external_data=args.external_data,
                          max_parity_floats=args.parity_floats or (12000 if args.tiny else 60000),
                          extra_cases=extra_cases)

@@ -56,6 +56,16 @@ internal sealed class DeviceBinding : IDisposable
     /// <summary>Binds a tensor in the provider's own memory (a KV cache view) as input <paramref name="name"/>: never copied.</summary>
     public void BindDeviceInput(string name, OrtValue value) => _binding.BindInput(name, value);
 
+    /// <summary>
+    /// Binds a buffer that is device memory unless <paramref name="inHostMemory"/> (a KV cache kept on
+    /// the host under a copying provider, <see cref="KvCacheGraphs.CacheIsHostInput"/>).
+    /// </summary>
+    public void BindInput(string name, OrtValue value, bool inHostMemory)
+    {
+        if (inHostMemory) BindHostInput(name, value);
+        else BindDeviceInput(name, value);
+    }
+
     /// <summary>Binds output <paramref name="name"/> to <paramref name="value"/> (host or device memory: written by each run).</summary>
     public void BindOutput(string name, OrtValue value) => _binding.BindOutput(name, value);
 

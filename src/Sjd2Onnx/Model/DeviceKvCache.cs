@@ -177,8 +177,8 @@ internal sealed class DeviceKvCache : IDisposable
         var (kept, indices) = KeptValues(_queued);
         try
         {
-            BindCacheInput(binding, "cache", cache);
-            BindCacheInput(binding, "rows", rows);
+            binding.BindInput("cache", cache, _graphs.CacheIsHostInput);
+            binding.BindInput("rows", rows, _graphs.CacheIsHostInput);
             binding.BindHostInput("kept", kept);
             binding.BindHostInput("indices", indices);
             binding.BindOutput("cache_out", cache);
@@ -200,13 +200,6 @@ internal sealed class DeviceKvCache : IDisposable
         binding.BindHostInput("cached", _scalarValues[0]);
         binding.BindHostInput("stride", _scalarValues[1]);
         binding.BindHostInput("total", _scalarValues[2]);
-    }
-
-    // The cache and the new rows are in the provider's memory, except under a copying provider whose cache stays on the host (DirectML, float16).
-    private void BindCacheInput(DeviceBinding binding, string name, OrtValue value)
-    {
-        if (_graphs.CacheIsHostInput) binding.BindHostInput(name, value);
-        else binding.BindDeviceInput(name, value);
     }
 
     /// <summary>

@@ -62,10 +62,9 @@ internal sealed class DeviceTopK : IDisposable
     {
         var (logits, values, codes) = Views(s);
         // Under a copying provider whose memory the engine cannot address (DirectML) the logits are a host input: bound again every pass.
-        if (_logitsAreHostInput) _binding.BindHostInput("logits", logits);
+        if (_logitsAreHostInput || _boundWindow != s) _binding.BindInput("logits", logits, _logitsAreHostInput);
         if (_boundWindow != s)
         {
-            if (!_logitsAreHostInput) _binding.BindDeviceInput("logits", logits);
             _binding.BindOutput("values", values);
             _binding.BindOutput("indices", codes);
             _boundWindow = s;

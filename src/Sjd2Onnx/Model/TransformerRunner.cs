@@ -239,14 +239,15 @@ internal sealed class TransformerRunner : IDisposable
     {
         var mask = device.Prepare(p, s, runOptions);
         var binding = _binding ??= new DeviceBinding(_session, _transfer);
-        if (_boundCache != device.CacheVersion || _kvGraphs!.CacheIsHostInput)
+        bool cacheOnHost = _kvGraphs!.CacheIsHostInput;   // its views are then host inputs, bound again every pass
+        if (_boundCache != device.CacheVersion || cacheOnHost)
         {
-            for (int i = 0; i < 2 * _layers; i++) BindCache(binding, _inputNames[3 + i], device.Past(i));
+            for (int i = 0; i < 2 * _layers; i++) binding.BindInput(_inputNames[3 + i], device.Past(i), cacheOnHost);
             _boundCache = device.CacheVersion;
         }
-        if (!ReferenceEquals(_boundMask, mask) || _kvGraphs!.CacheIsHostInput)
+        if (!ReferenceEquals(_boundMask, mask) || cacheOnHost)
         {
-            BindCache(binding, "attention_mask", mask);
+            binding.BindInput("attention_mask", mask, cacheOnHost);
             _boundMask = mask;
         }
         bool resized = _boundWindow != s;
@@ -266,13 +267,6 @@ internal sealed class TransformerRunner : IDisposable
         }
         binding.Run(_session, runOptions);
         _deviceTopK?.Run(s, runOptions);
-    }
-
-    // A cache view or the mask: in the provider's memory, except where the cache stays in host memory under a copying provider (DirectML).
-    private void BindCache(DeviceBinding binding, string name, OrtValue value)
-    {
-        if (_kvGraphs!.CacheIsHostInput) binding.BindHostInput(name, value);
-        else binding.BindDeviceInput(name, value);
     }
 
     // A view of the first elements of a host buffer with this shape (for a window of s tokens), kept for the runner's lifetime.

@@ -5,22 +5,9 @@ using Xunit.Abstractions;
 namespace Sjd2Onnx.Tests;
 
 /// <summary>micro-int4: the micro model exported with 4-bit weights (MatMulNBits), with its exact AR distribution.</summary>
-public sealed class QuantizedMicroFixture : IDisposable
+public sealed class QuantizedMicroFixture() : ExactMicroFixture(Model)
 {
     public const string Model = "micro-int4";
-
-    public QuantizedMicroFixture()
-    {
-        Dir = SpeculativeTestSupport.ModelDir(Model);
-        Pipeline = Sjd2Pipeline.Load(Dir);
-        Exact = SpeculativeTestSupport.ExactDistribution(Dir, SpeculativeMicroFixture.Prompt);
-    }
-
-    public string Dir { get; }
-    public Sjd2Pipeline Pipeline { get; }
-    public double[] Exact { get; }
-
-    public void Dispose() => Pipeline.Dispose();
 }
 
 /// <summary>

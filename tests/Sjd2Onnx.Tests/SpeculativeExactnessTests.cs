@@ -4,14 +4,14 @@ using Xunit.Abstractions;
 
 namespace Sjd2Onnx.Tests;
 
-/// <summary>The micro model (2×2 codes of 5: 625 sequences) with its exact AR distribution, shared by the exactness tests.</summary>
-public sealed class SpeculativeMicroFixture : IDisposable
+/// <summary>A committed model of 2×2 codes of 5 (625 sequences), opened once, with its exact AR distribution for <see cref="Prompt"/>.</summary>
+public abstract class ExactMicroFixture : IDisposable
 {
     public const string Prompt = "a red circle";
 
-    public SpeculativeMicroFixture()
+    protected ExactMicroFixture(string model)
     {
-        Dir = SpeculativeTestSupport.ModelDir("micro");
+        Dir = SpeculativeTestSupport.ModelDir(model);
         Pipeline = Sjd2Pipeline.Load(Dir);
         Exact = SpeculativeTestSupport.ExactDistribution(Dir, Prompt);
     }
@@ -20,8 +20,15 @@ public sealed class SpeculativeMicroFixture : IDisposable
     public Sjd2Pipeline Pipeline { get; }
     public double[] Exact { get; }
 
-    public void Dispose() => Pipeline.Dispose();
+    public void Dispose()
+    {
+        Pipeline.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }
+
+/// <summary>The micro model, shared by the exactness tests.</summary>
+public sealed class SpeculativeMicroFixture() : ExactMicroFixture("micro");
 
 /// <summary>
 /// SJD and SJD++ must be lossless: their samples must follow the exact AR distribution, computed

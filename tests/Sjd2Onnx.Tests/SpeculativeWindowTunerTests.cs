@@ -15,6 +15,18 @@ public sealed class SpeculativeWindowTunerTests
     }
 
     [Fact]
+    public void FallsToArWithinAnImageWhenWidePassesCostMore()
+    {
+        // Random-weight GPT-B with 4-bit weights on two cores: drafts are almost never accepted
+        // and a 16-token pass costs three AR passes. Within the first 256 iterations (one image),
+        // most of the second half must run AR or window 2.
+        var random = new Random(11);
+        var (_, share) = Run(new WindowTuner(), 64, 256,
+            w => (random.NextDouble() < 0.05 ? 2 : 1, 1e-3 * (1 + 0.133 * (w - 1)) * Math.Exp(0.1 * Gaussian(random))));
+        Assert.True(share[1] + share.GetValueOrDefault(2) > 0.8, Describe(share));
+    }
+
+    [Fact]
     public void ClimbsToTheBestWindow()
     {
         // Committed grows with the window up to 16, cost grows slowly: the best rate is at 16.

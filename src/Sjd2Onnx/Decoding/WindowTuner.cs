@@ -19,8 +19,9 @@ namespace Sjd2Onnx.Decoding;
 /// Without that test the window followed noise: where the optimum is flat the tuner walked off it
 /// (docs/decoding.md has the measurements). A neighbour shown slower is probed a quarter as often.
 /// It starts at the speculative methods' fixed default, 16, so that one image with auto costs what
-/// it costs with the default plus a few probes. Window 1 is plain AR (no drafts), so where drafts
-/// do not pay the tuner walks down to it. Shared by the generations of one pipeline (what it learnt
+/// it costs with the default plus a few probes. Window 1 is plain AR (no drafts): where drafts do
+/// not pay, a prediction from the measured pass costs and committed counts jumps down to it
+/// (<see cref="PredictedJump"/>) instead of walking the ladder rung by rung. Shared by the generations of one pipeline (what it learnt
 /// carries over between images), hence the lock.
 /// </summary>
 internal sealed class WindowTuner
@@ -33,6 +34,9 @@ internal sealed class WindowTuner
     private const int MinimumProbes = 3;
     private const double MinimumGain = 0.03; // log ratio: a neighbour must be about 3 % faster
     private const int SlowerProbeSkip = 4;   // a neighbour shown slower gets one probe in this many
+    private const double JumpGain = 0.25;    // a predicted jump must promise this much more rate
+    private const int JumpSpacing = 32;      // epochs between predicted jumps
+    private const double JumpBelowCommitted = 2; // jumps only where passes commit at most this on average
 
     private readonly object _lock = new();
     private readonly PairedSamples[] _samples = new PairedSamples[Ladder.Length];
@@ -42,6 +46,9 @@ internal sealed class WindowTuner
     private Epoch _current = new(), _lastBest = new(), _probe = new();
     private bool _haveLastBest;                  // _lastBest holds a completed epoch on the best window
     private int _pendingArm = -1;                // _probe's arm, waiting for the best window's next epoch
+    private readonly double[] _passSeconds = new double[Ladder.Length]; // per window: counted wall time
+    private readonly int[] _passes = new int[Ladder.Length];            // per window: counted iterations
+    private int _lastJump = int.MinValue / 2;    // epoch of the last model-predicted jump
 
     /// <summary>The window for the next iteration, at most <paramref name="maxWindow"/>.</summary>
     public int Choose(int maxWindow)
@@ -73,6 +80,8 @@ internal sealed class WindowTuner
             {
                 _current.Add(committed);
                 _seconds += seconds;
+                _passSeconds[_arm] += seconds;
+                _passes[_arm]++;
                 (_committedCounts[_arm] ??= new long[Ladder[_arm] + 1])[Math.Clamp(committed, 0, Ladder[_arm])]++;
             }
             if (--_left > 0 || _seconds <= 0) return;
@@ -108,7 +117,54 @@ internal sealed class WindowTuner
             }
             (_lastBest, _current) = (_current, _lastBest);
             _haveLastBest = true;
+            if (PredictedJump() is int jump) MoveTo(jump);
         }
+    }
+
+    // Hill climbing moves one rung per few probes: from 16 down to 1 that is dozens of epochs, a
+    // whole image where drafts never pay (random weights, quantized models whose wide passes are
+    // compute-bound). Where passes commit at most two slots on average, the climb is shortcut by a
+    // prediction for every smaller window: the slots it would commit come from the best window's
+    // committed counts cut at its width, its pass cost from a straight line fitted to the costs of
+    // every window measured so far. A predicted gain of a quarter jumps there at once; the paired
+    // probes then take over, and a jump they undo is not repeated soon.
+    private int? PredictedJump()
+    {
+        if (_epochs - _lastJump < JumpSpacing || _committedCounts[_best] is null
+            || LongRunEase(_best, Ladder[_best]) > JumpBelowCommitted || !FitCost(out double fixedCost, out double perToken))
+            return null;
+        double Rate(int arm)
+        {
+            // The anchor's slot is always committed; the drafts' share is scaled down with the
+            // width, as a narrower window's drafts are younger: a low estimate, so that a jump
+            // is only taken where drafts clearly do not pay for their width.
+            double extra = (LongRunEase(_best, Ladder[arm]) - 1) * Ladder[arm] / Ladder[_best];
+            return (1 + extra) / Math.Max(1e-12, fixedCost + perToken * Ladder[arm]);
+        }
+        int best = _best;
+        for (int arm = 0; arm < _best; arm++)
+            if (Rate(arm) > Rate(best)) best = arm;
+        if (best == _best || Rate(best) < (1 + JumpGain) * Rate(_best)) return null;
+        _lastJump = _epochs;
+        return best;
+    }
+
+    // Least squares of pass seconds against the window over the measured windows (at least two).
+    private bool FitCost(out double fixedCost, out double perToken)
+    {
+        double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+        int windows = 0;
+        for (int arm = 0; arm < Ladder.Length; arm++)
+        {
+            if (_passes[arm] == 0) continue;
+            double x = Ladder[arm], y = _passSeconds[arm] / _passes[arm], weight = _passes[arm];
+            windows++;
+            n += weight; sx += weight * x; sy += weight * y; sxx += weight * x * x; sxy += weight * x * y;
+        }
+        double denominator = n * sxx - sx * sx;
+        perToken = windows >= 2 && denominator > 0 ? Math.Max(0, (n * sxy - sx * sy) / denominator) : 0;
+        fixedCost = windows >= 2 ? (sy - perToken * sx) / n : 0;
+        return windows >= 2 && fixedCost > 0;
     }
 
     // A probe epoch (a neighbour of the best window, alternately above and below) or the best window.

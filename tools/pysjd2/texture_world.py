@@ -456,10 +456,10 @@ def _surface(o: Dict, scene: Dict) -> np.ndarray:
 
 def _paint(rgb: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Colour under brightness b: b <= 1 scales towards black, b > 1 blends towards white (at
-    most 45 %), both keep the hue."""
+    most 35 %), both keep the hue."""
     b = b[..., None]
     dark = rgb * np.minimum(b, 1.0)
-    white = np.clip(b - 1.0, 0.0, 0.45)
+    white = np.clip(b - 1.0, 0.0, 0.35)
     return dark + (255.0 - dark) * white
 
 

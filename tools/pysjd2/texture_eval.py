@@ -339,12 +339,43 @@ def validate(n: int = 200, corruptions_per_kind: int = 60, seed: int = 5) -> Dic
     return out
 
 
+def validate_tokenizer(vq_path: str, n: int = 200, seed: int = 6) -> Dict:
+    """Ground truth after a VQ round trip (encode with the codebook, decode with the trained
+    decoder): the best a model using that tokenizer can score."""
+    import torch
+    from . import demo_train
+    from .texture_train import load_vq
+    codebook, dec, stats = load_vq(vq_path)
+    rng = np.random.default_rng(seed)
+    scenes = [tw.sample_scene(rng, "heldout" if k % 10 == 9 else "all") for k in range(n)]
+    caps = [tw.caption(sc, rng) for sc in scenes]
+    imgs = np.stack([tw.render(sc) for sc in scenes])
+    with torch.no_grad():
+        codes = demo_train.encode_images(torch.from_numpy(imgs), codebook).view(n, 16, 16)
+        rec = ((dec(codes).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    per_attr = {a: [0, 0] for a in ATTRIBUTES}
+    ok = 0
+    for cap, img in zip(caps, rec):
+        r = score(cap, img)
+        ok += r["all"]
+        for a in ATTRIBUTES:
+            if r[a] is not None:
+                per_attr[a][0] += bool(r[a])
+                per_attr[a][1] += 1
+    return {"version": VERSION, "tokenizer": stats, "n": n, "accepted": ok, "accuracy": round(ok / n, 4),
+            "per_attribute": {a: round(v[0] / max(1, v[1]), 4) for a, v in per_attr.items()}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="texture_eval")
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--corruptions", type=int, default=100)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--vq", default=None, help="a training folder (vq.pt): score ground truth after a VQ round trip instead")
     args = ap.parse_args(argv)
+    if args.vq:
+        print(json.dumps(validate_tokenizer(args.vq, args.n), indent=1))
+        return 0
     print(json.dumps(validate(args.n, args.corruptions, args.seed), indent=1))
     return 0
 

@@ -4,7 +4,8 @@ the texture world (texture_world.py), with the default model's loss, noise segme
 
     python3 export_models.py texture train --out DIR [--minutes M] [--steps N] [--resume]
                                            [--device cpu|cuda] [--threads T] [--batch B]
-    python3 export_models.py texture export --out MODEL_DIR --state DIR/weights.pt
+    python3 export_models.py texture decoder --out DIR [--minutes M]   (more VQ-decoder training)
+    python3 export_models.py texture entropy ...   (texture_entropy.py)   texture validate ... (texture_eval.py)
 
 Work files in ``--out`` (a training folder, not a model folder): ``vq.pt`` (k-means codebook +
 decoder, built once), ``ckpt.pt`` (with the optimizer), ``weights.pt`` (without) and
@@ -117,6 +118,43 @@ def build_vq(work: str, device: torch.device, log, cfg: Dict) -> Dict:
     torch.save(d, tmp)
     os.replace(tmp, os.path.join(work, "vq.pt"))
     return d
+
+
+def train_decoder(work: str, minutes: float, device: torch.device, batch: int = 64, log=print) -> Dict:
+    """More decoder training on the folder's codebook (the transformer only sees the codes, so the
+    decoder can improve at any time without retraining it); replaces vq.pt."""
+    d = torch.load(os.path.join(work, "vq.pt"), map_location="cpu")
+    codebook = d["codebook"].float().to(device)
+    dec = vq.VqDecoder(codebook.shape[0]).to(device)
+    dec.load_state_dict(d["decoder"])
+    opt = torch.optim.AdamW(dec.parameters(), lr=1e-3, weight_decay=0.0)
+    rng = np.random.default_rng(int(d["stats"].get("decoder_steps", 0)) + 17)
+    t0, step = time.time(), 0
+    dec.train()
+    while time.time() - t0 < minutes * 60:
+        bt = torch.from_numpy(tw.sample_batch(rng, batch, "all")[0])
+        codes = dt.encode_images(bt, codebook).view(-1, 16, 16)
+        target = bt.to(device).float().div(127.5).sub(1).permute(0, 3, 1, 2)
+        loss = F.mse_loss(dec(codes), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log("decoder step %d mse %.5f (%.2f dB)" % (step, float(loss), 10 * math.log10(4 / float(loss))))
+    dec.eval()
+    test_imgs, _, _ = tw.sample_batch(np.random.default_rng(999), 500, "all")
+    with torch.no_grad():
+        codes = dt.encode_images(torch.from_numpy(test_imgs), codebook).view(-1, 16, 16)
+        psnr_d = vq.psnr(dec(codes).cpu().numpy(), vq.to_unit(test_imgs).transpose(0, 3, 1, 2))
+    d["decoder"] = {k: v.cpu() for k, v in dec.state_dict().items()}
+    d["stats"] = dict(d["stats"], psnr_decoder_db=round(psnr_d, 2),
+                      decoder_steps=int(d["stats"].get("decoder_steps", 0)) + step)
+    log("held-out PSNR, trained decoder: %.2f dB (%d steps in all)" % (psnr_d, d["stats"]["decoder_steps"]))
+    tmp = os.path.join(work, "vq.pt.tmp")
+    torch.save(d, tmp)
+    os.replace(tmp, os.path.join(work, "vq.pt"))
+    return d["stats"]
 
 
 def load_vq(work: str):
@@ -293,10 +331,24 @@ def train(args) -> Dict:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    cmd = argv.pop(0) if argv and argv[0] in ("train", "entropy") else "train"
+    cmd = argv.pop(0) if argv and argv[0] in ("train", "entropy", "decoder", "validate") else "train"
     if cmd == "entropy":
         from . import texture_entropy
         return texture_entropy.main(argv)
+    if cmd == "validate":
+        from . import texture_eval
+        return texture_eval.main(argv)
+    if cmd == "decoder":
+        ap = argparse.ArgumentParser(prog="export_models.py texture decoder")
+        ap.add_argument("--out", required=True, help="training folder holding vq.pt")
+        ap.add_argument("--minutes", type=float, default=5.0)
+        ap.add_argument("--device", default=None)
+        ap.add_argument("--threads", type=int, default=None)
+        a = ap.parse_args(argv)
+        torch.set_num_threads(a.threads or max(1, os.cpu_count() or 1))
+        dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        train_decoder(os.path.abspath(a.out), a.minutes, dev, log=lambda m: dt.log_line(os.path.join(a.out, "train_log.txt"), m))
+        return 0
     ap = argparse.ArgumentParser(prog="export_models.py texture train")
     ap.add_argument("--out", required=True, help="training folder: vq.pt, ckpt.pt, weights.pt, train_log.txt")
     ap.add_argument("--steps", type=int, default=None)

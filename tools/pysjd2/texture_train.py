@@ -3,6 +3,7 @@ the texture world (texture_world.py), with the default model's loss, noise segme
 (demo_train.py) and checkpoints that ``--resume`` continues.
 
     python3 export_models.py texture train --out DIR [--minutes M] [--steps N] [--resume]
+                                           [--init-weights OTHER/weights.pt]
                                            [--device cpu|cuda] [--threads T] [--batch B]
     python3 export_models.py texture decoder --out DIR [--minutes M]   (more VQ-decoder training)
     python3 export_models.py texture entropy ...   (texture_entropy.py)   texture validate ... (texture_eval.py)
@@ -230,6 +231,11 @@ def train(args) -> Dict:
         t["batch_size"] = args.batch
     if args.lr:
         t["lr"] = args.lr
+    source_vq = os.path.join(os.path.dirname(os.path.abspath(args.init_weights)), "vq.pt") if getattr(args, "init_weights", None) else None
+    if not os.path.exists(os.path.join(work, "vq.pt")) and source_vq and os.path.exists(source_vq):
+        import shutil   # the weights were trained on that folder's codebook
+        shutil.copyfile(source_vq, os.path.join(work, "vq.pt"))
+        log("tokenizer copied from %s" % source_vq)
     if not os.path.exists(os.path.join(work, "vq.pt")):
         log("building the VQ tokenizer (k-means %d codes + decoder)" % CODEBOOK_SIZE)
         build_vq(work, device, log, VQ_BUILD if cuda else CPU_VQ_BUILD)
@@ -238,6 +244,9 @@ def train(args) -> Dict:
     ck = torch.load(ckpt_path, map_location="cpu") if args.resume and os.path.exists(ckpt_path) else None
     if args.resume and ck is None:
         log("no checkpoint in %s: starting a new run" % work)
+    if ck is None and getattr(args, "init_weights", None):
+        ck = torch.load(args.init_weights, map_location="cpu")
+        ck.pop("opt", None)
     model = new_model(ck["transformer_config"] if ck else None).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "_embed." not in n]
     no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
@@ -248,13 +257,18 @@ def train(args) -> Dict:
              "budget_seconds": args.minutes * 60 if args.minutes else None, "world": "texture"}
     if ck is not None:
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
         state = ck["state"]
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+        else:   # --init-weights: a new cosine cycle (warm-up, fresh optimizer), e.g. on a GPU after a CPU run
+            state["cycle"] = state.get("cycle", 0) + 1
+            state["cycle_step"], state["cycle_seconds"] = state["step"], state["seconds"]
+            state["total_steps"], state["budget_seconds"] = args.steps, None
         if args.steps_given:
             state["total_steps"] = args.steps
         if args.minutes:
             state["budget_seconds"] = args.minutes * 60
-        log("continuing at step %d (%.0fs trained)" % (state["step"], state["seconds"]))
+        log("continuing at step %d (%.0fs trained), cycle %d" % (state["step"], state["seconds"], state.get("cycle", 0)))
     else:
         log("model: %.2f M parameters, %s" % (sum(p.numel() for p in model.parameters()) / 1e6, json.dumps(MODEL)))
     state.setdefault("train_by_cycle", []).append(dict(t, device=str(device)))
@@ -269,7 +283,7 @@ def train(args) -> Dict:
     if cuda:
         dt.check_fused_attention(model, device, log)
     workers = args.workers if args.workers is not None else (min(14, max(0, (os.cpu_count() or 1) - 2)) if cuda else 0)
-    stream = BatchStream(7000003 + state["step"], t["batch_size"], t, TEXT_WIDTH if cuda else None, workers)
+    stream = BatchStream(7000003 * (state.get("cycle", 0) + 1) + state["step"], t["batch_size"], t, TEXT_WIDTH if cuda else None, workers)
 
     def save():
         state["emb_mean"], state["emb_std"] = mean.cpu(), std.cpu()
@@ -354,6 +368,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--minutes", type=float, default=None, help="time budget the cosine schedule follows")
     ap.add_argument("--resume", action="store_true", help="continue from --out/ckpt.pt")
+    ap.add_argument("--init-weights", default=None,
+                    help="start a new cosine cycle from a weights.pt / ckpt.pt (fresh optimizer and warm-up)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)

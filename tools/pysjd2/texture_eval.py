@@ -240,7 +240,7 @@ def score(prompt: str, img: np.ndarray) -> Dict:
 # ------------------------------------------------------------------------------------------
 # validation: ground truth and corruptions
 # ------------------------------------------------------------------------------------------
-CORRUPTIONS = ["color", "shape", "size", "position", "relation", "missing", "extra"]
+CORRUPTIONS = ["color", "shape", "size", "position", "relation", "missing", "extra", "repaint", "fragment"]
 
 
 def _other(values, current, rng):
@@ -300,6 +300,28 @@ def corrupt(scene: Dict, kind: str, rng: np.random.Generator, caption: Optional[
             return None
         objs.append(extra)
         sc["order"] = sc["order"] + [len(objs) - 1]
+    elif kind == "repaint":
+        # a disc of a colour not in the scene over a quarter of one object's area
+        used = {x["color"] for x in objs}
+        col = str(rng.choice([c for c in tw.COLORS if c not in used]))
+        h = o["extent"] / 2.0
+        r = math.sqrt(0.25 * tw.coverage(o["kind"], o["center"][0], o["center"][1], o["extent"], 2).sum() / math.pi)
+        ang = rng.uniform(0, 2 * math.pi)
+        dist = rng.uniform(0, 0.3 * h)
+        y_off = 0.25 * h if o["kind"] == "triangle" else 0.0    # a triangle's bulk is below its centre
+        sc["overlays"] = [{"center": [o["center"][0] + dist * math.cos(ang), o["center"][1] + y_off + dist * math.sin(ang)],
+                           "radius": r, "rgb": list(tw.COLORS[col])}]
+    elif kind == "fragment":
+        # a stray disc (32-60 px) of a colour the prompt names, away from the objects
+        r = math.sqrt(rng.uniform(32, 60) / math.pi)
+        occupied = np.max([tw.coverage(x["kind"], x["center"][0], x["center"][1], x["extent"] + 6, 1) for x in objs], axis=0)
+        for _ in range(100):
+            c = [float(v) for v in rng.uniform(r + 1, tw.IMAGE_SIZE - 1 - r, size=2)]
+            if (tw.coverage("circle", c[0], c[1], 2 * r, 1) * occupied).sum() == 0:
+                break
+        else:
+            return None
+        sc["overlays"] = [{"center": c, "radius": r, "rgb": list(objs[i]["rgb"])}]
     if kind in ("size", "shape", "position", "relation") and not tw._visible_ok([objs[k] for k in sc["order"]]):
         return None
     return sc

@@ -42,7 +42,7 @@ class TextureWorldTests(unittest.TestCase):
 
     def test_texture_captions_parse_back_to_the_scene(self):
         tok = tw.tokenizer()
-        for sc, cap in _scenes(80):
+        for sc, cap in _scenes(50):
             ids = tok.encode(cap)
             assert len(ids) <= tw.MAX_PROMPT_TOKENS and tw.UNK_ID not in ids, cap
             p = tw.parse_caption(cap)
@@ -57,7 +57,7 @@ class TextureWorldTests(unittest.TestCase):
 
 
     def test_texture_scenes_keep_the_grammar_geometry(self):
-        for sc, _ in _scenes(80, seed=4):
+        for sc, _ in _scenes(50, seed=4):
             objs = sc["objects"]
             assert len({o["color"] for o in objs}) == len(objs)        # one object per colour
             for o in objs:
@@ -82,7 +82,7 @@ class TextureWorldTests(unittest.TestCase):
 
     def test_texture_backgrounds_are_never_object_coloured(self):
         rng = np.random.default_rng(8)
-        for _ in range(60):
+        for _ in range(40):
             sc = tw.sample_scene(rng, "all")
             sc["objects"], sc["order"] = [], []
             assert (texture_eval.color_labels(tw.render(sc)) < 0).all(), sc["background"]["kind"]
@@ -114,7 +114,7 @@ class TextureEvalTests(unittest.TestCase):
 
 
     def test_texture_eval_accepts_ground_truth(self):
-        cases = _scenes(60, seed=21)
+        cases = _scenes(40, seed=21)
         ok = sum(texture_eval.score(c, tw.render(s))["all"] for s, c in cases)
         assert ok / len(cases) >= 0.95
 
@@ -127,7 +127,7 @@ class TextureEvalTests(unittest.TestCase):
     def _rejects(self, kind):
         rng = np.random.default_rng(100 + texture_eval.CORRUPTIONS.index(kind))
         accepted = total = 0
-        while total < 8:
+        while total < 5:
             sc = tw.sample_scene(rng, "all")
             cap = tw.caption(sc, rng)
             bad = texture_eval.corrupt(sc, kind, rng, cap)

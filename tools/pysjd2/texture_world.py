@@ -134,11 +134,16 @@ def relation_holds(rel: str, a: Tuple[float, float], b: Tuple[float, float], min
 
 
 def coverage(kind: str, cx: float, cy: float, size: float, ss: int = SUPERSAMPLE) -> np.ndarray:
-    """Anti-aliased coverage [64,64] in [0,1] of an upright shape (ss x ss samples a pixel)."""
-    n = IMAGE_SIZE * ss
-    c = (np.arange(n, dtype=np.float32) + 0.5) / ss
-    x, y = c[None, :], c[:, None]
+    """Anti-aliased coverage [64,64] in [0,1] of an upright shape (ss x ss samples a pixel),
+    evaluated over the shape's bounding box only."""
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     h = size / 2.0
+    x0, x1 = max(0, int(math.floor(cx - h)) - 1), min(IMAGE_SIZE, int(math.ceil(cx + h)) + 1)
+    y0, y1 = max(0, int(math.floor(cy - h)) - 1), min(IMAGE_SIZE, int(math.ceil(cy + h)) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return out
+    c = (np.arange(IMAGE_SIZE * ss, dtype=np.float32) + 0.5) / ss
+    x, y = c[None, x0 * ss:x1 * ss], c[y0 * ss:y1 * ss, None]
     if kind == "circle":
         m = (x - cx) ** 2 + (y - cy) ** 2 <= h * h
     elif kind == "square":
@@ -146,7 +151,8 @@ def coverage(kind: str, cx: float, cy: float, size: float, ss: int = SUPERSAMPLE
     else:   # upward isosceles triangle, base = height = size
         depth = y - (cy - h)
         m = (depth >= 0) & (depth <= size) & (np.abs(x - cx) <= depth / 2.0)
-    return m.reshape(IMAGE_SIZE, ss, IMAGE_SIZE, ss).mean((1, 3), dtype=np.float32)
+    out[y0:y1, x0:x1] = m.reshape(y1 - y0, ss, x1 - x0, ss).mean((1, 3), dtype=np.float32)
+    return out
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ the texture world (texture_world.py), with the default model's loss, noise segme
                                            [--device cpu|cuda] [--threads T] [--batch B]
     python3 export_models.py texture decoder --out DIR [--minutes M]   (more VQ-decoder training)
     python3 export_models.py texture entropy ...   (texture_entropy.py)   texture validate ... (texture_eval.py)
+    python3 export_models.py texture evaluate --out DIR [--n 40] ...   (texture_sample.py: sample + TextureEval)
 
 Work files in ``--out`` (a training folder, not a model folder): ``vq.pt`` (k-means codebook +
 decoder, built once), ``ckpt.pt`` (with the optimizer), ``weights.pt`` (without) and
@@ -345,7 +346,10 @@ def train(args) -> Dict:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    cmd = argv.pop(0) if argv and argv[0] in ("train", "entropy", "decoder", "validate") else "train"
+    cmd = argv.pop(0) if argv and argv[0] in ("train", "entropy", "decoder", "validate", "evaluate") else "train"
+    if cmd == "evaluate":
+        from . import texture_sample
+        return texture_sample.main(argv)
     if cmd == "entropy":
         from . import texture_entropy
         return texture_entropy.main(argv)

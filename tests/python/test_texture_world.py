@@ -172,3 +172,42 @@ class TextureEntropyAndBatchTests(unittest.TestCase):
         assert a["text"].shape == (6, texture_train.TEXT_WIDTH) and a["images"].shape == (6, 64, 64, 3)
         assert (a["text"][:, -1] == tw.BOI_ID).all()
         assert a["levels"].shape == (6, 256)
+
+
+class TextureTrainingTests(unittest.TestCase):
+    def test_texture_training_checkpoints_and_resumes(self):
+        import tempfile
+        import types
+
+        import torch
+        from pysjd2 import texture_train as tt
+        small = dict(tt.MODEL, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, head_dim=16, ffn_size=64)
+        saved_model, saved_build = dict(tt.MODEL), dict(tt.CPU_VQ_BUILD)
+        tt.MODEL.clear()
+        tt.MODEL.update(small)
+        tt.CPU_VQ_BUILD.update(images=40, patches=4000, iters=2, decoder_minutes=0.0, heldout_images=20)
+        try:
+            with tempfile.TemporaryDirectory() as work:
+                args = types.SimpleNamespace(out=work, device="cpu", batch=2, lr=None, steps=2, minutes=None,
+                                             resume=False, steps_given=True, workers=0, init_weights=None)
+                state = tt.train(args)
+                self.assertEqual(state["step"], 2)
+                for name in ("vq.pt", "ckpt.pt", "weights.pt", "train_log.txt"):
+                    self.assertTrue(os.path.exists(os.path.join(work, name)), name)
+                args.resume, args.steps = True, 3
+                state = tt.train(args)
+                self.assertEqual(state["step"], 3)
+                self.assertEqual(torch.load(os.path.join(work, "weights.pt"))["state"]["step"], 3)
+                with tempfile.TemporaryDirectory() as work2:   # a new cycle elsewhere, with the same tokenizer
+                    args2 = types.SimpleNamespace(**dict(vars(args), out=work2, resume=False, steps=1,
+                                                         init_weights=os.path.join(work, "weights.pt")))
+                    state = tt.train(args2)
+                    self.assertEqual((state["step"], state["cycle"], state["cycle_step"]), (4, 1, 3))
+                    a = torch.load(os.path.join(work, "vq.pt"))["codebook"]
+                    b = torch.load(os.path.join(work2, "vq.pt"))["codebook"]
+                    self.assertTrue(torch.equal(a, b))
+        finally:
+            tt.MODEL.clear()
+            tt.MODEL.update(saved_model)
+            tt.CPU_VQ_BUILD.clear()
+            tt.CPU_VQ_BUILD.update(saved_build)

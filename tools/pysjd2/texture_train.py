@@ -86,7 +86,7 @@ def build_vq(work: str, device: torch.device, log, cfg: Dict) -> Dict:
     sel = rng.choice(p.shape[0], min(p.shape[0], cfg["patches"]), replace=False)
     codebook = kmeans_device(torch.from_numpy(p[sel]).to(device), CODEBOOK_SIZE, cfg["iters"], 0, log)
     log("kmeans done in %.0fs" % (time.time() - t0))
-    test_imgs, _, _ = tw.sample_batch(np.random.default_rng(999), 500, "all")
+    test_imgs, _, _ = tw.sample_batch(np.random.default_rng(999), cfg.get("heldout_images", 500), "all")
     test_codes = dt.encode_images(torch.from_numpy(test_imgs), codebook).view(-1, 16, 16)
     test_unit = torch.from_numpy(vq.to_unit(test_imgs).transpose(0, 3, 1, 2).copy()).to(device)
     dec = vq.VqDecoder(CODEBOOK_SIZE).to(device)
@@ -113,7 +113,7 @@ def build_vq(work: str, device: torch.device, log, cfg: Dict) -> Dict:
         psnr_d = vq.psnr(dec(test_codes).cpu().numpy(), test_unit.cpu().numpy())
     log("held-out PSNR, trained decoder: %.2f dB (%d steps)" % (psnr_d, step))
     stats = {"codebook_size": CODEBOOK_SIZE, "psnr_centroids_db": round(psnr_c, 2),
-             "psnr_decoder_db": round(psnr_d, 2), "decoder_steps": step, "heldout_images": 500,
+             "psnr_decoder_db": round(psnr_d, 2), "decoder_steps": step, "heldout_images": len(test_imgs),
              "train_images_kmeans": cfg["images"], "seconds": round(time.time() - t0)}
     d = {"codebook": codebook.cpu(), "decoder": {k: v.cpu() for k, v in dec.state_dict().items()}, "stats": stats}
     tmp = os.path.join(work, "vq.pt.tmp")

@@ -9,6 +9,7 @@ Run with Debian's system Python, which has torch and onnx:
     /usr/bin/python3 export_models.py tiny --out tests/models/micro-sjd2 --grid 2x2 --codebook 5
     /usr/bin/python3 export_models.py tiny --out tests/models/micro-int4 --grid 2x2 --codebook 5 --no-sjd2 --weights int4
     /usr/bin/python3 export_models.py demo ...      (tools/pysjd2/demo.py, when present)
+    /usr/bin/python3 export_models.py texture train --out DIR [--resume]   (entropy world, tools/pysjd2/texture_train.py)
 
 Real model families (docs/models.md):
 
@@ -158,9 +159,17 @@ def main(argv=None):
         except OSError as e:
             return _path_error("demo", e)
 
+    if argv and argv[0] == "texture":
+        import pysjd2.texture_train as texture_train
+        try:
+            return texture_train.main(argv[1:]) or 0
+        except OSError as e:
+            return _path_error("texture", e)
+
     parser = argparse.ArgumentParser(prog="export_models.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="train/export the default demo model (tools/pysjd2/demo.py)")
+    sub.add_parser("texture", help="train the entropy-world model (tools/pysjd2/texture_train.py)")
 
     t = sub.add_parser("tiny", help="export a random-weight tiny test model")
     t.add_argument("--out", required=True, help="output folder")

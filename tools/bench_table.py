@@ -9,7 +9,8 @@ Usage (from the repository root):
 A marked table in a Markdown file sits between
   <!-- bench-table: docs/benchmarks/data/REPORT.json machine="..." -->
   <!-- /bench-table -->
-and is replaced by the table of REPORT.json. Each table is stamped once, under it: the machine
+and is replaced by the table of REPORT.json. Optional attributes: methods="ar,sjd,..." (these rows,
+in this order) and columns="short" (passes, step compression, latency, speed-up, accuracy). Each table is stamped once, under it: the machine
 (from the marker; the JSON knows only cores and provider), the report's file and the commit that
 last changed it (git log --follow). Standard library only.
 """
@@ -18,7 +19,8 @@ import re
 import subprocess
 import sys
 
-MARK = re.compile(r'(<!-- bench-table: (\S+) machine="([^"]*)" -->\n)(.*?)(<!-- /bench-table -->)', re.S)
+MARK = re.compile(r'(<!-- bench-table: (\S+)((?: \w+="[^"]*")*) -->\n)(.*?)(<!-- /bench-table -->)', re.S)
+ATTR = re.compile(r'(\w+)="([^"]*)"')
 
 
 def label(spec, m):
@@ -54,30 +56,42 @@ def commit_of(path):
         return 'unknown'
 
 
-def table(path, machine):
+def table(path, machine, methods=None, columns='all'):
     with open(path, encoding='utf-8') as f:
         report = json.load(f)
     evaluator = report.get('evaluator_version') or 'accuracy'
+    chosen = [(s, report['methods'][s]) for s in methods.split(',')] if methods else list(report['methods'].items())
+    if columns == 'short':
+        rows = [f'| method | passes (NFE) | step compression | latency | speed-up | {evaluator} |', '|---|---|---|---|---|---|']
+        rows += [f"| {label(spec, m)} | {m['nfe']:.1f} | {times(m.get('step_compression'))} | {m['latency_ms']:.1f} ms "
+                 f"| {times(m.get('speedup'))} | {pct(m.get('accuracy'))} |" for spec, m in chosen]
+        return '\n'.join(rows) + '\n\n' + stamp(path, machine, report) + '\n'
     rows = ['| method | passes (NFE) | step compression | latency | speedup | tokens / pass | 1-token passes '
             f'| tokens fed / pass | host share | {evaluator} | fidelity gap |',
             '|---|---|---|---|---|---|---|---|---|---|---|']
-    for spec, m in report['methods'].items():
+    for spec, m in chosen:
         fidelity = (m.get('fidelity') or {}).get('score')
         rows.append(f"| {label(spec, m)} | {m['nfe']:.1f} | {times(m.get('step_compression'))} | {m['latency_ms']:.1f} ms "
                     f"| {times(m.get('speedup'))} | {m['accepted_per_pass']:.2f} | {pct(m['single_token_pass_share'], 0)} "
                     f"| {m['fed_per_pass']:.1f} | {pct(m['host_share'])} | {pct(m.get('accuracy'))} "
                     f"| {'-' if fidelity is None else f'{fidelity:.3f}'} |")
+    return '\n'.join(rows) + '\n\n' + stamp(path, machine, report) + '\n'
+
+
+def stamp(path, machine, report):
     prompts = len(report.get('prompts', []))
-    stamp = (f"Measured on {machine}; {report.get('cores')} cores, {report.get('provider')} provider, model "
+    return (f"Measured on {machine}; {report.get('cores')} cores, {report.get('provider')} provider, model "
              f"`{report.get('model')}`, {prompts} prompts × {report.get('seeds')} seeds, {report.get('warmup_rounds')} warm-up rounds. "
              f"Data: `{path}`, committed in {commit_of(path)}; table by `python3 tools/bench_table.py --update`.")
-    return '\n'.join(rows) + '\n\n' + stamp + '\n'
 
 
 def update(md, check):
     with open(md, encoding='utf-8') as f:
         text = f.read()
-    new = MARK.sub(lambda m: m.group(1) + table(m.group(2), m.group(3)) + m.group(5), text)
+    def render(m):
+        attrs = dict(ATTR.findall(m.group(3)))
+        return m.group(1) + table(m.group(2), attrs.get('machine', 'an unnamed machine'), attrs.get('methods'), attrs.get('columns', 'all')) + m.group(5)
+    new = MARK.sub(render, text)
     if new == text:
         return True
     if check:

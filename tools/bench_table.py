@@ -48,12 +48,19 @@ def times(v):
 
 
 def commit_of(path):
+    """The last commit that changed the data (a pure move, R100, does not count)."""
     try:
-        out = subprocess.run(['git', 'log', '--follow', '--diff-filter=AM', '-1', '--format=%h %cs', '--', path],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        return out or 'not committed'
+        out = subprocess.run(['git', 'log', '--follow', '--format=@%h %cs', '--name-status', '--', path],
+                             capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
+    commit = None
+    for line in out.splitlines():
+        if line.startswith('@'):
+            commit = line[1:]
+        elif line.strip() and commit and not line.startswith('R100'):
+            return commit
+    return 'not committed'
 
 
 def table(path, machine, methods=None, columns='all'):

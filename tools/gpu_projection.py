@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Projected per-image time of each model family on H100- and RTX 4090-class GPUs (docs/gpu.md).
+"""Projected per-image time of each model family on H100- and RTX 4090-class GPUs (docs/benchmarks/gpu-projection.md).
 
 A projection, not a measurement: no GPU ran this engine. A pass is taken to cost the larger of
 (bytes it reads from device memory) / bandwidth and FLOPs / throughput, plus a fixed per-pass
 overhead (kernel launches through ONNX Runtime, host sampling); with the KV cache kept in host
 memory (the engine before device-resident decoding) the cache also crosses PCIe twice per pass.
-Every constant below is an assumption stated in docs/gpu.md. Standard library only:
+Every constant below is an assumption stated in docs/benchmarks/gpu-projection.md. Standard library only:
 
     python3 tools/gpu_projection.py
 """

@@ -5,9 +5,9 @@ Two steps, both run from the repository root with Debian's python3 and python3-p
 installs; no matplotlib):
 
   # 1. collect `sjd2 eval --json` reports (one per setting and seed) into one small summary
-  python3 tools/plot_cfg_sweep.py collect docs/cfg-sweep.json run1.json run2.json ...
+  python3 tools/plot_cfg_sweep.py collect docs/benchmarks/data/cfg-sweep.json run1.json run2.json ...
   # 2. draw the summary (committed, so a fresh checkout redraws the plot without the runs)
-  python3 tools/plot_cfg_sweep.py plot docs/cfg-sweep.json docs/cfg-sweep.png
+  python3 tools/plot_cfg_sweep.py plot docs/benchmarks/data/cfg-sweep.json docs/images/cfg-sweep.png
 
 A setting is (cfg, temperature, top_k, top_p); reports of several seeds for the same setting are
 pooled: accuracy over all their images, fidelity gap as the mean of the reports' gaps.

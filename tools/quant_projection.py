@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Projected per-image time of larger models on this CPU, per weight format and decoding method,
-from measured parts (docs/quantization.md, "Projection"):
+from measured parts (docs/benchmarks/quantization.md, "Projection"):
 
 * the AR pass of random-weight LlamaGen GPT-B per format (``--ar FORMAT=MS``), scaled by the
   number of linear-layer weights (a pass reads and multiplies every weight once per token);

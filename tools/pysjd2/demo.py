@@ -356,7 +356,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             export(args.out, model, dec, cb, mean, std, meta, args.weights, args.block_size, args.accuracy_level)
             return 0
         prompts = args.prompts if args.prompts else DEFAULT_PROMPTS
-        path = args.grid or os.path.join(REPO, "docs", "samples-ar.png")
+        path = args.grid or os.path.join(REPO, "docs", "images", "samples-ar.png")
         sample_grid(model, dec, prompts, path, cfg_scale=args.cfg_scale, top_k=args.top_k,
                     temperature=args.temperature, seed=args.seed)
         print("wrote", path)

@@ -77,6 +77,18 @@ internal sealed class BenchCommand
 
     private readonly Option<ulong?> _seed = SharedOptions.Seed("First seed (default 0); prompt seeds run seed … seed+S-1.");
     private readonly Option<string?> _json = SharedOptions.Json("Write the summary and every run as JSON.");
+    private readonly Option<string?> _plot = new("--plot")
+    {
+        Description = "Draw speed-up against quality (ShapesEval accuracy) per method as a PNG; needs ar among the methods.",
+        HelpName = "FILE.png",
+    };
+
+    private readonly Option<string?> _from = new("--from")
+    {
+        Description = "With --plot: redraw from a report that bench --json wrote, without running anything.",
+        HelpName = "FILE.json",
+    };
+
     private readonly Option<bool> _quiet = SharedOptions.Quiet();
     private readonly ModelOptions _model = new();
     private readonly SamplingOptions _sampling = new();
@@ -96,6 +108,8 @@ internal sealed class BenchCommand
         command.Options.Add(_seed);
         command.Options.Add(_warmup);
         command.Options.Add(_json);
+        command.Options.Add(_plot);
+        command.Options.Add(_from);
         command.Options.Add(_passes);
         command.Options.Add(_peakGflops);
         command.Options.Add(_peakGbps);
@@ -121,6 +135,10 @@ internal sealed class BenchCommand
         bool heldOut = parse.GetValue(_heldOut);
         SharedOptions.CheckSeedRange(baseSeed, seeds);
         if (jsonPath is not null) UsageException.FromEngine(() => OutputFile.Check(jsonPath, "--json"));
+        string? plotPath = parse.GetValue(_plot), fromPath = parse.GetValue(_from);
+        if (plotPath is not null) UsageException.FromEngine(() => OutputFile.Check(plotPath, "--plot"));
+        if (fromPath is not null) return Redraw(fromPath, plotPath, quiet);
+        if (plotPath is not null && parse.GetValue(_passes)) throw new UsageException("--plot draws a bench of methods; bench --passes makes none.");
 
         using var pipeline = _model.Open(parse);
         var sampling = _sampling.Apply(parse, new GenerationOptions());
@@ -167,6 +185,8 @@ internal sealed class BenchCommand
             methods.Add(new BenchMethod(spec, options));
         }
         if (methods.Count == 0) throw new UsageException("bench has no method to run; pass e.g. --methods ar,sjd.");
+        if (plotPath is not null && !methods.Any(m => m.Options.Method == DecodingMethod.Ar))
+            throw new UsageException("--plot needs ar among --methods: speed-ups are against AR.");
 
         // Warm-up: sessions, allocators and --window auto's cost model settle before timing.
         for (int w = 0; w < warmup; w++)
@@ -202,12 +222,30 @@ internal sealed class BenchCommand
 
         var ar = methods.FirstOrDefault(m => m.Options.Method == DecodingMethod.Ar);
         PrintTable(pipeline, provider, prompts.Count, seeds, methods, ar, scorer);
-        if (jsonPath is not null)
+        if (jsonPath is not null || plotPath is not null)
         {
             var json = Json(pipeline, provider, prompts, seeds, baseSeed, warmup, methods, ar, skipped, scorer, heldOut);
-            OutputFile.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n", "--json");
-            if (!quiet) Console.WriteLine($"wrote {jsonPath}");
+            if (jsonPath is not null)
+            {
+                OutputFile.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n", "--json");
+                if (!quiet) Console.WriteLine($"wrote {jsonPath}");
+            }
+            if (plotPath is not null)
+            {
+                BenchPlot.Write(json, plotPath, "the bench");
+                if (!quiet) Console.WriteLine($"wrote {plotPath}");
+            }
         }
+        return ExitCodes.Success;
+    }
+
+    /// <summary><c>bench --plot FILE --from REPORT</c>: the picture of a saved report; nothing runs.</summary>
+    private static int Redraw(string fromPath, string? plotPath, bool quiet)
+    {
+        if (plotPath is null) throw new UsageException("--from redraws a saved report: give --plot FILE.png too.");
+        var bench = UsageException.FromEngine(() => BenchPlot.Read(fromPath));
+        BenchPlot.Write(bench, plotPath, $"--from '{fromPath}'");
+        if (!quiet) Console.WriteLine($"wrote {plotPath}");
         return ExitCodes.Success;
     }
 

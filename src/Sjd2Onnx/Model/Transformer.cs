@@ -14,7 +14,6 @@ internal sealed class Transformer : IDisposable
     private readonly TransformerPass _pass;
     private readonly DeviceTopK? _deviceTopK;     // the top k per position, reduced on the provider
     private readonly CancellationToken _cancellation;
-    private readonly int[] _offsets;              // position offset of each token of the pending window
     private readonly int[] _padding, _positionShift;   // per row: left padding; added to position ids (sequence.first_image_position)
     private int _pending, _lastWindow;            // tokens of the last Run: not yet committed; whose logits stay readable
     private bool _disposed;
@@ -38,7 +37,7 @@ internal sealed class Transformer : IDisposable
             _deviceTopK = new DeviceTopK(sampler, graphs, deviceSampling, batch, maxWindow, m.Image.CodebookSize);
         }
         _pass = new TransformerPass(sessions, m, batch, maxWindow, _deviceTopK is null ? allocate(batch * maxWindow * m.Image.CodebookSize) : [], _deviceTopK);
-        (_padding, _positionShift, _offsets) = (new int[batch], new int[batch], new int[maxWindow]);
+        (_padding, _positionShift) = (new int[batch], new int[batch]);
     }
 
     /// <summary>Contract 2: by default the cache's row stride grows in multiples of this many rows.</summary>
@@ -96,8 +95,7 @@ internal sealed class Transformer : IDisposable
         if (!positionOffsets.IsEmpty && positionOffsets.Length != s) throw new ArgumentException($"{positionOffsets.Length} position offsets for a window of {s}", nameof(positionOffsets));
         if (!windowMask.IsEmpty && windowMask.Length != s * s) throw new ArgumentException($"a window mask of {windowMask.Length} entries for a window of {s} (needs {s * s})", nameof(windowMask));
         if (!windowMask.IsEmpty && !SupportsTreeAttention) throw new InvalidOperationException("this transformer graph has no window_mask input (re-export the model for tree attention)");
-        for (int j = 0; j < s; j++) _offsets[j] = positionOffsets.IsEmpty ? j : positionOffsets[j];
-        _pass.Fill(embeds, s, noise, windowMask, Length, _offsets, _padding, _positionShift);
+        _pass.Fill(embeds, s, noise, positionOffsets, windowMask, Length, _padding, _positionShift);
         try
         {
             _cache.Run(_pass, Length, runOptions);
@@ -139,7 +137,8 @@ internal sealed class Transformer : IDisposable
         if (keep < 0 || keep > _pending) throw new ArgumentOutOfRangeException(nameof(keep));
         Span<int> prefix = stackalloc int[keep];
         for (int m = 0; m < keep; m++) prefix[m] = m;
-        Keep(prefix, "commit the tree path by its indices");
+        _pass.CheckKept(prefix, _pending, "commit the tree path by its indices");
+        Keep(prefix);
     }
 
     /// <summary>
@@ -149,32 +148,16 @@ internal sealed class Transformer : IDisposable
     public void Commit(ReadOnlySpan<int> kept)
     {
         if (kept.Length > _pending) throw new ArgumentOutOfRangeException(nameof(kept), $"{kept.Length} tokens kept of a window of {_pending}");
-        Keep(kept, null);
+        _pass.CheckKept(kept, _pending, null);
+        Keep(kept);
     }
 
-    // Each kept token must have been fed at its cache offset seeing exactly the kept tokens before it.
-    private void Keep(ReadOnlySpan<int> kept, string? hint)
+    private void Keep(ReadOnlySpan<int> kept)
     {
-        for (int m = 0; m < kept.Length; m++)
-        {
-            int j = kept[m];
-            if (j < 0 || j >= _pending) throw new ArgumentOutOfRangeException(nameof(kept), $"window index {j} outside the window of {_pending}");
-            if (kept[..m].Contains(j)) throw new ArgumentException($"window index {j} is kept twice", nameof(kept));
-            if (_offsets[j] != m)
-                throw new InvalidOperationException($"window token {j} was fed at position offset {_offsets[j]}, it cannot be cached at offset {m}{(hint is null ? "" : "; " + hint)}");
-            for (int i = 0; i < _pending; i++)
-                if (i != j && Attended(j, i) != kept[..m].Contains(i))
-                    throw new InvalidOperationException(hint is null
-                        ? $"window token {j} {(Attended(j, i) ? "attended" : "did not attend")} window token {i}; the kept tokens must be one path, each attending exactly those before it"
-                        : $"window token {j} {(i < m ? "did not attend" : "attended")} window token {i}; {hint}");
-        }
         _cache.Keep(kept, Length, _pending);
         Length += kept.Length;
         _pending = 0;
     }
-
-    // Whether new token i of the pending window attended new token j.
-    private bool Attended(int i, int j) => _pass.WindowMask is not { } mask ? j <= i : mask[i * _pending + j] != 0;
 
     /// <summary>Rolls the cache back to <paramref name="length"/> tokens (≤ <see cref="Length"/>).</summary>
     public void Truncate(int length)

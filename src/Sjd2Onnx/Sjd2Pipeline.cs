@@ -13,6 +13,7 @@ public sealed partial class Sjd2Pipeline : IDisposable
 {
     private readonly ModelSessions _sessions;
     private readonly PromptEncoder _prompts;
+    private readonly VqDecoder _vqDecoder;
     private readonly Dictionary<(DecodingMethod, bool), WindowTuner> _tuners = [];
     private readonly BufferPool _buffers = new();
     // Dispose cancels the generations in flight and waits for them under this lock: a Run on a
@@ -29,6 +30,7 @@ public sealed partial class Sjd2Pipeline : IDisposable
         Manifest = manifest;
         _sessions = sessions;
         _prompts = prompts;
+        _vqDecoder = new VqDecoder(sessions.VqDecoder, manifest.Image);
     }
 
     /// <summary>The model folder.</summary>
@@ -145,31 +147,8 @@ public sealed partial class Sjd2Pipeline : IDisposable
         return DecodeImage(codes, runOptions, CancellationToken.None);
     }
 
-    private RgbImage DecodeImage(int[] codes, RunOptions runOptions, CancellationToken cancellationToken)
-    {
-        var img = Manifest.Image;
-        if (codes.Length != img.CodeCount) throw new ArgumentException($"expected {img.CodeCount} codes", nameof(codes));
-        var ids = new long[codes.Length];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if ((uint)codes[i] >= (uint)img.CodebookSize) throw new ArgumentOutOfRangeException(nameof(codes), "code outside the codebook");
-            ids[i] = codes[i];
-        }
-        using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, img.GridHeight, img.GridWidth]);
-        try
-        {
-            using var outputs = _sessions.VqDecoder.Run(runOptions, ["codes"], [input], ["image"]);
-            return RgbImage.FromPlanar(outputs[0].GetTensorDataAsSpan<float>(), img.Width, img.Height, img.PixelMin, img.PixelMax);
-        }
-        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new OperationCanceledException(cancellationToken);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw GraphContract.RunFailed("vq_decoder", e);
-        }
-    }
+    private RgbImage DecodeImage(int[] codes, RunOptions runOptions, CancellationToken cancellationToken) =>
+        _vqDecoder.Decode(codes, runOptions, cancellationToken);
 
     private IImageTokenDecoder CreateDecoder(GenerationOptions options, Sampling.SamplingSettings sampling)
     {

@@ -97,8 +97,8 @@ public sealed class FamiliesTests
         int codeIndex = 0;
         void Check(int position, string where)
         {
-            var c = ctx.Runner.Logits(0, position);
-            var u = ctx.Runner.Logits(1, position);
+            var c = ctx.Transformer.Logits(0, position);
+            var u = ctx.Transformer.Logits(1, position);
             double worst = 0;
             for (int i = 0; i < k; i++)
             {
@@ -120,7 +120,7 @@ public sealed class FamiliesTests
             ctx.RunWindow(last);
             for (int s = 0; s < last; s++)
                 if (!layout.IsForced(s + 1)) Check(s, $"window position {s}");
-            ctx.Runner.Commit(last);
+            ctx.Transformer.Commit(last);
         }
         else
         {
@@ -128,7 +128,7 @@ public sealed class FamiliesTests
             {
                 ctx.EmbedSlots(s, slotCodes.AsSpan(s, 1), 1);
                 ctx.RunWindow(1);
-                ctx.Runner.Commit(1);
+                ctx.Transformer.Commit(1);
                 if (!layout.IsForced(s + 1)) Check(0, $"slot {s + 1}");
             }
         }

@@ -165,7 +165,7 @@ public class RollbackTests
         Assert.Throws<ArgumentOutOfRangeException>(() => r.Truncate(r.Length + 1));
     }
 
-    private static void AssertSameCache(LoadedModel model, TransformerRunner a, TransformerRunner b, string what)
+    private static void AssertSameCache(LoadedModel model, Transformer a, Transformer b, string what)
     {
         Assert.Equal(b.Length, a.Length);
         var t = model.Manifest.Transformer;

@@ -52,14 +52,14 @@ internal static class SpeculativeTestSupport
             int idx = index * k + x;
             if (depth == n - 1) { result[idx] = m; continue; }
             if (m == 0) continue;
-            int length = ctx.Runner.Length;
+            int length = ctx.Transformer.Length;
             ctx.EmbedSlots(depth, [x], 1);
             ctx.RunWindow(1);
-            ctx.Runner.Commit(1);
+            ctx.Transformer.Commit(1);
             var next = new float[k];
             ctx.Distribution(0, next);
             Recurse(ctx, depth + 1, next, idx, m, result);
-            ctx.Runner.Truncate(length);
+            ctx.Transformer.Truncate(length);
         }
     }
 
@@ -93,24 +93,24 @@ internal static class SpeculativeTestSupport
         {
             double m = mass * probs[x];
             if (m == 0) continue;
-            int length = ctx.Runner.Length;
+            int length = ctx.Transformer.Length;
             var next = new float[k];
             if (depth == cols - 1)
             {
                 // The row's last code and the forced end-of-line token in one window; its second output is the next row's first code.
                 ctx.EmbedSlots(depth, [x, 0], 2);
                 ctx.RunWindow(2);
-                ctx.Runner.Commit(0);
+                ctx.Transformer.Commit(0);
                 ctx.Distribution(1, next);
                 for (int c = 0; c < k; c++) result[c] += m * next[c];
                 continue;
             }
             ctx.EmbedSlots(depth, [x], 1);
             ctx.RunWindow(1);
-            ctx.Runner.Commit(1);
+            ctx.Transformer.Commit(1);
             ctx.Distribution(0, next);
             FirstRow(ctx, depth + 1, cols, next, m, result);
-            ctx.Runner.Truncate(length);
+            ctx.Transformer.Truncate(length);
         }
     }
 

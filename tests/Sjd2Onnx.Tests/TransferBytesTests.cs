@@ -5,7 +5,7 @@ using Sjd2Onnx.Tests.Support;
 namespace Sjd2Onnx.Tests;
 
 /// <summary>
-/// Per-pass host transfer counts of <see cref="TransformerRunner"/>. A contract-2 graph keeps the KV
+/// Per-pass host transfer counts of <see cref="Transformer"/>. A contract-2 graph keeps the KV
 /// cache in the provider's memory: what a pass binds from the host (embeddings, positions, a few
 /// integers, the last commit's indices) and reads back (logits) does not grow with the cached
 /// length, across stride moves, and no KV byte crosses. A contract-1 graph moves the whole past in
@@ -23,7 +23,7 @@ public class TransferBytesTests
         var t = m.Manifest.Transformer;
         int batch = 2, passes = 14;
         long kvRow = 2L * t.NumLayers * batch * t.NumKvHeads * t.HeadDim * sizeof(float);
-        using var runner = new TransformerRunner(m.Sessions, m.Manifest, batch, passes + 4, 4, strideStep: 4);
+        using var runner = new Transformer(m.Sessions, m.Manifest, batch, passes + 4, 4, strideStep: 4);
         using var ro = new RunOptions();
         var embeds = new float[batch * m.Hidden];
         var bound = new List<long>();

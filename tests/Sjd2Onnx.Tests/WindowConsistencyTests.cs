@@ -104,7 +104,7 @@ public class WindowConsistencyTests
             var (embeds, noiseLevels) = seq.Window(0, seq.Total);
             var rowEmbeds = embeds.AsSpan((row * seq.Total + pad) * d, length * d).ToArray();
             var rowNoise = noiseLevels.AsSpan(row * seq.Total + pad, length).ToArray();
-            using var runner = new TransformerRunner(seq.Model.Sessions, seq.Model.Manifest, 1, length, length);
+            using var runner = new Transformer(seq.Model.Sessions, seq.Model.Manifest, 1, length, length);
             using var ro = new Microsoft.ML.OnnxRuntime.RunOptions();
             runner.Run(rowEmbeds, length, noise ? rowNoise : default, ro);
             for (int j = 0; j < length; j++)

@@ -54,7 +54,7 @@ internal static class PassCurve
             foreach (int p in lengths)
             {
                 int chunk = Math.Max(w, 32);
-                using var runner = new TransformerRunner(pipeline.Sessions, m, batch, p + w, chunk);
+                using var runner = new Transformer(pipeline.Sessions, m, batch, p + w, chunk);
                 var embeds = new float[batch * chunk * t.HiddenSize];
                 for (int i = 0; i < embeds.Length; i++) embeds[i] = (float)(rng.NextDouble() - 0.5);
                 for (int filled = 0; filled < p; filled += chunk)

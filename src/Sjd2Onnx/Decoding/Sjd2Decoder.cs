@@ -236,7 +236,7 @@ internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tun
             for (int slot = n; slot < newSlot; slot++)
                 if (fedSigma[slot % ring] > _kvKeepNoise) { keepUntil = slot; break; }
             int passStart = cached; // output indices stay relative to this pass's first input
-            ctx.Runner.Commit(keepUntil - cached);
+            ctx.Commit(keepUntil - cached);
             cached = keepUntil;
 
             // Every predicted slot after the new token: a new sample x̂ ~ P is its next draft, or

@@ -85,7 +85,7 @@ internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tune
                 }
             }
             // Keep the anchor and the accepted drafts; the new token is the next anchor.
-            ctx.Runner.Commit(newSlot - n + 1);
+            ctx.Commit(newSlot - n + 1);
 
             // Jacobi update (or reuse) of every slot this pass predicted beyond the new token,
             // unless a stall cascade has set in: then the drafts are re-seeded from the new token.

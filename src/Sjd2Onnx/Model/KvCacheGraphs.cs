@@ -131,17 +131,20 @@ internal sealed class KvCacheGraphs : IDisposable
             if (cache is not null) _free.Remove(cache);
         }
         // A little headroom, so that prompts a few tokens longer reuse the same buffers.
-        cache ??= new DeviceKvCache(this, batch, heads, headDim, capacity + capacity / 8, maxWindow);
+        int limit = capacity + capacity / 8;
+        cache ??= WritesOnHost
+            ? new HostWrittenKvCache(this, batch, heads, headDim, limit, maxWindow)
+            : new GraphKvCache(this, batch, heads, headDim, limit, maxWindow);
         try { cache.Reset(capacity, strideStep); }
         catch
         {
-            cache.Dispose();
+            cache.Free();
             throw;
         }
         return cache;
     }
 
-    /// <summary>Takes a cache back for reuse (at most <see cref="PoolSize"/> are kept; the rest are freed).</summary>
+    /// <summary>Takes a cache back for reuse (at most <see cref="PoolSize"/> are kept; the rest are freed); disposing a cache calls it.</summary>
     public void ReturnCache(DeviceKvCache cache)
     {
         lock (_free)
@@ -152,7 +155,7 @@ internal sealed class KvCacheGraphs : IDisposable
                 return;
             }
         }
-        cache.Dispose();
+        cache.Free();
     }
 
     /// <summary>Caches kept for reuse: enough for a few concurrent generations.</summary>
@@ -247,7 +250,7 @@ internal sealed class KvCacheGraphs : IDisposable
         lock (_free)
         {
             _disposed = true;
-            foreach (var c in _free) c.Dispose();
+            foreach (var c in _free) c.Free();
             _free.Clear();
         }
         _prepare?.Dispose();

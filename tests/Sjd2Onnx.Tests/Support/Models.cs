@@ -53,7 +53,7 @@ internal sealed class LoadedModel
 }
 
 /// <summary>
-/// A CFG-style two-row sequence for driving <see cref="TransformerRunner"/> directly: row 0 the
+/// A CFG-style two-row sequence for driving <see cref="Transformer"/> directly: row 0 the
 /// conditional prompt, row 1 the (shorter) unconditional one, left-padded to a common prefix length,
 /// followed by the same image slots in both rows (random codes, forced end-of-line slots where the
 /// model has them) with optional per-slot noise levels.
@@ -123,10 +123,10 @@ internal sealed class CfgSequence
     public float[] ImageEmbeds { get; }    // [N, D], shared by both rows
     public float[] ImageNoise { get; }     // [N]
 
-    public TransformerRunner NewRunner(int? maxWindow = null, int extraCapacity = 0)
+    public Transformer NewRunner(int? maxWindow = null, int extraCapacity = 0)
     {
         // A small stride step: the contract-2 cache moves its rows several times per sequence.
-        var runner = new TransformerRunner(Model.Sessions, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total, strideStep: 3);
+        var runner = new Transformer(Model.Sessions, Model.Manifest, 2, Total + extraCapacity, maxWindow ?? Total, strideStep: 3);
         runner.SetPadding(Padding);
         if (Model.Manifest.Sequence.FirstImagePosition is int first)
         {
@@ -159,7 +159,7 @@ internal sealed class CfgSequence
     /// A speculative window: positions [start, start+keep) carry this sequence's tokens, the rest
     /// carry <paramref name="drafts"/>' tokens (wrong guesses); runs it and commits only <paramref name="keep"/>.
     /// </summary>
-    public void FeedDraft(TransformerRunner runner, int start, int s, int keep, CfgSequence drafts)
+    public void FeedDraft(Transformer runner, int start, int s, int keep, CfgSequence drafts)
     {
         var (embeds, noise) = Window(start, s);
         var (other, otherNoise) = drafts.Window(start, s);
@@ -176,7 +176,7 @@ internal sealed class CfgSequence
     }
 
     /// <summary>Runs positions [start, start+s) and copies their logits into <paramref name="logits"/> ([2, Total, K]).</summary>
-    public void Feed(TransformerRunner runner, int start, int s, float[]? logits, int? commit = null)
+    public void Feed(Transformer runner, int start, int s, float[]? logits, int? commit = null)
     {
         var (embeds, noise) = Window(start, s);
         using var ro = new RunOptions();

@@ -43,6 +43,7 @@ internal static class Interrupts
     // waits for the very phase that is stuck. The process ends here, as the signal would have ended it.
     private static void Exit(int code)
     {
+        Imaging.OutputFile.DeletePendingTemporaryFiles(); // nothing half-written is left behind
         if (!OperatingSystem.IsWindows()) ExitNow(code);
         Environment.Exit(code);
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 
 namespace Sjd2Onnx.Imaging;
@@ -16,6 +17,10 @@ namespace Sjd2Onnx.Imaging;
 public static class OutputFile
 {
     private const int MaxNameBytes = 255; // NAME_MAX of the common Linux and macOS file systems
+
+    // Temporary files between their creation and their move or deletion: a process ended at once
+    // (a second Ctrl+C, or a phase that outlived its grace) deletes them first.
+    private static readonly ConcurrentDictionary<string, byte> Pending = new();
 
     /// <summary>
     /// Checks that <paramref name="path"/> can be written (creatable or a replaceable regular file in a
@@ -76,6 +81,7 @@ public static class OutputFile
     {
         string target = Check(path, what);
         string temp = TempName(Path.GetDirectoryName(target)!);
+        Pending[temp] = 0;
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
@@ -89,6 +95,16 @@ public static class OutputFile
             TryDelete(temp);
             throw new Sjd2Exception($"cannot write {what} '{path}': {OneLine(e.Message)}", e);
         }
+        finally
+        {
+            Pending.TryRemove(temp, out _);
+        }
+    }
+
+    /// <summary>Deletes the temporary files of writes and checks still in progress, before the process ends at once.</summary>
+    internal static void DeletePendingTemporaryFiles()
+    {
+        foreach (string temp in Pending.Keys) TryDelete(temp);
     }
 
     /// <summary>Writes <paramref name="text"/> as UTF-8 (no byte-order mark) like <see cref="WriteAllBytes"/>.</summary>
@@ -125,6 +141,7 @@ public static class OutputFile
     private static void ProbeFolder(string dir, string what)
     {
         string probe = TempName(dir);
+        Pending[probe] = 0;
         try
         {
             using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write)) { }
@@ -133,7 +150,11 @@ public static class OutputFile
         {
             throw new Sjd2Exception($"cannot write into the folder '{dir}' of {what}: {OneLine(e.Message)}; choose another path.", e);
         }
-        TryDelete(probe);
+        finally
+        {
+            TryDelete(probe);
+            Pending.TryRemove(probe, out _);
+        }
     }
 
     // Short and independent of the target's name, so a long but legal name never makes it too long.

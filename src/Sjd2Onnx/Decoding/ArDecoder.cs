@@ -23,7 +23,7 @@ internal sealed class ArDecoder : IImageTokenDecoder
             if (slot == layout.LastCodeSlot) { ctx.ReportCommitted(1, slot + 1, codes); break; }
             ctx.EmbedSlots(slot, fed, 1);
             ctx.RunWindow(1);
-            ctx.Runner.Commit(1);
+            ctx.Commit(1);
             position = 0;
             ctx.ReportCommitted(1, slot + 1, codes);
         }

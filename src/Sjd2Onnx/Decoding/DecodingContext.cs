@@ -95,6 +95,10 @@ internal sealed class DecodingContext : IDisposable
     public int Batch { get; }
     public int MaxWindow { get; }
 
+    public void Commit(int count) => Runner.Commit(count);
+    public void Commit(ReadOnlySpan<int> nodes) => Runner.Commit(nodes);
+    public bool SupportsTreeAttention => Runner.SupportsTreeAttention;
+
     /// <summary>Cache length once all prefix tokens are in: slot s sits at cache index PrefixLength + s.</summary>
     public int PrefixLength => _prefixLength;
 

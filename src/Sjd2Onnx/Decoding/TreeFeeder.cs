@@ -15,7 +15,7 @@ internal sealed class TreeFeeder(DecodingContext ctx, int maxWindow)
     private readonly float[] _codeEmbeds = new float[maxWindow * ctx.Hidden];
 
     /// <summary>Whether the model and runner can attend within a window along a tree.</summary>
-    public bool CanFeedTrees => ctx.Runner.SupportsTreeAttention;
+    public bool CanFeedTrees => ctx.SupportsTreeAttention;
 
     /// <summary>Runs one pass over the tree's nodes in window order; output j belongs to node j.</summary>
     public void Run(DraftTree tree)
@@ -53,5 +53,5 @@ internal sealed class TreeFeeder(DecodingContext ctx, int maxWindow)
     }
 
     /// <summary>Keeps the KV rows of <paramref name="count"/> nodes (a path from the first node, in window order) and drops the rest.</summary>
-    public void Keep(int[] nodes, int count) => ctx.Runner.Commit(nodes.AsSpan(0, count));
+    public void Keep(int[] nodes, int count) => ctx.Commit(nodes.AsSpan(0, count));
 }

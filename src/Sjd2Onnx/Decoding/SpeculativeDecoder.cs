@@ -12,6 +12,8 @@ namespace Sjd2Onnx.Decoding;
 internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
 {
     private int[] _tokens = [];
+    private SpeculativeVerifier _verifier = null!;
+    private StallReseeder _reseeder = null!;
 
     public abstract int MaxWindow { get; }
 
@@ -20,8 +22,6 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
     protected ImageLayout Layout { get; private set; } = null!;
     protected DraftState Drafts { get; private set; } = null!;
     protected SeededRandom Random { get; private set; } = null!;
-    protected SpeculativeVerifier Verifier { get; private set; } = null!;
-    protected StallReseeder Reseeder { get; private set; } = null!;
 
     /// <summary>The distribution read last with <see cref="DecodingContext.Distribution"/>.</summary>
     protected float[] P { get; private set; } = [];
@@ -34,12 +34,12 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
         for (int n = 1; n <= last;) // n slots are committed; slot n − 1 is the anchor
         {
             long start = Stopwatch.GetTimestamp();
-            int covered = Propose(n, settings.AutoWindow && tuner is not null ? tuner.Choose(window) : window);
+            int covered = Propose(n, PlanWindow(window));
             Feed(n);
             int newSlot = Verify(n);
             Keep(n, newSlot);
             int committed = newSlot - n + 1;
-            bool reseed = CanReseed && Reseeder.AfterPass(committed, covered);
+            bool reseed = CanReseed && _reseeder.AfterPass(committed, covered);
             Redraft(n, newSlot, reseed);
             ctx.ReportCommitted(committed, newSlot + 1, Drafts.Committed, Drafts.Current);
             tuner?.Record(covered, Stopwatch.GetElapsedTime(start).TotalSeconds, committed);
@@ -48,10 +48,13 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
         return Drafts.Committed;
     }
 
+    // The window of this pass: measured by the tuner with an automatic window, else the fixed one.
+    private int PlanWindow(int window) => settings.AutoWindow && tuner is not null ? tuner.Choose(window) : window;
+
     /// <summary>Slots a draft ring must hold: the window and its bonus slot.</summary>
     protected virtual int DraftRing(DecodingContext ctx) => ctx.MaxWindow + 1;
 
-    /// <summary>The accept-every-draft test hook in <see cref="Verifier"/>, which also couples re-drafts.</summary>
+    /// <summary>Whether the verifier of drafts and of coupled re-drafts carries the accept-every-draft test hook.</summary>
     protected virtual bool VerifierAcceptsEveryDraft => settings.AcceptEveryDraft;
 
     /// <summary>Whether stall cascades are counted and broken by re-seeding the drafts.</summary>
@@ -82,12 +85,12 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
     protected bool AcceptOrResample(int slot)
     {
         int draft = Drafts.Token(slot);
-        if (Verifier.Accept(P, draft, Drafts.Q(slot), Random))
+        if (_verifier.Accept(P, draft, Drafts.Q(slot), Random))
         {
             Drafts.Commit(slot, draft);
             return true;
         }
-        Drafts.Commit(slot, Verifier.Resample(P, draft, Drafts.Q(slot), Random));
+        Drafts.Commit(slot, _verifier.Resample(P, draft, Drafts.Q(slot), Random));
         return false;
     }
 
@@ -130,7 +133,7 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
         if (Layout.IsForced(slot)) return;
         if (reseed)
         {
-            Drafts.SetOneHot(slot, Reseeder.Token(Drafts, newSlot, slot));
+            Drafts.SetOneHot(slot, _reseeder.Token(Drafts, newSlot, slot));
             return;
         }
         Ctx.Distribution(output, P);
@@ -138,7 +141,7 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
         if (settings.Reuse == DraftReuse.Coupled && hasDraft)
         {
             // SJD++'s coupled rule: the old draft survives as often as P allows.
-            Drafts.SetSampled(slot, Verifier.Couple(P, Drafts.Token(slot), Drafts.Q(slot), Random), P);
+            Drafts.SetSampled(slot, _verifier.Couple(P, Drafts.Token(slot), Drafts.Q(slot), Random), P);
         }
         else if (settings.Reuse == DraftReuse.Threshold && hasDraft)
         {
@@ -160,8 +163,8 @@ internal abstract class SpeculativeDecoder(SpeculativeSettings settings, WindowT
         P = new float[ctx.Codebook];
         _tokens = new int[ctx.MaxWindow];
         Drafts = new DraftState(Layout, ctx.Codebook, DraftRing(ctx));
-        Verifier = new SpeculativeVerifier(ctx.Codebook, VerifierAcceptsEveryDraft);
-        Reseeder = new StallReseeder(settings.ReseedAfterStalls, Layout, ctx.Statistics);
+        _verifier = new SpeculativeVerifier(ctx.Codebook, VerifierAcceptsEveryDraft);
+        _reseeder = new StallReseeder(settings.ReseedAfterStalls, Layout, ctx.Statistics);
         // The prefill's last output is slot 0's distribution: that pass commits slot 0.
         ctx.Distribution(ctx.PrefixLength - 1, P);
         CommitSampled(0);

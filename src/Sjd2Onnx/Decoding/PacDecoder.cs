@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Sjd2Onnx.Sampling;
 
@@ -28,9 +26,20 @@ namespace Sjd2Onnx.Decoding;
 /// test hook for adaptive continuation as published (commit tokens verified against stale
 /// distributions), which is not exact.
 /// </summary>
-internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
+internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tuner) : SpeculativeDecoder(settings, tuner)
 {
-    public int MaxWindow => settings.Window + ExtraNodes(settings.TreeWidth, settings.TreeDepth);
+    private CandidateVerifier _candidates = null!;
+    private DraftInitializer _init = null!;
+    private TreeFeeder _feeder = null!;
+    private DraftTree _tree = null!;
+    private PacTreeBuilder _builder = null!;
+    private int[] _kept = [];   // the accepted path's nodes, in window order
+    private int _keptCount;
+    private int _fed0;          // first slot whose KV row is not cached (the anchor, unless stale continuation committed more)
+    private int _lastKept;      // the accepted path's last node
+    private int _reference;     // the node at the new token's slot whose output continues past it
+
+    public override int MaxWindow => Settings.Window + ExtraNodes(Settings.TreeWidth, Settings.TreeDepth);
 
     /// <summary>Nodes a full tree of this shape adds to a chain: every candidate off the spine.</summary>
     internal static int ExtraNodes(int width, int depth)
@@ -47,217 +56,124 @@ internal sealed class PacDecoder(SpeculativeSettings settings, WindowTuner? tune
     // Far more than any useful tree; bounds the buffers of absurd shapes (the context also caps the window at the image's slots).
     private const int MaxExtraNodes = 1024;
 
+    // The candidate verifier carries the accept-every-draft hook; re-drafts couple exactly.
+    protected override bool VerifierAcceptsEveryDraft => false;
+
+    protected override void Start()
+    {
+        int k = Ctx.Codebook, maxWindow = Ctx.MaxWindow;
+        _candidates = new CandidateVerifier(k, Settings.AcceptEveryDraft);
+        _init = new DraftInitializer(Settings.Init ?? GenerationOptions.DefaultDraftInit, Layout, Drafts, k, Random);
+        _feeder = new TreeFeeder(Ctx, maxWindow);
+        bool trees = _feeder.CanFeedTrees;
+        _tree = new DraftTree(maxWindow);
+        _builder = new PacTreeBuilder(Layout, Drafts, Random, k, maxWindow,
+            trees ? Math.Max(1, Settings.TreeWidth) : 1, trees ? Settings.TreeDepth : 0);
+        _kept = new int[maxWindow];
+        _fed0 = 0;
+    }
+
+    protected override int Propose(int n, int window)
+    {
+        window = Math.Max(window, n - _fed0);
+        _init.FillThrough(Math.Min(_fed0 + window - 1, Layout.LastCodeSlot - 1));
+        return _builder.Build(_tree, n, _fed0, window);
+    }
+
+    protected override void Feed(int n) => _feeder.Run(_tree);
+
+    // From the anchor: node v's output is the distribution of slot Slot(v) + 1.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int[] Decode(DecodingContext ctx)
+    protected override int Verify(int n)
     {
-        var layout = ctx.Layout;
-        var rng = ctx.Random;
-        int k = ctx.Codebook, maxWindow = ctx.MaxWindow, chainWindow = Math.Min(settings.Window, maxWindow), last = layout.LastCodeSlot;
-        var drafts = new DraftState(layout, k, maxWindow + 1);
-        var coupling = new SpeculativeVerifier(k);
-        var candidates = new CandidateVerifier(k, settings.AcceptEveryDraft);
-        var init = new DraftInitializer(settings.Init ?? GenerationOptions.DefaultDraftInit, layout, drafts, k, rng);
-        var feeder = new TreeFeeder(ctx, maxWindow);
-        bool trees = feeder.CanFeedTrees;
-        int width = trees ? Math.Max(1, settings.TreeWidth) : 1, depth = trees ? settings.TreeDepth : 0;
-        var tree = new DraftTree(maxWindow);
-        bool coupled = settings.Reuse == DraftReuse.Coupled; // otherwise plain Jacobi resampling (a test of trees alone)
-        var p = new float[k];
-        var alternatives = new int[Math.Max(1, width)];
-        var draw = new float[k];
-        var frontier = new int[maxWindow];
-        var nextFrontier = new int[maxWindow];
-        var spineAt = new int[maxWindow + 1];   // spine node by slot − fed0, −1 where none
-        var kept = new int[maxWindow];
-        var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
-
-        ctx.Distribution(ctx.PrefixLength - 1, p);
-        drafts.Commit(0, Categorical.Sample(p, rng));
-        drafts.DraftedThrough = 0;
-        ctx.ReportCommitted(1, 1, drafts.Committed, drafts.Current);
-
-        int n = 1;      // committed slots
-        int fed0 = 0;   // first slot whose KV row is not cached (the anchor, n − 1, unless stale continuation committed more)
-        while (n <= last)
+        int at = _builder.Root, newSlot;
+        _keptCount = 0;
+        for (int i = 0; i <= at; i++) _kept[_keptCount++] = i;
+        bool rejected = false;
+        while (true)
         {
-            long start = Stopwatch.GetTimestamp();
-            int window = settings.AutoWindow && tuner is not null ? tuner.Choose(chainWindow) : chainWindow;
-            window = Math.Max(window, n - fed0);
-            init.FillThrough(Math.Min(fed0 + window - 1, last - 1));
-
-            // The committed tokens not cached yet, as a chain ending at the anchor.
-            tree.Clear();
-            int node = -1;
-            for (int slot = fed0; slot < n; slot++) node = tree.Add(slot, drafts.Token(slot), node, 0);
-            int root = node, spine = root, slotNext = n;
-            Array.Fill(spineAt, -1);
-            spineAt[n - 1 - fed0] = root;
-            // The tree: every node of a level gets the next slot's candidates as children, the
-            // spine's first (frontier[0] is always the spine), as many as the buffers hold.
-            int frontierCount = 1;
-            frontier[0] = root;
-            for (int level = 0; level < depth && slotNext <= last - 1 && tree.Count < maxWindow; level++, slotNext++)
+            int slot = _tree.Slot(at) + 1, child = _tree.FirstChild(at);
+            if (!Layout.IsForced(slot)) Ctx.Distribution(at, P);
+            if (child < 0)
             {
-                int c = Candidates(slotNext, width, drafts, layout, alternatives, draw, rng);
-                int next = 0, nextSpine = -1;
-                for (int f = 0; f < frontierCount; f++)
-                {
-                    for (int r = 0; r < c && tree.Count < maxWindow; r++)
-                    {
-                        int v = tree.Add(slotNext, alternatives[r], frontier[f], r);
-                        nextFrontier[next++] = v;
-                        if (frontier[f] == spine && r == 0) nextSpine = v;
-                    }
-                }
-                (frontier, nextFrontier) = (nextFrontier, frontier);
-                frontierCount = next;
-                spine = nextSpine;
-                spineAt[slotNext - fed0] = spine;
+                // A leaf: its output gives a bonus token (a forced one is the only possible token).
+                if (!Layout.IsForced(slot)) CommitSampled(slot);
+                newSlot = slot;
+                break;
             }
-            // The chain from the spine to the window's end; the last code slot is never fed.
-            for (; slotNext - fed0 < window && tree.Count < maxWindow && slotNext <= last - 1; slotNext++)
+            int accepted = Layout.IsForced(slot) ? child : AcceptCandidate(slot, child);
+            if (accepted < 0)
             {
-                spine = tree.Add(slotNext, drafts.Token(slotNext), spine, 0);
-                spineAt[slotNext - fed0] = spine;
+                newSlot = slot;
+                rejected = true;
+                break;
             }
-            int s = tree.Count, covered = slotNext - fed0; // nodes fed; slots they cover (the window the tuner chose)
-            feeder.Run(tree);
-
-            // Verification from the anchor: node v's output is the distribution of slot Slot(v) + 1.
-            int at = root, newSlot;
-            int keptCount = 0;
-            for (int i = 0; i <= root; i++) kept[keptCount++] = i;
-            bool rejected = false;
-            while (true)
-            {
-                int slot = tree.Slot(at) + 1, child = tree.FirstChild(at);
-                if (layout.IsForced(slot))
-                {
-                    // The forced token is the only possible one: always accepted, never sampled.
-                    if (child < 0) { newSlot = slot; break; }
-                    at = child;
-                    kept[keptCount++] = at;
-                    continue;
-                }
-                ctx.Distribution(at, p);
-                if (child < 0)
-                {
-                    // A leaf: its output gives a bonus token.
-                    drafts.Commit(slot, Categorical.Sample(p, rng));
-                    newSlot = slot;
-                    break;
-                }
-                candidates.Begin(p);
-                int accepted = -1;
-                var q = drafts.Q(slot); // a one-hot draft (empty q) has no alternatives
-                for (int c = child; c >= 0 && accepted < 0; c = tree.NextSibling(c))
-                    if (q.IsEmpty ? candidates.TryAccept(tree.Token(c), q, rng) : candidates.TryAcceptWithoutReplacement(tree.Token(c), q, rng)) accepted = c;
-                if (accepted < 0)
-                {
-                    drafts.Commit(slot, candidates.Finish(rng));
-                    newSlot = slot;
-                    rejected = true;
-                    break;
-                }
-                drafts.Commit(slot, tree.Token(accepted));
-                at = accepted;
-                kept[keptCount++] = at;
-            }
-            int lastKept = at;
-
-            // Where the outputs beyond the new token come from: the path past the rejection.
-            int reference = rejected ? tree.FirstChild(at) : -1;
-            if (rejected && settings.StaleContinuation)
-            {
-                // Adaptive continuation as published: go on committing drafts verified against
-                // distributions computed with the rejected candidate in the context. Not exact.
-                while (reference >= 0)
-                {
-                    int slot = tree.Slot(reference) + 1, child = tree.FirstChild(reference);
-                    if (child < 0 || layout.IsForced(slot)) break;
-                    ctx.Distribution(reference, p);
-                    candidates.Begin(p);
-                    bool ok = candidates.TryAccept(tree.Token(child), drafts.Q(slot), rng);
-                    drafts.Commit(slot, ok ? tree.Token(child) : candidates.Finish(rng));
-                    newSlot = slot;
-                    reference = child;
-                    if (!ok) break;
-                }
-            }
-            // `reference` is the node at the new token's slot whose output continues past it.
-            if (reference < 0) reference = SpineAt(spineAt, newSlot - fed0);
-            feeder.Keep(kept, keptCount);
-
-            // Coupled update of every slot this pass predicted beyond the new token, or after a
-            // stall cascade the same slots re-seeded from the new token.
-            int predictedThrough = newSlot;
-            bool reseed = reseeder.AfterPass(newSlot - n + 1, s);
-            for (int r = reference, slot = newSlot + 1; r >= 0 && slot <= last; slot++)
-            {
-                if (reseed)
-                {
-                    if (!layout.IsForced(slot)) drafts.SetOneHot(slot, reseeder.Token(drafts, newSlot, slot));
-                    predictedThrough = slot;
-                    int below = tree.FirstChild(r);
-                    r = below >= 0 ? below : SpineAt(spineAt, slot - fed0);
-                    continue;
-                }
-                if (!layout.IsForced(slot))
-                {
-                    ctx.Distribution(r, p);
-                    if (coupled && drafts.HasDraft(slot))
-                    {
-                        drafts.SetSampled(slot, coupling.Couple(p, drafts.Token(slot), drafts.Q(slot), rng), p);
-                    }
-                    else
-                    {
-                        drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
-                    }
-                }
-                predictedThrough = slot;
-                int down = tree.FirstChild(r);
-                r = down >= 0 ? down : SpineAt(spineAt, slot - fed0);
-            }
-            if (predictedThrough > drafts.DraftedThrough) drafts.DraftedThrough = predictedThrough;
-
-            ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
-            tuner?.Record(covered, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
-            n = newSlot + 1;
-            fed0 = tree.Slot(lastKept) + 1;
+            at = accepted;
+            _kept[_keptCount++] = at;
         }
-        return drafts.Committed;
+        _lastKept = at;
+        // Where the outputs beyond the new token come from: the path past the rejection.
+        _reference = rejected ? _tree.FirstChild(at) : -1;
+        if (rejected && Settings.StaleContinuation) newSlot = ContinueStale(newSlot);
+        if (_reference < 0) _reference = _builder.SpineAt(newSlot);
+        return newSlot;
     }
 
-    // The spine node at a slot offset, or −1 (beyond the window or no node there).
-    private static int SpineAt(int[] spineAt, int offset) => offset >= 0 && offset < spineAt.Length ? spineAt[offset] : -1;
-
-    /// <summary>
-    /// The candidates of a slot into <paramref name="into"/>: its own draft first, then up to
-    /// width − 1 other codes drawn without replacement from the draft's q (the stale distribution
-    /// it was sampled from), while the mass of q not yet drawn is at least <see cref="AlternativeFloor"/>.
-    /// Drawn, not ranked: a stale q is the best guess at the true distribution, and at high
-    /// entropy, where alternatives matter, no code stands out to rank (docs/decoding.md). A one-hot
-    /// draft (a spatial prior) has no distribution to draw from and stays alone; so does a
-    /// confident q.
-    /// </summary>
-    private static int Candidates(int slot, int width, DraftState drafts, ImageLayout layout, int[] into, float[] draw, SeededRandom rng)
+    protected override void Keep(int n, int newSlot)
     {
-        into[0] = drafts.Token(slot);
-        if (width <= 1 || layout.IsForced(slot) || drafts.IsOneHot(slot)) return 1;
-        var q = drafts.QBuffer(slot);
-        var rest = draw.AsSpan(0, q.Length);
-        q.CopyTo(rest);
-        rest[into[0]] = 0;
-        int count = 1;
-        while (count < width && TensorPrimitives.Sum(rest) >= AlternativeFloor)
-        {
-            int x = Categorical.Sample(rest, rng);
-            into[count++] = x;
-            rest[x] = 0;
-        }
-        return count;
+        _feeder.Keep(_kept, _keptCount);
+        _fed0 = _tree.Slot(_lastKept) + 1;
     }
 
-    // Stop drawing alternatives when the codes left hold less than this share of the stale distribution.
-    private const float AlternativeFloor = 0.05f;
+    // Coupled update of every slot this pass predicted beyond the new token, along the path that
+    // continues past it, or after a stall cascade the same slots re-seeded from the new token.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Redraft(int n, int newSlot, bool reseed)
+    {
+        int predictedThrough = newSlot;
+        for (int r = _reference, slot = newSlot + 1; r >= 0 && slot <= Layout.LastCodeSlot; slot++)
+        {
+            RedraftSlot(slot, r, newSlot, reseed);
+            predictedThrough = slot;
+            int down = _tree.FirstChild(r);
+            r = down >= 0 ? down : _builder.SpineAt(slot);
+        }
+        if (predictedThrough > Drafts.DraftedThrough) Drafts.DraftedThrough = predictedThrough;
+    }
+
+    // The children of a node verified against its output in rank order; commits the accepted
+    // candidate's token or, when every one fails, the final residual's sample. −1 when none passed.
+    private int AcceptCandidate(int slot, int child)
+    {
+        _candidates.Begin(P);
+        var q = Drafts.Q(slot); // a one-hot draft (empty q) has no alternatives
+        for (int c = child; c >= 0; c = _tree.NextSibling(c))
+        {
+            bool ok = q.IsEmpty ? _candidates.TryAccept(_tree.Token(c), q, Random) : _candidates.TryAcceptWithoutReplacement(_tree.Token(c), q, Random);
+            if (!ok) continue;
+            Drafts.Commit(slot, _tree.Token(c));
+            return c;
+        }
+        Drafts.Commit(slot, _candidates.Finish(Random));
+        return -1;
+    }
+
+    // Adaptive continuation as published: go on committing drafts verified against distributions
+    // computed with the rejected candidate in the context. Not exact.
+    private int ContinueStale(int newSlot)
+    {
+        while (_reference >= 0)
+        {
+            int slot = _tree.Slot(_reference) + 1, child = _tree.FirstChild(_reference);
+            if (child < 0 || Layout.IsForced(slot)) break;
+            Ctx.Distribution(_reference, P);
+            _candidates.Begin(P);
+            bool ok = _candidates.TryAccept(_tree.Token(child), Drafts.Q(slot), Random);
+            Drafts.Commit(slot, ok ? _tree.Token(child) : _candidates.Finish(Random));
+            newSlot = slot;
+            _reference = child;
+            if (!ok) break;
+        }
+        return newSlot;
+    }
 }

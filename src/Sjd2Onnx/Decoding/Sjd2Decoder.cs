@@ -1,8 +1,4 @@
-using System.Diagnostics;
-using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using Sjd2Onnx.Sampling;
 
 namespace Sjd2Onnx.Decoding;
 
@@ -35,296 +31,168 @@ namespace Sjd2Onnx.Decoding;
 /// Not lossless as published: outputs after an accepted noisy input are conditioned on the noise.
 /// The accept-noise limit stops verification at such outputs; at 0 with exact KV it is lossless.
 /// </summary>
-internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
+internal sealed class Sjd2Decoder(SpeculativeSettings settings, WindowTuner? tuner) : SpeculativeDecoder(settings, tuner)
 {
+    private Sjd2Inputs _inputs = null!;
+    private DraftInitializer? _prior;
+    private float[] _noise = [], _embedded = [];
+    private int[] _embedTokens = [], _embedSlots = [];
+    private int _embedCount; // tokens whose embeddings the pass's end computes
+    private int _cached;     // image slots whose KV rows are in the cache (inputs start there)
+    private int _passStart;  // the pass's first input slot: output indices are relative to it
+    private int _drafts;     // fed drafts: slots n .. n+_drafts−1
+
+    // Re-feeding puts up to a window of committed tokens in front of the drafts.
+    public override int MaxWindow => Settings.KvMode == Sjd2KvMode.Approximate ? Settings.Window : 2 * Settings.Window;
+
     // Tokens fed above this noise level have their KV rows dropped and are re-fed clean.
-    private readonly float _kvKeepNoise = settings.KvMode switch
+    private float KvKeepNoise => Settings.KvMode switch
     {
         Sjd2KvMode.Exact => 0f,
-        Sjd2KvMode.Limit => settings.KvNoiseLimit,
+        Sjd2KvMode.Limit => Settings.KvNoiseLimit,
         _ => float.PositiveInfinity,
     };
 
-    private readonly bool _windowSchedule = settings.Schedule == Sjd2Schedule.Window;
+    // Slots from the first uncached one to the window's end.
+    protected override int DraftRing(DecodingContext ctx) => 2 * Math.Min(Settings.Window, ctx.MaxWindow) + 2;
 
-    // Re-feeding puts up to a window of committed tokens in front of the drafts.
-    public int MaxWindow => settings.KvMode == Sjd2KvMode.Approximate ? settings.Window : 2 * settings.Window;
+    // Pure noise has nothing to re-seed from.
+    protected override bool CanReseed => _prior is not null;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int[] Decode(DecodingContext ctx)
+    protected override void Start()
     {
-        var spec = settings.Noise ?? throw new InvalidOperationException("SJD2 needs the model's sjd2 section");
-        var layout = ctx.Layout;
-        var rng = ctx.Random;
-        int k = ctx.Codebook, d = ctx.Hidden, last = layout.LastCodeSlot;
-        int window = Math.Min(settings.Window, ctx.MaxWindow);
-        int ring = 2 * window + 2; // slots from the first uncached one to the window's end
+        var spec = Settings.Noise ?? throw new InvalidOperationException("SJD2 needs the model's sjd2 section");
+        int window = Math.Min(Settings.Window, Ctx.MaxWindow), d = Ctx.Hidden;
+        _inputs = new Sjd2Inputs(spec, Settings.Schedule == Sjd2Schedule.Window, Settings.WindowLevels, DraftRing(Ctx), d);
+        _prior = Settings.Init is { } rule ? new DraftInitializer(rule, Layout, Drafts, Ctx.Codebook, Random) : null;
+        _noise = new float[Ctx.MaxWindow];
+        _embedTokens = new int[window + 1];
+        _embedSlots = new int[window + 1];
+        _embedded = new float[(window + 1) * d];
+        _cached = 0;
+        _inputs.SetClean(0);
+        Ctx.EmbedCodes([Drafts.Committed[0]], _inputs.Clean(0));
+    }
 
-        float[] sigma = spec.SigmaGrid();
-        var alpha = new float[sigma.Length];
-        for (int i = 0; i < sigma.Length; i++) alpha[i] = Alpha(sigma[i]);
-        float[] mean = spec.EmbeddingMean, std = spec.EmbeddingStd;
-        var ramp = _windowSchedule ? new WindowRamp(spec, settings.WindowLevels) : null;
-        var drafts = new DraftState(layout, k, ring);
-        var verifier = new SpeculativeVerifier(k, settings.AcceptEveryDraft);
-        var p = new float[k];
-        var level = new int[ring];             // σ index of a noisy slot, −1 when fed clean
-        var latent = new float[ring * d];      // per-pass: ñ of noisy slots; window: their fixed ε (normalised space)
-        var clean = new float[ring * d];       // clean embedding of each slot's current token
-        var fedSigma = new float[ring];        // noise level this pass fed the slot at (0: clean)
-        var hasTarget = new bool[ring];        // window schedule: clean holds the draft token's embedding
-        float acceptNoise = settings.AcceptNoise;
-        var noise = new float[ctx.MaxWindow];
-        var embedTokens = new int[window + 1];
-        var embedSlots = new int[window + 1];
-        var embedded = new float[(window + 1) * d];
-        var x0 = new float[d];
-        var prior = settings.Init is { } rule ? new DraftInitializer(rule, layout, drafts, k, rng) : null;
-        int priorLevel = sigma.Length / 2;
-        var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
-        bool coupled = settings.Reuse == DraftReuse.Coupled;
-
-        // The prefill's last output is slot 0's distribution.
-        ctx.Distribution(ctx.PrefixLength - 1, p);
-        drafts.Commit(0, Categorical.Sample(p, rng));
-        drafts.DraftedThrough = 0; // slot 0 is committed: no draft may overwrite it
-        level[0] = -1;
-        ctx.EmbedCodes([drafts.Committed[0]], clean.AsSpan(0, d));
-        ctx.ReportCommitted(1, 1, drafts.Committed, drafts.Current);
-
-        int n = 1;       // committed slots
-        int cached = 0;  // image slots whose KV rows are in the cache (inputs start there)
-        while (n <= last)
+    // New slots up to the bonus position start as pure noise with no draft token, or (with a
+    // prior) as the prior's token, noised (see Sjd2Inputs.SeedPrior).
+    protected override int Propose(int n, int window)
+    {
+        _drafts = Math.Min(window - 1, Layout.LastCodeSlot - n);
+        _embedCount = 0;
+        for (int slot = Drafts.DraftedThrough + 1; slot <= n + _drafts; slot++)
         {
-            long start = Stopwatch.GetTimestamp();
-            int w = settings.AutoWindow && tuner is not null ? tuner.Choose(window) : window;
-            int draftCount = Math.Min(w - 1, last - n);  // fed drafts: slots n .. n+draftCount−1
-            int front = n - cached;                      // committed inputs: anchor and re-fed tokens
-            int s = front + draftCount;
+            if (Layout.IsForced(slot)) continue;
+            Drafts.ClearDraft(slot);
+            _inputs.StartNoise(slot, Random);
+            if (_prior is null) continue;
+            Drafts.SetOneHot(slot, _prior.Initial(Layout.CodeIndex(slot)));
+            AddEmbedding(slot);
+        }
+        Drafts.DraftedThrough = Math.Max(Drafts.DraftedThrough, n + _drafts);
+        EmbedPending(seed: true);
+        return _drafts + 1;
+    }
 
-            // New slots up to the bonus position start as pure noise with no draft token, or
-            // (with a prior) as the prior's token, its embedding noised to the middle level
-            // (per-pass schedule) or to its position's level when fed (window schedule).
-            int seeded = 0;
-            for (int slot = drafts.DraftedThrough + 1; slot <= n + draftCount; slot++)
-            {
-                if (layout.IsForced(slot)) continue;
-                int r = slot % ring;
-                drafts.ClearDraft(slot);
-                level[r] = 0;
-                hasTarget[r] = false;
-                rng.FillGaussian(latent.AsSpan(r * d, d));
-                if (prior is null) continue;
-                drafts.SetOneHot(slot, prior.Initial(layout.CodeIndex(slot)));
-                embedTokens[seeded] = drafts.Token(slot);
-                embedSlots[seeded++] = slot;
-            }
-            drafts.DraftedThrough = Math.Max(drafts.DraftedThrough, n + draftCount);
-            if (seeded > 0)
-            {
-                // ñ = α·n(e_prior) + σ·ε at the prior level; q stays one-hot on the prior's token.
-                ctx.EmbedCodes(embedTokens.AsSpan(0, seeded), embedded.AsSpan(0, seeded * d));
-                for (int e = 0; e < seeded; e++)
-                {
-                    int r = embedSlots[e] % ring;
-                    var target = embedded.AsSpan(e * d, d);
-                    target.CopyTo(clean.AsSpan(r * d, d));
-                    if (_windowSchedule)
-                    {
-                        // The prior's token, noised to its position's level when fed.
-                        hasTarget[r] = true;
-                        continue;
-                    }
-                    Normalise(target, mean, std, x0);
-                    var z = latent.AsSpan(r * d, d);
-                    TensorPrimitives.Multiply(z, sigma[priorLevel], z);
-                    TensorPrimitives.MultiplyAdd(x0, alpha[priorLevel], z, z);
-                    level[r] = priorLevel;
-                }
-            }
+    // Window inputs: slots _cached .. n+_drafts−1 (the anchor and re-fed committed tokens first).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Feed(int n)
+    {
+        int s = n - _cached + _drafts, d = Ctx.Hidden;
+        var row = Ctx.WindowRow(0, s);
+        for (int i = 0; i < s; i++)
+        {
+            int slot = _cached + i;
+            var input = row.Slice(i * d, d);
+            _noise[i] = Layout.IsForced(slot) ? _inputs.WriteForced(slot, Ctx.ForcedEmbedding, input) : _inputs.Write(slot, n, _drafts, input);
+        }
+        Ctx.RunWindow(s, _noise.AsSpan(0, s));
+    }
 
-            // Window inputs, slots cached .. n+draftCount−1.
-            var row = ctx.WindowRow(0, s);
-            for (int i = 0; i < s; i++)
+    // A slot's distribution saw every input before it; once one of those was noisier than the
+    // accept-noise limit, nothing further is committed this pass (limit 0: lossless).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override int Verify(int n)
+    {
+        float seen = 0, limit = Settings.AcceptNoise;
+        for (int slot = n; slot < n + _drafts; slot++)
+        {
+            if (slot > n) seen = Math.Max(seen, _inputs.FedSigma(slot - 1));
+            if (seen > limit) return slot - 1;
+            if (Layout.IsForced(slot)) continue;
+            Ctx.Distribution(slot - _cached - 1, P);
+            if (!Drafts.HasDraft(slot))
             {
-                int slot = cached + i, r = slot % ring;
-                var dst = row.Slice(i * d, d);
-                fedSigma[r] = 0;
-                noise[i] = 0;
-                if (layout.IsForced(slot)) { ctx.ForcedEmbedding.CopyTo(dst); continue; }
-                if (ramp is not null && slot >= n && level[r] >= 0 && hasTarget[r])
-                {
-                    // Window schedule: the draft's embedding at its position's level. (A slot with
-                    // no draft token yet is fed below as pure noise at level 0, σ_max.)
-                    float to = ramp.Sigma(slot - n + 1, draftCount);
-                    if (to <= 0f) level[r] = -1;
-                    else
-                    {
-                        NoisedEmbedding(clean.AsSpan(r * d, d), latent.AsSpan(r * d, d), to, mean, std, dst);
-                        noise[i] = fedSigma[r] = to;
-                        continue;
-                    }
-                }
-                if (slot < n || level[r] < 0) clean.AsSpan(r * d, d).CopyTo(dst);
-                else
-                {
-                    // Fed as ñ·std + mean at its noise level.
-                    TensorPrimitives.MultiplyAdd(latent.AsSpan(r * d, d), std, mean, dst);
-                    noise[i] = fedSigma[r] = sigma[level[r]];
-                }
+                // Never sampled (fresh noise): nothing to verify, the token comes from P.
+                CommitSampled(slot);
+                return slot;
             }
-            ctx.RunWindow(s, noise.AsSpan(0, s));
+            if (!AcceptOrResample(slot)) return slot;
+        }
+        // Every draft accepted, but the bonus token's distribution may have seen noise.
+        if (_drafts > 0 && Math.Max(seen, _inputs.FedSigma(n + _drafts - 1)) > limit) return n + _drafts - 1;
+        int bonus = n + _drafts;
+        if (!Layout.IsForced(bonus))
+        {
+            Ctx.Distribution(bonus - _cached - 1, P);
+            CommitSampled(bonus);
+        }
+        return bonus;
+    }
 
-            // Verification; output index of slot m is m − cached − 1.
-            // A slot's distribution saw every input before it; once one of those was noisier than
-            // the accept-noise limit, nothing further is committed this pass (limit 0: lossless).
-            int newSlot = -1;
-            bool stopped = false;
-            float seen = 0;
-            for (int slot = n; slot < n + draftCount; slot++)
+    // KV: keep committed inputs up to the first one fed noisier than the KV limit.
+    protected override void Keep(int n, int newSlot)
+    {
+        if (!Layout.IsForced(newSlot)) AddEmbedding(newSlot);
+        // An accepted draft's clean embedding is already known (computed when it was sampled).
+        for (int slot = n; slot <= newSlot; slot++) _inputs.SetClean(slot);
+        int keepUntil = newSlot;
+        float keepNoise = KvKeepNoise;
+        for (int slot = n; slot < newSlot; slot++)
+        {
+            if (_inputs.FedSigma(slot) > keepNoise)
             {
-                if (slot > n) seen = Math.Max(seen, fedSigma[(slot - 1) % ring]);
-                if (seen > acceptNoise)
-                {
-                    newSlot = slot - 1;
-                    stopped = true;
-                    break;
-                }
-                if (layout.IsForced(slot)) continue;
-                ctx.Distribution(slot - cached - 1, p);
-                if (!drafts.HasDraft(slot))
-                {
-                    // Never sampled (fresh noise): nothing to verify, the token comes from P.
-                    drafts.Commit(slot, Categorical.Sample(p, rng));
-                    newSlot = slot;
-                    stopped = true;
-                    break;
-                }
-                int t = drafts.Token(slot);
-                if (verifier.Accept(p, t, drafts.Q(slot), rng))
-                {
-                    drafts.Commit(slot, t);
-                    continue;
-                }
-                drafts.Commit(slot, verifier.Resample(p, t, drafts.Q(slot), rng));
-                newSlot = slot;
-                stopped = true;
+                keepUntil = slot;
                 break;
             }
-            int embedCount = 0;
-            if (!stopped && draftCount > 0 && Math.Max(seen, fedSigma[(n + draftCount - 1) % ring]) > acceptNoise)
-            {
-                newSlot = n + draftCount - 1; // every draft accepted, but the bonus token's distribution saw noise
-                stopped = true;
-            }
-            if (!stopped)
-            {
-                newSlot = n + draftCount;
-                if (!layout.IsForced(newSlot))
-                {
-                    ctx.Distribution(newSlot - cached - 1, p);
-                    drafts.Commit(newSlot, Categorical.Sample(p, rng));
-                }
-            }
-            if (!layout.IsForced(newSlot)) { embedTokens[embedCount] = drafts.Token(newSlot); embedSlots[embedCount++] = newSlot; }
-            // An accepted draft's clean embedding is already known (computed when it was sampled).
-            for (int slot = n; slot < newSlot; slot++) level[slot % ring] = -1;
-            level[newSlot % ring] = -1;
-
-            // KV: keep committed inputs up to the first one fed noisier than the KV limit.
-            int keepUntil = newSlot;
-            for (int slot = n; slot < newSlot; slot++)
-                if (fedSigma[slot % ring] > _kvKeepNoise) { keepUntil = slot; break; }
-            int passStart = cached; // output indices stay relative to this pass's first input
-            ctx.Commit(keepUntil - cached);
-            cached = keepUntil;
-
-            // Every predicted slot after the new token: a new sample x̂ ~ P is its next draft, or
-            // after a stall cascade the prior re-seeded from the new token (not for pure noise).
-            int lastPredicted = n + draftCount;
-            bool reseed = prior is not null && reseeder.AfterPass(newSlot - n + 1, draftCount + 1);
-            for (int slot = newSlot + 1; slot <= lastPredicted; slot++)
-            {
-                if (layout.IsForced(slot)) continue;
-                if (reseed) drafts.SetOneHot(slot, reseeder.Token(drafts, newSlot, slot));
-                else
-                {
-                    ctx.Distribution(slot - passStart - 1, p);
-                    if (coupled && drafts.HasDraft(slot))
-                    {
-                        // SJD++'s coupled rule: the drafts predicted from this one stay consistent.
-                        drafts.SetSampled(slot, verifier.Couple(p, drafts.Token(slot), drafts.Q(slot), rng), p);
-                    }
-                    else
-                    {
-                        drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
-                    }
-                }
-                embedTokens[embedCount] = drafts.Token(slot);
-                embedSlots[embedCount++] = slot;
-            }
-            ctx.EmbedCodes(embedTokens.AsSpan(0, embedCount), embedded.AsSpan(0, embedCount * d));
-            for (int e = 0; e < embedCount; e++)
-            {
-                int slot = embedSlots[e], r = slot % ring;
-                var target = embedded.AsSpan(e * d, d);
-                target.CopyTo(clean.AsSpan(r * d, d));
-                if (level[r] < 0) continue;
-                // Window schedule: the step waits until the slot's next position is known.
-                if (ramp is not null) { hasTarget[r] = true; continue; }
-                // DDIM (η = 0) from level k to k+1 toward n̂0 = normalised embedding of x̂.
-                int lv = level[r];
-                Normalise(target, mean, std, x0);
-                if (lv + 1 >= sigma.Length) { level[r] = -1; continue; } // past σ_min: fed clean
-                DdimStep(latent.AsSpan(r * d, d), x0, sigma[lv], sigma[lv + 1]);
-                level[r] = lv + 1;
-            }
-
-            ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
-            tuner?.Record(draftCount + 1, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
-            n = newSlot + 1;
         }
-        return drafts.Committed;
+        _passStart = _cached;
+        Ctx.Commit(keepUntil - _cached);
+        _cached = keepUntil;
     }
 
-    // The normalised embedding n = (e − mean)/std noised to σ with ε and fed back in embedding space:
-    // (α·n + σ·ε)·std + mean = α·e + (1 − α)·mean + σ·std·ε, in one pass over the vectors (a slot of
-    // the window each pass; four TensorPrimitives calls cost about four times as much here).
+    // Every predicted slot after the new token: a new sample x̂ ~ P is its next draft (see
+    // RedraftSlot), and its noisy input steps toward x̂'s embedding.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void NoisedEmbedding(ReadOnlySpan<float> embedding, ReadOnlySpan<float> epsilon, float sigma,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> result)
+    protected override void Redraft(int n, int newSlot, bool reseed)
     {
-        float alpha = Alpha(sigma), rest = 1f - alpha;
-        int i = 0, width = Vector<float>.Count;
-        var a = new Vector<float>(alpha);
-        var b = new Vector<float>(rest);
-        var c = new Vector<float>(sigma);
-        for (; i <= result.Length - width; i += width)
+        for (int slot = newSlot + 1; slot <= n + _drafts; slot++)
         {
-            var value = a * new Vector<float>(embedding[i..]) + b * new Vector<float>(mean[i..])
-                + c * new Vector<float>(std[i..]) * new Vector<float>(epsilon[i..]);
-            value.CopyTo(result[i..]);
+            if (Layout.IsForced(slot)) continue;
+            RedraftSlot(slot, slot - _passStart - 1, newSlot, reseed);
+            AddEmbedding(slot);
         }
-        for (; i < result.Length; i++) result[i] = alpha * embedding[i] + rest * mean[i] + sigma * std[i] * epsilon[i];
+        EmbedPending(seed: false);
     }
 
-    private static float Alpha(float sigma) => MathF.Sqrt(Math.Max(0f, 1f - sigma * sigma));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Normalise(ReadOnlySpan<float> embedding, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> result)
+    private void AddEmbedding(int slot)
     {
-        TensorPrimitives.Subtract(embedding, mean, result);
-        TensorPrimitives.Divide(result, std, result);
+        _embedTokens[_embedCount] = Drafts.Token(slot);
+        _embedSlots[_embedCount++] = slot;
     }
 
-    // DDIM (η = 0) from σ_from to σ_to toward n̂0: ε̂ = (ñ − α_from·n̂0)/σ_from ; ñ' = α_to·n̂0 + σ_to·ε̂,
-    // folded into ñ' = (σ_to/σ_from)·ñ + (α_to − α_from·σ_to/σ_from)·n̂0: two passes over the vectors
-    // instead of three, and no ε̂ buffer (after a transformer pass these rows are cold in cache).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DdimStep(Span<float> latent, ReadOnlySpan<float> x0, float from, float to)
+    // Embeds the pending tokens in one batch: new slots take the prior's token, re-drafted ones step toward theirs.
+    private void EmbedPending(bool seed)
     {
-        float ratio = to / from;
-        TensorPrimitives.Multiply(latent, ratio, latent);
-        TensorPrimitives.MultiplyAdd(x0, Alpha(to) - Alpha(from) * ratio, latent, latent);
+        int d = Ctx.Hidden;
+        if (_embedCount == 0) return;
+        Ctx.EmbedCodes(_embedTokens.AsSpan(0, _embedCount), _embedded.AsSpan(0, _embedCount * d));
+        for (int e = 0; e < _embedCount; e++)
+        {
+            var embedding = _embedded.AsSpan(e * d, d);
+            if (seed) _inputs.SeedPrior(_embedSlots[e], embedding);
+            else _inputs.Advance(_embedSlots[e], embedding);
+        }
+        _embedCount = 0;
     }
 }

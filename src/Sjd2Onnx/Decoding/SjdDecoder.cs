@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using Sjd2Onnx.Sampling;
-
 namespace Sjd2Onnx.Decoding;
 
 /// <summary>
@@ -17,105 +13,33 @@ namespace Sjd2Onnx.Decoding;
 /// fed as their token and always "accepted". Both variants are lossless: the committed codes are
 /// distributed exactly as AR's.
 /// </summary>
-internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tuner) : IImageTokenDecoder
+internal sealed class SjdDecoder(SpeculativeSettings settings, WindowTuner? tuner) : SpeculativeDecoder(settings, tuner)
 {
-    public int MaxWindow => settings.Window;
+    private DraftInitializer _init = null!;
+    private int _fed; // inputs of this pass: the anchor and the drafts after it
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int[] Decode(DecodingContext ctx)
+    public override int MaxWindow => Settings.Window;
+
+    protected override void Start() =>
+        _init = new DraftInitializer(Settings.Init ?? GenerationOptions.DefaultDraftInit, Layout, Drafts, Ctx.Codebook, Random);
+
+    protected override int Propose(int n, int window)
     {
-        var layout = ctx.Layout;
-        var rng = ctx.Random;
-        int k = ctx.Codebook, maxWindow = ctx.MaxWindow, last = layout.LastCodeSlot;
-        // Drafts exist for slots n .. n+maxWindow−1 at most (the bonus slot included).
-        var drafts = new DraftState(layout, k, maxWindow + 1);
-        var verifier = new SpeculativeVerifier(k, settings.AcceptEveryDraft);
-        var init = new DraftInitializer(settings.Init ?? GenerationOptions.DefaultDraftInit, layout, drafts, k, rng);
-        var p = new float[k];
-        var tokens = new int[maxWindow];
-        var reuse = settings.Reuse;
-        var reseeder = new StallReseeder(settings.ReseedAfterStalls, layout, ctx.Statistics);
+        // Inputs are slots n−1 .. n+s−2; the last code slot never needs to be fed.
+        _fed = Math.Min(window, Layout.LastCodeSlot - n + 1);
+        _init.FillThrough(n + _fed - 2);
+        return _fed;
+    }
 
-        // The prefill's last output is slot 0's distribution: that pass commits slot 0.
-        ctx.Distribution(ctx.PrefixLength - 1, p);
-        drafts.Commit(0, Categorical.Sample(p, rng));
-        drafts.DraftedThrough = 0; // slot 0 is committed: no draft may overwrite it
-        ctx.ReportCommitted(1, 1, drafts.Committed, drafts.Current);
+    protected override void Feed(int n) => FeedChain(n - 1, _fed);
 
-        int n = 1; // committed slots; slot n−1 is the anchor
-        while (n <= last)
-        {
-            long start = Stopwatch.GetTimestamp();
-            int window = settings.AutoWindow && tuner is not null ? tuner.Choose(maxWindow) : maxWindow;
-            // Inputs are slots n−1 .. n+s−2; the last code slot never needs to be fed.
-            int s = Math.Min(window, last - n + 1);
-            init.FillThrough(n + s - 2);
-            for (int j = 0; j < s; j++) tokens[j] = drafts.Token(n - 1 + j);
-            ctx.EmbedSlots(n - 1, tokens, s);
-            ctx.RunWindow(s);
+    protected override int Verify(int n) => VerifyChain(n, _fed);
 
-            // Verification: output j is the distribution of slot n+j.
-            int newSlot = -1;
-            for (int j = 0; j < s - 1; j++)
-            {
-                int slot = n + j;
-                if (layout.IsForced(slot)) continue; // the forced token is the only possible one
-                ctx.Distribution(j, p);
-                int d = drafts.Token(slot);
-                if (verifier.Accept(p, d, drafts.Q(slot), rng))
-                {
-                    drafts.Commit(slot, d);
-                }
-                else
-                {
-                    drafts.Commit(slot, verifier.Resample(p, d, drafts.Q(slot), rng));
-                    newSlot = slot;
-                    break;
-                }
-            }
-            bool rejected = newSlot >= 0;
-            if (!rejected)
-            {
-                // Every draft passed: the last output gives a bonus token.
-                newSlot = n + s - 1;
-                if (!layout.IsForced(newSlot))
-                {
-                    ctx.Distribution(s - 1, p);
-                    drafts.Commit(newSlot, Categorical.Sample(p, rng));
-                }
-            }
-            // Keep the anchor and the accepted drafts; the new token is the next anchor.
-            ctx.Commit(newSlot - n + 1);
-
-            // Jacobi update (or reuse) of every slot this pass predicted beyond the new token,
-            // unless a stall cascade has set in: then the drafts are re-seeded from the new token.
-            bool reseed = reseeder.AfterPass(newSlot - n + 1, s);
-            if (reseed) reseeder.Reseed(drafts, newSlot, n + s - 1);
-            for (int slot = newSlot + 1; !reseed && slot <= n + s - 1; slot++)
-            {
-                if (layout.IsForced(slot)) continue;
-                ctx.Distribution(slot - n, p);
-                if (reuse == DraftReuse.Coupled && drafts.HasDraft(slot))
-                {
-                    drafts.SetSampled(slot, verifier.Couple(p, drafts.Token(slot), drafts.Q(slot), rng), p);
-                }
-                else if (reuse == DraftReuse.Threshold && drafts.HasDraft(slot))
-                {
-                    bool oneHot = drafts.IsOneHot(slot);
-                    int kept = SpeculativeVerifier.Reuse(p, drafts.Token(slot), ref oneHot, drafts.QBuffer(slot), settings.ReuseThreshold, rng);
-                    drafts.SetToken(slot, kept, oneHot);
-                }
-                else
-                {
-                    drafts.SetSampled(slot, Categorical.Sample(p, rng), p);
-                }
-            }
-            if (n + s - 1 > drafts.DraftedThrough) drafts.DraftedThrough = n + s - 1;
-
-            ctx.ReportCommitted(newSlot - n + 1, newSlot + 1, drafts.Committed, drafts.Current);
-            tuner?.Record(s, Stopwatch.GetElapsedTime(start).TotalSeconds, newSlot - n + 1);
-            n = newSlot + 1;
-        }
-        return drafts.Committed;
+    // Jacobi update (or reuse) of every slot this pass predicted beyond the new token.
+    protected override void Redraft(int n, int newSlot, bool reseed)
+    {
+        int through = n + _fed - 1;
+        for (int slot = newSlot + 1; slot <= through; slot++) RedraftSlot(slot, slot - n, newSlot, reseed);
+        if (through > Drafts.DraftedThrough) Drafts.DraftedThrough = through;
     }
 }

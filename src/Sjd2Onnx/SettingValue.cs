@@ -40,6 +40,10 @@ internal static class SettingValue
         throw SettingError.For(key, $"unknown {key} '{text}'; use {hint}.");
     }
 
+    public static DraftInitialization Init(string key, string text) => OneOf(key, text, "random, horizontal or vertical (or noise for sjd2)",
+        ("random", DraftInitialization.Random), ("horizontal", DraftInitialization.Horizontal), ("vertical", DraftInitialization.Vertical),
+        ("noise", DraftInitialization.Noise));
+
     public static DraftReuse Reuse(string key, string text) => OneOf(key, text, "coupled, threshold or none",
         ("coupled", DraftReuse.Coupled), ("threshold", DraftReuse.Threshold), ("none", DraftReuse.None));
 

@@ -41,6 +41,8 @@ public sealed record Sjd2Options : SpeculativeOptions
     internal static Sjd2KvMode DefaultKvMode(Sjd2Schedule schedule) =>
         schedule == Sjd2Schedule.PerPass ? Sjd2KvMode.Exact : Sjd2KvMode.Approximate;
 
+    private protected override bool TakesNoiseInit => true;
+
     internal override IReadOnlyList<string> Keys => [.. base.Keys, "reuse", "denoise_steps", "kv", "accept_noise", "schedule"];
 
     internal override MethodOptions With(string key, string value)

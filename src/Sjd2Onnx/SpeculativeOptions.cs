@@ -33,8 +33,7 @@ public abstract record SpeculativeOptions : MethodOptions
     {
         "window" when SettingValue.IsAuto(value) => this with { AutoWindow = true },
         "window" => this with { Window = SettingValue.Int(key, value, "an integer or 'auto'"), AutoWindow = false },
-        "init" => this with { DraftInit = SettingValue.OneOf(key, value, "random, horizontal or vertical (or noise for sjd2)",
-            ("random", DraftInitialization.Random), ("horizontal", DraftInitialization.Horizontal), ("vertical", DraftInitialization.Vertical), ("noise", DraftInitialization.Noise)) },
+        "init" => this with { DraftInit = SettingValue.Init(key, value) },
         "reseed" => this with { ReseedAfterStalls = SettingValue.Int(key, value) },
         _ => throw new ArgumentException($"{DecodingMethodNames.ToName(Method)} takes no setting {key}.", nameof(key)),
     };
@@ -48,9 +47,12 @@ public abstract record SpeculativeOptions : MethodOptions
         if (ReseedAfterStalls < 0)
             throw SettingError.For("reseed", $"reseed must be 0 (never) or more one-token passes, got {ReseedAfterStalls}; e.g. 4.");
         if (!Enum.IsDefined(DraftInit)) throw new Sjd2Exception($"unknown draft initialisation {DraftInit}.");
-        if (DraftInit == DraftInitialization.Noise && Method != DecodingMethod.Sjd2)
+        if (DraftInit == DraftInitialization.Noise && !TakesNoiseInit)
             throw SettingError.For("init", $"init noise applies to method sjd2, not {DecodingMethodNames.ToName(Method)}; use random, horizontal or vertical.");
     }
+
+    /// <summary>Whether new drafts may start as pure noise (<see cref="DraftInitialization.Noise"/>): only a method that denoises them.</summary>
+    private protected virtual bool TakesNoiseInit => false;
 
     /// <summary>Checks these options against a model and resolves them into what the decoders read.</summary>
     /// <exception cref="Sjd2Exception">An impossible value, or a method the model was not trained for.</exception>

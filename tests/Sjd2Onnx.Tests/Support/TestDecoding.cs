@@ -7,9 +7,19 @@ internal static class TestDecoding
 {
     private static readonly Dictionary<string, string> Keys = new()
     {
-        ["Window"] = "window", ["AutoWindow"] = "window", ["DraftInit"] = "init", ["ReseedAfterStalls"] = "reseed", ["Reuse"] = "reuse",
-        ["ReuseThreshold"] = "reuse_threshold", ["TreeWidth"] = "tree", ["TreeDepth"] = "tree", ["DenoiseSteps"] = "denoise_steps",
-        ["KvMode"] = "kv", ["KvNoiseLimit"] = "kv", ["AcceptNoise"] = "accept_noise", ["Schedule"] = "schedule",
+        ["Window"] = "window",
+        ["AutoWindow"] = "window",
+        ["DraftInit"] = "init",
+        ["ReseedAfterStalls"] = "reseed",
+        ["Reuse"] = "reuse",
+        ["ReuseThreshold"] = "reuse_threshold",
+        ["TreeWidth"] = "tree",
+        ["TreeDepth"] = "tree",
+        ["DenoiseSteps"] = "denoise_steps",
+        ["KvMode"] = "kv",
+        ["KvNoiseLimit"] = "kv",
+        ["AcceptNoise"] = "accept_noise",
+        ["Schedule"] = "schedule",
     };
 
     public static MethodOptions For(DecodingMethod method, int? Window = null, bool? AutoWindow = null, DraftInitialization? DraftInit = null,

@@ -58,10 +58,7 @@ public abstract record SpeculativeOptions : MethodOptions
     /// <exception cref="Sjd2Exception">An impossible value, or a method the model was not trained for.</exception>
     internal SpeculativeSettings Resolve(ModelManifest manifest)
     {
-        Validate();
-        int positions = manifest.Transformer.MaxSequenceLength;
-        if (!AutoWindow && Window > positions)
-            throw SettingError.For("window", $"window must be at most {positions} (the positions of model {manifest.Name}), got {Window}.");
+        Validate(); // a window past the image is clamped by the decoders, as on the command line
         // The fields a method has no option for keep the values every method resolved them to before.
         var common = new SpeculativeSettings(AutoWindow ? MaxAutoWindow : Window, AutoWindow, DraftInit, null, SjdPlusPlusOptions.DefaultReuseThreshold,
             null, Sjd2KvMode.Approximate, 1f, AcceptEveryDraft, Sjd2Options.DefaultKvNoiseLimit, Sjd2Schedule.Window, null,

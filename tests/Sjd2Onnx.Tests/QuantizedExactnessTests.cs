@@ -81,7 +81,7 @@ public sealed class QuantizedExactnessTests(QuantizedMicroFixture micro, ITestOu
     {
         var clock = Stopwatch.StartNew();
         var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, samples, seed, micro.Exact);
-        output.WriteLine($"{QuantizedMicroFixture.Model} {options.Method} (broken {((SpeculativeOptions)options.Decoding).AcceptEveryDraft}): {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, " +
+        output.WriteLine($"{QuantizedMicroFixture.Model} {options.Method} (broken {(options.Decoding as SpeculativeOptions)?.AcceptEveryDraft ?? false}): {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, " +
             $"TV {SpeculativeTestSupport.TotalVariation(counts, micro.Exact):F4}, mean passes {passes:F2}, {clock.Elapsed.TotalSeconds:F1} s");
         return (stat, df, limit);
     }

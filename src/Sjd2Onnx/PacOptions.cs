@@ -43,9 +43,9 @@ public sealed record PacOptions : SpeculativeOptions
     {
         base.Validate();
         if (TreeWidth < 1 || TreeWidth > MaxTreeSize)
-            throw SettingError.For("tree", $"tree width must be between 1 and {MaxTreeSize} (1 = chain drafts), got {TreeWidth}.");
+            throw SettingError.For("tree", $"tree width must be at least 1 and at most {MaxTreeSize} (1 = chain drafts), got {TreeWidth}.");
         if (TreeDepth < 0 || TreeDepth > MaxTreeSize)
-            throw SettingError.For("tree", $"tree depth must be between 0 and {MaxTreeSize} (0 = chain drafts), got {TreeDepth}.");
+            throw SettingError.For("tree", $"tree depth must be at least 0 and at most {MaxTreeSize} (0 = chain drafts), got {TreeDepth}.");
     }
 
     private protected override SpeculativeSettings Specialize(SpeculativeSettings common, ModelManifest manifest) => common with

@@ -55,7 +55,7 @@ public class DefaultModelTests
         var failures = new List<string>();
         for (int i = 0; i < prompts.Count; i++)
         {
-            var options = new GenerationOptions { Seed = (ulong)i, Decoding = TestDecoding.For(method, Window: window) };
+            var options = new GenerationOptions { Seed = (ulong)i, Decoding = method == DecodingMethod.Ar ? new ArOptions() : TestDecoding.For(method, Window: window) };
             var result = await pipeline.GenerateAsync(prompts[i], options);
             var score = evaluator.Score(prompts[i], result.Image);
             if (!score.Overall) failures.Add($"'{prompts[i]}': {score.Failures}");

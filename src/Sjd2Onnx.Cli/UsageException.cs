@@ -24,9 +24,15 @@ internal sealed class UsageException(string message) : Exception(message)
     public static string InCliTerms(Sjd2Exception e)
     {
         string message = e.Message;
-        if (SettingError.KeyOf(e) is not { } key || !message.StartsWith(key, StringComparison.Ordinal)
-            || message.Length == key.Length || message[key.Length] is not (' ' or ':'))
-            return message;
-        return "--" + key.Replace('_', '-') + message[key.Length..];
+        if (SettingError.KeyOf(e) is not { } key) return message;
+        string flag = "--" + key.Replace('_', '-');
+        if (StartsWithWord(message, key)) return flag + message[key.Length..];
+        const string unknown = "unknown ";
+        if (message.StartsWith(unknown, StringComparison.Ordinal) && StartsWithWord(message[unknown.Length..], key))
+            return unknown + flag + message[(unknown.Length + key.Length)..];
+        return message;
     }
+
+    private static bool StartsWithWord(string message, string word) =>
+        message.StartsWith(word, StringComparison.Ordinal) && message.Length > word.Length && message[word.Length] is ' ' or ':';
 }

@@ -4,6 +4,7 @@ namespace Sjd2Onnx.Extensions.AI;
 /// Keys of <c>ImageGenerationOptions.AdditionalProperties</c> that <see cref="Sjd2ImageGenerator"/>
 /// reads (they override <see cref="Sjd2ImageGeneratorOptions"/> for one request), and that it sets
 /// on each returned image's <c>DataContent.AdditionalProperties</c> (<see cref="Seed"/>, <see cref="Passes"/>).
+/// Every other key of <see cref="SettingsBinder.Keys"/> (<c>kv</c>, <c>tree</c>, …) is read as the engine's setting.
 /// </summary>
 public static class Sjd2GenerationProperties
 {
@@ -30,7 +31,7 @@ public static class Sjd2GenerationProperties
 
     /// <summary>
     /// Speculative methods: re-seed the drafts after this many one-token passes in a row (0 = never;
-    /// <see cref="GenerationOptions.ReseedAfterStalls"/>).
+    /// <see cref="SpeculativeOptions.ReseedAfterStalls"/>).
     /// </summary>
     public const string ReseedAfterStalls = "reseed";
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,8 +57,8 @@ public sealed class Sjd2ImageGenerator : IImageGenerator
 
     /// <inheritdoc/>
     /// <exception cref="NotSupportedException">Original images (editing), a response format other than data, or a media type other than image/png.</exception>
-    /// <exception cref="ArgumentException">No prompt, a count below 1, another model id or image size than this model's, or an additional property of the wrong type.</exception>
-    /// <exception cref="Sjd2Exception">The engine refuses the prompt or the sampling values (one-line message).</exception>
+    /// <exception cref="ArgumentException">No prompt, a count below 1, another model id or image size than this model's, or a seed or method of the wrong type.</exception>
+    /// <exception cref="Sjd2Exception">The engine refuses the prompt or a setting (one-line message naming its key).</exception>
     public async Task<ImageGenerationResponse> GenerateAsync(ImageGenerationRequest request, ImageGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -139,23 +140,25 @@ public sealed class Sjd2ImageGenerator : IImageGenerator
     private (GenerationOptions Options, bool SeedDrawn) Resolve(AdditionalPropertiesDictionary? properties)
     {
         ulong? seed = Get<ulong>(properties, Sjd2GenerationProperties.Seed) ?? _options.Seed;
-        var generation = new GenerationOptions
+        var start = new GenerationOptions
         {
-            Method = Method(properties) ?? _options.Method,
             Seed = seed ?? (ulong)Random.Shared.NextInt64(long.MaxValue),
-            CfgScale = Get<float>(properties, Sjd2GenerationProperties.CfgScale) ?? _options.CfgScale,
-            Temperature = Get<float>(properties, Sjd2GenerationProperties.Temperature) ?? _options.Temperature,
-            TopK = Get<int>(properties, Sjd2GenerationProperties.TopK) ?? _options.TopK,
-            TopP = Get<float>(properties, Sjd2GenerationProperties.TopP) ?? _options.TopP,
+            Decoding = MethodOptions.For(Method(properties) ?? _options.Method),
         };
-        if (generation.Method != DecodingMethod.Ar)
-            generation = generation with
-            {
-                Window = Get<int>(properties, Sjd2GenerationProperties.Window) ?? _options.Window,
-                ReseedAfterStalls = Get<int>(properties, Sjd2GenerationProperties.ReseedAfterStalls),
-            };
-        return (generation, seed is null);
+        // The configured values apply to the methods that have them; a request's are the engine's settings, checked as on the server.
+        var configured = new (string Key, object? Value)[]
+        {
+            ("cfg", _options.CfgScale), ("temperature", _options.Temperature), ("top_k", _options.TopK), ("top_p", _options.TopP), ("window", _options.Window),
+        };
+        var generation = SettingsBinder.Bind(start, Settings(configured), skipOtherMethods: true);
+        var requested = (properties ?? []).Where(p => p.Key is not (Sjd2GenerationProperties.Seed or Sjd2GenerationProperties.Method))
+            .Select(p => (Key: p.Key == Sjd2GenerationProperties.CfgScale ? "cfg" : p.Key, p.Value))
+            .Where(p => SettingsBinder.Keys.Contains(p.Key));
+        return (SettingsBinder.Bind(generation, Settings(requested)), seed is null);
     }
+
+    private static IEnumerable<KeyValuePair<string, string>> Settings(IEnumerable<(string Key, object? Value)> values) =>
+        values.Where(v => v.Value is not null).Select(v => new KeyValuePair<string, string>(v.Key, Convert.ToString(v.Value, CultureInfo.InvariantCulture)!));
 
     private static DecodingMethod? Method(AdditionalPropertiesDictionary? properties)
     {

@@ -14,12 +14,9 @@ internal static class GenerationRequestReader
     private static readonly HashSet<string> IgnoredOpenAiFields =
         ["model", "quality", "style", "user", "background", "moderation", "output_compression", "partial_images"];
 
-    private static readonly HashSet<string> KnownFields =
-    [
-        "prompt", "n", "size", "response_format", "output_format", "stream",
-        "method", "seed", "cfg", "temperature", "top_k", "top_p", "window", "init", "reuse", "reuse_threshold",
-        "denoise_steps", "kv", "accept_noise", "schedule", "tree", "reseed", "previews",
-    ];
+    /// <summary>The fields of a request: the engine's settings (<see cref="SettingsBinder.Keys"/>) and the server's own.</summary>
+    public static IReadOnlyList<string> KnownFields { get; } =
+        ["prompt", "n", "size", "response_format", "output_format", "stream", .. SettingsBinder.Keys, "previews"];
 
     /// <summary>The method used when a request names none: the engine's default, as in every front end.</summary>
     public static DecodingMethod DefaultMethod => GenerationOptions.DefaultMethod;
@@ -123,13 +120,13 @@ internal static class GenerationRequestReader
             throw Bad("stream", "this endpoint answers with the finished images; stream passes from POST /v1/images/generations/stream.");
         bool previews = f.Bool("previews") ?? true;
 
-        var options = ReadOptions(f, manifest);
+        GenerationOptions options;
         try
         {
+            options = ReadOptions(f);
             SettingError.CheckSeedRange(options.Seed, count);
             // The engine's rules for every value, as the command line applies them; the key names the field.
-            options.ResolveSampling(manifest.Sampling);
-            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(manifest);
+            options.Check(manifest);
         }
         catch (Sjd2Exception e)
         {
@@ -146,114 +143,20 @@ internal static class GenerationRequestReader
         return new GenerationRequest(prompt, count, options, previews);
     }
 
-    private static GenerationOptions ReadOptions(Fields f, ModelManifest manifest)
+    // The engine's settings are read by its binder, as for the command line; JSON numbers and strings are their text.
+    private static GenerationOptions ReadOptions(Fields f)
     {
-        var method = f.String("method") is { } m ? ParseMethod(m) : DefaultMethod;
-        if (method == DecodingMethod.Sjd2 && manifest.Sjd2 is null)
-            throw Bad("method", $"model {manifest.Name} is not trained for sjd2; use \"sjd\" or \"sjd++\".");
-        string name = MethodName(method);
-
-        // Options of another method are a mistake worth naming rather than ignoring.
-        void OnlyFor(string field, bool applies, string methods)
+        var settings = f.Names.Where(SettingsBinder.Keys.Contains).Select(name => new KeyValuePair<string, string>(name, f.Text(name)!))
+            .Where(s => s.Value is not null).ToList();
+        var start = new GenerationOptions
         {
-            if (f.Has(field) && !applies) throw Bad(field, $"'{field}' applies to method {methods}, not {name}.");
-        }
-        OnlyFor("window", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
-        OnlyFor("init", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
-        OnlyFor("reseed", method != DecodingMethod.Ar, "sjd, sjd++, pac or sjd2");
-        OnlyFor("tree", method == DecodingMethod.Pac, "pac");
-        OnlyFor("reuse", method is DecodingMethod.SjdPlusPlus or DecodingMethod.Sjd2, "sjd++ or sjd2");
-        OnlyFor("reuse_threshold", method == DecodingMethod.SjdPlusPlus, "sjd++");
-        OnlyFor("denoise_steps", method == DecodingMethod.Sjd2, "sjd2");
-        OnlyFor("kv", method == DecodingMethod.Sjd2, "sjd2");
-        OnlyFor("accept_noise", method == DecodingMethod.Sjd2, "sjd2");
-        OnlyFor("schedule", method == DecodingMethod.Sjd2, "sjd2");
-
-        bool autoWindow = false;
-        int? window = null;
-        if (f.Has("window"))
-        {
-            if (f.Raw("window") is { ValueKind: JsonValueKind.String } w && w.GetString() == "auto") autoWindow = true;
-            else window = f.Int("window", 2, manifest.Transformer.MaxSequenceLength);
-        }
-        float? tau = f.Float("reuse_threshold");
-        var reuse = f.String("reuse") switch
-        {
-            null => tau is null ? DraftReuse.Coupled : DraftReuse.Threshold,
-            "coupled" when tau is null => DraftReuse.Coupled,
-            "coupled" => throw Bad("reuse_threshold", "reuse_threshold applies to \"reuse\": \"threshold\", not coupled."),
-            "threshold" when method == DecodingMethod.Sjd2 => throw Bad("reuse", "the threshold rule applies to sjd++; sjd2 takes \"coupled\" or \"none\"."),
-            "threshold" => DraftReuse.Threshold,
-            "none" when tau is null => DraftReuse.None,
-            "none" => throw Bad("reuse_threshold", "reuse_threshold applies to \"reuse\": \"threshold\", not none."),
-            var other => throw Bad("reuse", $"unknown reuse rule '{other}'; use \"coupled\", \"threshold\" or \"none\"."),
+            Seed = (ulong)Random.Shared.NextInt64(1L << 53), // within JavaScript's exact integers
+            Decoding = MethodOptions.For(DefaultMethod),
         };
-        float? temperature = f.Float("temperature"), topP = f.Float("top_p");
-        float? acceptNoise = f.Float("accept_noise");
-        var (treeWidth, treeDepth) = f.String("tree") is { } tree ? ParseTree(tree) : ((int?)null, (int?)null);
-
-        return new GenerationOptions
-        {
-            Method = method,
-            Seed = f.ULong("seed") ?? (ulong)Random.Shared.NextInt64(1L << 53), // within JavaScript's exact integers
-            CfgScale = f.Float("cfg"),
-            Temperature = temperature,
-            TopK = f.Int("top_k", 0, int.MaxValue), // 0 turns top-k off, as on the command line
-            TopP = topP,
-            Window = window,
-            AutoWindow = autoWindow,
-            DraftInit = f.String("init") switch
-            {
-                null => null,
-                "random" => DraftInitialization.Random,
-                "horizontal" => DraftInitialization.Horizontal,
-                "vertical" => DraftInitialization.Vertical,
-                "noise" when method == DecodingMethod.Sjd2 => DraftInitialization.Noise,
-                var other => throw Bad("init", $"unknown init '{other}'; use random, horizontal or vertical{(method == DecodingMethod.Sjd2 ? " (or noise)" : "")}."),
-            },
-            Reuse = reuse,
-            ReuseThreshold = tau,
-            DenoiseSteps = f.Int("denoise_steps", 1, 10000),
-            AcceptNoise = acceptNoise,
-            TreeWidth = treeWidth,
-            TreeDepth = treeDepth,
-            ReseedAfterStalls = f.Int("reseed", 0, 100_000),
-            // "kv": "exact", "approx", or a noise level σ in [0, 1]: keep KV rows of tokens fed at σ or less.
-            KvMode = f.Raw("kv") is { ValueKind: JsonValueKind.Number } ? Sjd2KvMode.Limit : f.String("kv") switch
-            {
-                null => null,
-                "exact" => Sjd2KvMode.Exact,
-                "approx" => Sjd2KvMode.Approximate,
-                var other => throw Bad("kv", $"unknown kv mode '{other}'; use \"exact\", \"approx\" or a noise level such as 0.1."),
-            },
-            KvNoiseLimit = f.Raw("kv") is { ValueKind: JsonValueKind.Number } ? KvLimit(f) : null,
-            Schedule = f.String("schedule") switch
-            {
-                null => null,
-                "window" => Sjd2Schedule.Window,
-                "per-pass" => Sjd2Schedule.PerPass,
-                var other => throw Bad("schedule", $"unknown schedule '{other}'; use \"window\" or \"per-pass\"."),
-            },
-        };
+        return SettingsBinder.Bind(start, settings);
     }
-
-    private static float KvLimit(Fields f)
-    {
-        return f.Float("kv")!.Value; // its range is the engine's rule
-    }
-
-    public static DecodingMethod ParseMethod(string name) => DecodingMethodNames.TryParse(name, out var method) ? method
-        : throw Bad("method", $"unknown method '{name}'; use \"ar\", \"sjd\", \"sjd++\", \"pac\" or \"sjd2\".");
 
     public static string MethodName(DecodingMethod method) => DecodingMethodNames.ToName(method);
-
-    // The CLI's --tree shape; a request also keeps both numbers to 64 (a tree never needs more).
-    private static (int? Width, int? Depth) ParseTree(string text)
-    {
-        if (GenerationOptions.TryParseTree(text, out int width, out int depth) && width <= 64 && depth <= 64)
-            return (width, depth);
-        throw Bad("tree", $"tree must be \"WIDTHxDEPTH\" such as \"3x1\" (widths and depths up to 64), or \"1\" for chain drafts; got '{text}'.");
-    }
 
     private static ApiException Bad(string? param, string message) => new(StatusCodes.Status400BadRequest, message, param);
 
@@ -262,7 +165,14 @@ internal static class GenerationRequestReader
     {
         public IEnumerable<string> Names => root.EnumerateObject().Select(p => p.Name);
 
-        public bool Has(string name) => Raw(name) is not null;
+        /// <summary>A string's value or a number's text, for the engine's binder.</summary>
+        public string? Text(string name) => Raw(name) switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.String } v => v.GetString(),
+            { ValueKind: JsonValueKind.Number } v => v.GetRawText(),
+            _ => throw Bad(name, $"'{name}' must be a string or a number."),
+        };
 
         public JsonElement? Raw(string name) =>
             root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
@@ -289,22 +199,6 @@ internal static class GenerationRequestReader
                 throw Bad(name, $"'{name}' must be an integer, got {v.GetRawText()}.");
             if (i < min || i > max) throw Bad(name, $"'{name}' must be between {min} and {max}, got {i}.");
             return i;
-        }
-
-        public ulong? ULong(string name)
-        {
-            if (Raw(name) is not { } v) return null;
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetUInt64(out ulong u))
-                throw Bad(name, $"'{name}' must be an integer from 0 to {ulong.MaxValue}, got {v.GetRawText()}.");
-            return u;
-        }
-
-        public float? Float(string name)
-        {
-            if (Raw(name) is not { } v) return null;
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d) || !double.IsFinite(d))
-                throw Bad(name, $"'{name}' must be a number, got {v.GetRawText()}.");
-            return (float)d;
         }
     }
 }

@@ -119,8 +119,7 @@ internal static class InfoEndpoints
             },
             ["endpoints"] = new JsonArray(
                 $"POST {ImageEndpoints.GenerationsPath}", $"POST {ImageEndpoints.StreamPath}", "GET /v1/models", "GET /v1/models/{id}", "GET /health", "GET /api/info", "GET /"),
-            ["fields"] = new JsonArray("prompt", "n", "size", "response_format", "method", "seed", "cfg", "temperature", "top_k", "top_p",
-                "window", "init", "reuse", "reuse_threshold", "denoise_steps", "kv", "accept_noise", "schedule", "tree", "reseed", "previews"),
+            ["fields"] = new JsonArray([.. GenerationRequestReader.KnownFields.Select(f => (JsonNode?)f)]),
         };
     }
 }

@@ -10,7 +10,7 @@ public enum Sjd2KvMode
     Exact,
 
     /// <summary>
-    /// Keep the rows of tokens fed at a noise level up to <see cref="GenerationOptions.KvNoiseLimit"/>;
+    /// Keep the rows of tokens fed at a noise level up to <see cref="Sjd2Options.KvNoiseLimit"/>;
     /// from the first token fed noisier than that, re-feed clean as <see cref="Exact"/> does.
     /// </summary>
     Limit,

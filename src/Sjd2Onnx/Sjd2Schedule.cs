@@ -6,7 +6,7 @@ public enum Sjd2Schedule
     /// <summary>
     /// Noise follows the window: a draft's level is set by its position in the window, from clean at
     /// the front to σ_max at the end (a Karras ramp with one level per noisy position unless
-    /// <see cref="GenerationOptions.DenoiseSteps"/> says otherwise). A draft is denoised by as many
+    /// <see cref="Sjd2Options.DenoiseSteps"/> says otherwise). A draft is denoised by as many
     /// levels as the window moved, so it reaches the front clean whatever the window and the tokens
     /// committed per pass.
     /// </summary>
@@ -14,7 +14,7 @@ public enum Sjd2Schedule
 
     /// <summary>
     /// As published: every noisy draft takes one DDIM step per pass on a fixed grid of
-    /// <see cref="GenerationOptions.DenoiseSteps"/> levels (default the model's <c>sjd2.steps</c>).
+    /// <see cref="Sjd2Options.DenoiseSteps"/> levels (default the model's <c>sjd2.steps</c>).
     /// </summary>
     PerPass,
 }

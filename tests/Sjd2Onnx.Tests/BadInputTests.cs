@@ -178,7 +178,7 @@ public class BadInputTests
         { "switch given no", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--quiet=no"], "--quiet is a switch", 2 },
         { "option given twice", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed", "1", "--seed", "2"], "--seed", 2 },
         { "option without value", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--seed"], "--seed", 2 },
-        { "unknown method", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--method", "telepathy"], "unknown method 'telepathy'", 2 },
+        { "unknown method", ["generate", Prompt, "--out", "{out}", "--model", "{tiny}", "--method", "telepathy"], "unknown --method 'telepathy'", 2 },
         { "unknown command", ["paint", Prompt], "unknown command 'paint'", 2 },
         { "help for an unknown command", ["help", "paint"], "unknown command 'paint'", 2 },
         { "missing response file", ["generate", "@{outdir}/none.rsp"], "none.rsp", 2 },
@@ -316,14 +316,14 @@ public class BadInputTests
         await Refuses("", new(), "prompt");
         await Refuses(" \t ", new(), "prompt");
         await Refuses(string.Join(' ', Enumerable.Repeat("blue", 25)), new(), "24");
-        await Refuses(Prompt, new() { Temperature = 0 }, "temperature");
-        await Refuses(Prompt, new() { Temperature = -1 }, "temperature");
-        await Refuses(Prompt, new() { Temperature = float.NaN }, "temperature");
-        await Refuses(Prompt, new() { TopP = 0 }, "top_p");
-        await Refuses(Prompt, new() { TopP = 1.5f }, "top_p");
-        await Refuses(Prompt, new() { TopK = -1 }, "top_k");
-        await Refuses(Prompt, new() { CfgScale = float.NaN }, "cfg");
-        await Refuses(Prompt, new() { Method = (DecodingMethod)99 }, "method");
+        await Refuses(Prompt, new() { Sampling = new() { Temperature = 0 } }, "temperature");
+        await Refuses(Prompt, new() { Sampling = new() { Temperature = -1 } }, "temperature");
+        await Refuses(Prompt, new() { Sampling = new() { Temperature = float.NaN } }, "temperature");
+        await Refuses(Prompt, new() { Sampling = new() { TopP = 0 } }, "top_p");
+        await Refuses(Prompt, new() { Sampling = new() { TopP = 1.5f } }, "top_p");
+        await Refuses(Prompt, new() { Sampling = new() { TopK = -1 } }, "top_k");
+        await Refuses(Prompt, new() { Sampling = new() { CfgScale = float.NaN } }, "cfg");
+        Assert.Equal("method", SettingError.KeyOf(Assert.Throws<Sjd2Exception>(() => SettingsBinder.Bind(new(), [new("method", "telepathy")]))));
         await Refuses("zyxwv qqqq", new(), "no word this model knows");
         await Refuses("עיגול אדום", new(), "no word this model knows");
         await Refuses("a red\u0001circle", new(), "U+0001");

@@ -121,7 +121,7 @@ public partial class CliConventionsTests
         var r = Sjd2Cli.Run("generate", "a red circle", "--out", temp.File("a.png"), "--model", tiny, "--seed", "4", "--top-k", "0", "--quiet");
         Assert.True(r.ExitCode == 0, r.ToString());
         using var pipeline = Sjd2Pipeline.Load(tiny);
-        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 4, TopK = 0 });
+        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 4, Sampling = new() { TopK = 0 } });
         Assert.Equal(PngFile.Encode(result.Image, PngMetadata.From(result)), File.ReadAllBytes(temp.File("a.png")));
     }
 

@@ -32,7 +32,7 @@ public class DefaultModelTests
         var failures = new List<string>();
         for (ulong seed = 0; seed < 4; seed++)
         {
-            var result = await pipeline.GenerateAsync(prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = seed });
+            var result = await pipeline.GenerateAsync(prompt, new GenerationOptions { Seed = seed, Decoding = new ArOptions() });
             var score = evaluator.Score(prompt, result.Image);
             if (!score.Overall) failures.Add($"seed {seed}: {score.Failures}");
         }
@@ -55,7 +55,7 @@ public class DefaultModelTests
         var failures = new List<string>();
         for (int i = 0; i < prompts.Count; i++)
         {
-            var options = new GenerationOptions { Seed = (ulong)i, Method = method, Window = window };
+            var options = new GenerationOptions { Seed = (ulong)i, Decoding = method == DecodingMethod.Ar ? new ArOptions() : TestDecoding.For(method, Window: window) };
             var result = await pipeline.GenerateAsync(prompts[i], options);
             var score = evaluator.Score(prompts[i], result.Image);
             if (!score.Overall) failures.Add($"'{prompts[i]}': {score.Failures}");

@@ -18,7 +18,7 @@ public class DeterminismTests
         string dir = TestPaths.Model(model);
         using var first = Sjd2Pipeline.Load(dir);
         using var second = Sjd2Pipeline.Load(dir); // a fresh pipeline must not differ either
-        var options = new GenerationOptions { Method = DecodingMethod.Ar, Seed = seed };
+        var options = new GenerationOptions { Seed = seed, Decoding = new ArOptions() };
         var a = await first.GenerateAsync(Prompt, options);
         var b = await first.GenerateAsync(Prompt, options);
         var c = await second.GenerateAsync(Prompt, options);
@@ -35,7 +35,7 @@ public class DeterminismTests
     public async Task ConcurrentGenerationsStayDeterministic()
     {
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
-        var options = new GenerationOptions { Method = DecodingMethod.Ar, Seed = 77 };
+        var options = new GenerationOptions { Seed = 77, Decoding = new ArOptions() };
         var reference = (await pipeline.GenerateAsync(Prompt, options)).Codes;
         var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => pipeline.GenerateAsync(Prompt, options)));
         Assert.All(results, r => Assert.Equal(reference, r.Codes));
@@ -49,8 +49,8 @@ public class DeterminismTests
     public async Task DifferentSeedsGiveDifferentCodes(string model, ulong seedA, ulong seedB)
     {
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model(model));
-        var a = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = seedA });
-        var b = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = seedB });
+        var a = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = seedA, Decoding = new ArOptions() });
+        var b = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = seedB, Decoding = new ArOptions() });
         Assert.NotEqual(a.Codes, b.Codes);
         Assert.NotEqual(PngFile.Encode(a.Image), PngFile.Encode(b.Image));
     }
@@ -62,7 +62,7 @@ public class DeterminismTests
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
         var firsts = new HashSet<int>();
         for (ulong seed = 0; seed < 12; seed++)
-            firsts.Add((await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = seed })).Codes[0]);
+            firsts.Add((await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = seed, Decoding = new ArOptions() })).Codes[0]);
         Assert.True(firsts.Count >= 3, $"12 seeds gave only {firsts.Count} distinct first codes");
     }
 
@@ -71,8 +71,8 @@ public class DeterminismTests
     {
         // top-k 1 leaves one choice per slot: every seed must give the same image.
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny-eol"));
-        var a = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = 1, TopK = 1 });
-        var b = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = 2, TopK = 1 });
+        var a = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 1, Sampling = new() { TopK = 1 }, Decoding = new ArOptions() });
+        var b = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 2, Sampling = new() { TopK = 1 }, Decoding = new ArOptions() });
         Assert.Equal(a.Codes, b.Codes);
     }
 }

@@ -45,14 +45,14 @@ public sealed class DevicePathTests
     [Theory]
     [MemberData(nameof(EveryMethodWithAndWithoutGuidance))]
     public async Task EveryMethodDecodesAsOnTheHost(string model, DecodingMethod method, float cfg) =>
-        await AssertSameAsHost(model, Prompt, new GenerationOptions { Method = method, CfgScale = cfg, Seed = 11 });
+        await AssertSameAsHost(model, Prompt, new GenerationOptions { Seed = 11, Sampling = new() { CfgScale = cfg }, Decoding = MethodOptions.For(method) });
 
     [Theory]
     [InlineData(Sjd2KvMode.Exact, 1f)]
     [InlineData(Sjd2KvMode.Exact, 3f)]
     [InlineData(Sjd2KvMode.Approximate, 3f)]
     public async Task Sjd2InBothKvModesDecodesAsOnTheHost(Sjd2KvMode kv, float cfg) =>
-        await AssertSameAsHost("tiny", Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, KvMode = kv, CfgScale = cfg, Seed = 5 });
+        await AssertSameAsHost("tiny", Prompt, new GenerationOptions { Seed = 5, Sampling = new() { CfgScale = cfg }, Decoding = new Sjd2Options { KvMode = kv } });
 
     [Theory]
     [InlineData("tiny", 3, 2, 3f)]
@@ -60,13 +60,7 @@ public sealed class DevicePathTests
     [InlineData("default", 3, 1, 1f)]
     public async Task PacWithDraftTreesDecodesAsOnTheHost(string model, int width, int depth, float cfg) =>
         await AssertSameAsHost(model, Prompt, new GenerationOptions
-        {
-            Method = DecodingMethod.Pac,
-            TreeWidth = width,
-            TreeDepth = depth,
-            CfgScale = cfg,
-            Seed = 21,
-        });
+        { Seed = 21, Sampling = new() { CfgScale = cfg }, Decoding = new PacOptions { TreeWidth = width, TreeDepth = depth } });
 
     // Wide windows at a high temperature: most drafts are rejected, so the cache rolls back and the
     // window size changes from pass to pass.
@@ -77,27 +71,20 @@ public sealed class DevicePathTests
     [InlineData(DecodingMethod.Sjd2)]
     public async Task RollbackHeavyDecodingAsOnTheHost(DecodingMethod method) =>
         await AssertSameAsHost("tiny", Prompt, new GenerationOptions
-        {
-            Method = method,
-            Window = 64,
-            Temperature = 3,
-            TopK = 0,
-            CfgScale = 3,
-            Seed = 8,
-        });
+        { Seed = 8, Sampling = new() { Temperature = 3, TopK = 0, CfgScale = 3 }, Decoding = TestDecoding.For(method, Window: 64) });
 
     [Theory]
     [InlineData(DecodingMethod.SjdPlusPlus)]
     [InlineData(DecodingMethod.Sjd2)]
     public async Task AutoWindowDecodesAsOnTheHost(DecodingMethod method) =>
-        await AssertSameAsHost("tiny", Prompt, new GenerationOptions { Method = method, AutoWindow = true, CfgScale = 3, Seed = 2 });
+        await AssertSameAsHost("tiny", Prompt, new GenerationOptions { Seed = 2, Sampling = new() { CfgScale = 3 }, Decoding = TestDecoding.For(method, AutoWindow: true) });
 
     [Theory]
     [InlineData("tiny-eol", DecodingMethod.SjdPlusPlus)]
     [InlineData("micro-sjd2", DecodingMethod.Sjd2)]
     [InlineData("micro", DecodingMethod.Pac)]
     public async Task OtherLayoutsDecodeAsOnTheHost(string model, DecodingMethod method) =>
-        await AssertSameAsHost(model, "a red circle", new GenerationOptions { Method = method, Seed = 4 });
+        await AssertSameAsHost(model, "a red circle", new GenerationOptions { Seed = 4, Decoding = MethodOptions.For(method) });
 
     // A pooled cache keeps its buffers, views and bindings: a shorter prompt after a longer one must
     // see its own padding and its own cache length, not the last generation's.
@@ -108,7 +95,7 @@ public sealed class DevicePathTests
     public async Task APooledCacheAfterALongerPromptDecodesAsOnTheHost(DecodingMethod method)
     {
         var device = Pipeline("tiny", device: true);
-        var options = new GenerationOptions { Method = method, CfgScale = 3, Seed = 31 };
+        var options = new GenerationOptions { Seed = 31, Sampling = new() { CfgScale = 3 }, Decoding = MethodOptions.For(method) };
         await device.GenerateAsync(LongPrompt, options);
         var second = await device.GenerateAsync(Prompt, options);
         using var host = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
@@ -118,7 +105,7 @@ public sealed class DevicePathTests
     [Fact]
     public async Task ConcurrentGenerationsDecodeAsOnTheHost()
     {
-        var options = new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, CfgScale = 3 };
+        var options = new GenerationOptions { Sampling = new() { CfgScale = 3 }, Decoding = new SjdPlusPlusOptions() };
         ulong[] seeds = [1, 2, 3, 4];
         var device = Pipeline("tiny", device: true);
         var results = await Task.WhenAll(seeds.Select(seed => Task.Run(() => device.GenerateAsync(Prompt, options with { Seed = seed }))));

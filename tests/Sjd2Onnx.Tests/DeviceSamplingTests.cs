@@ -38,7 +38,7 @@ public sealed class DeviceSamplingTests
     [InlineData("tiny", DecodingMethod.SjdPlusPlus, 63, 3f, 3f)]
     public async Task TopKOnTheProviderSamplesAsTheHost(string model, DecodingMethod method, int topK, float cfg, float temperature)
     {
-        var options = new GenerationOptions { Method = method, TopK = topK, CfgScale = cfg, Temperature = temperature, TopP = 1, Seed = 17 };
+        var options = new GenerationOptions { Seed = 17, Sampling = new() { TopK = topK, CfgScale = cfg, Temperature = temperature, TopP = 1 }, Decoding = MethodOptions.For(method) };
         var host = await Pipeline(model, onDevice: false).GenerateAsync(Prompt, options);
         var device = await Pipeline(model, onDevice: true).GenerateAsync(Prompt, options);
         DevicePathTests.AssertSame(host, device);
@@ -58,7 +58,7 @@ public sealed class DeviceSamplingTests
     [Fact]
     public async Task TopPOrNoTopKKeepsTheHostSampler()
     {
-        foreach (var options in new[] { new GenerationOptions { TopK = 8, TopP = 0.9f, Seed = 3 }, new GenerationOptions { TopK = 0, Seed = 3 } })
+        foreach (var options in new[] { new GenerationOptions { Seed = 3, Sampling = new() { TopK = 8, TopP = 0.9f } }, new GenerationOptions { Seed = 3, Sampling = new() { TopK = 0 } } })
         {
             var device = await Pipeline("default", onDevice: true).GenerateAsync(Prompt, options);
             var host = await Pipeline("default", onDevice: false).GenerateAsync(Prompt, options);

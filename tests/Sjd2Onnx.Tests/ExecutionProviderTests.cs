@@ -79,8 +79,8 @@ public class ExecutionProviderTests
     {
         using var auto = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
         using var one = Sjd2Pipeline.Load(TestPaths.Model("tiny"), new PipelineOptions { IntraOpThreads = 1 });
-        var a = await auto.GenerateAsync(Prompt, new() { Seed = 5, Method = DecodingMethod.Sjd });
-        var b = await one.GenerateAsync(Prompt, new() { Seed = 5, Method = DecodingMethod.Sjd });
+        var a = await auto.GenerateAsync(Prompt, new() { Seed = 5, Decoding = new SjdOptions() });
+        var b = await one.GenerateAsync(Prompt, new() { Seed = 5, Decoding = new SjdOptions() });
         Assert.Equal(a.Codes, b.Codes);
     }
 

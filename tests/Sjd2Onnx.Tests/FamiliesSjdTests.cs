@@ -1,4 +1,3 @@
-using System.Reflection;
 using Xunit.Abstractions;
 
 namespace Sjd2Onnx.Tests;
@@ -30,21 +29,9 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
             output.WriteLine($"DecodingMethod.{method} is not in this build; nothing to test yet.");
             return null;
         }
-        var o = new GenerationOptions { Seed = seed, TopK = topK, Method = m };
-        Set(o, "Window", window);
-        if (kvMode is not null)
-        {
-            var p = typeof(GenerationOptions).GetProperty("KvMode") ?? throw new InvalidOperationException("no KvMode option");
-            p.SetValue(o, Enum.Parse(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType, kvMode));
-        }
-        return o;
-    }
-
-    private static void Set(GenerationOptions o, string name, object value)
-    {
-        var p = typeof(GenerationOptions).GetProperty(name, BindingFlags.Public | BindingFlags.Instance)
-            ?? throw new InvalidOperationException($"GenerationOptions has no {name}");
-        p.SetValue(o, value);
+        var settings = new List<KeyValuePair<string, string>> { new("window", window.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+        if (kvMode is not null) settings.Add(new("kv", kvMode));
+        return SettingsBinder.Bind(new GenerationOptions { Seed = seed, Sampling = new() { TopK = topK }, Decoding = MethodOptions.For(m) }, settings);
     }
 
     // With top-k 1 every distribution is one-hot, so a lossless decoder must return exactly the AR image.
@@ -54,7 +41,7 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
         var spec = Options(method, 5, topK: 1);
         if (spec is null) return;
         using var pipeline = Sjd2Pipeline.Load(FamilyModels.Locate(family));
-        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 5, TopK = 1 });
+        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 5, Sampling = new() { TopK = 1 }, Decoding = new ArOptions() });
         var sp = await pipeline.GenerateAsync("a red circle", spec);
         Assert.Equal(ar.Codes, sp.Codes);
         Assert.True(sp.Statistics.Passes <= ar.Statistics.Passes, $"{family} {method}: {sp.Statistics.Passes} passes vs AR {ar.Statistics.Passes}");
@@ -87,7 +74,7 @@ public sealed class FamiliesSjdTests(ITestOutputHelper output)
         var b = await pipeline.GenerateAsync("a red circle", options);
         Assert.Equal(a.Codes, b.Codes);
         Assert.All(a.Codes, c => Assert.InRange(c, 0, pipeline.Manifest.Image.CodebookSize - 1));
-        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 2 });
+        var ar = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 2, Decoding = new ArOptions() });
         Assert.True(a.Statistics.Passes <= ar.Statistics.Passes);
     }
 }

@@ -140,7 +140,7 @@ public sealed class FamiliesTests
     {
         var m = FamilyModels.Get(family);
         using var pipeline = Sjd2Pipeline.Load(m.Dir);
-        var options = new GenerationOptions { Method = DecodingMethod.Ar, Seed = 3 };
+        var options = new GenerationOptions { Seed = 3, Decoding = new ArOptions() };
         var a = await pipeline.GenerateAsync("a red circle", options);
         var b = await pipeline.GenerateAsync("a red circle", options);
         Assert.Equal(m.Manifest.Image.CodeCount, a.Codes.Length);
@@ -195,7 +195,7 @@ public sealed class FamiliesTests
         var (results, tolerance) = ParityCheck.Run(m.Dir);
         Assert.All(results, r => Assert.True(r.MaxAbsDiff <= tolerance, $"{r.Graph}.{r.Output}: {r.MaxAbsDiff:E3}"));
         using var pipeline = Sjd2Pipeline.Load(m.Dir);
-        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 1 });
+        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 1, Decoding = new ArOptions() });
         Assert.Equal(m.Manifest.Image.CodeCount, result.Codes.Length);
     }
 

@@ -47,7 +47,7 @@ public class ImageGeneratorTests
                 Assert.NotNull(metadata);
                 Assert.Equal(("a red circle", 5UL + (ulong)i, DecodingMethod.SjdPlusPlus, 5, 0.9f), (metadata.Prompt, metadata.Seed, metadata.Method, metadata.Sampling.TopK, metadata.Sampling.Temperature));
                 // Exactly what the library gives for the same options.
-                var direct = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Seed = 5UL + (ulong)i, TopK = 5, Temperature = 0.9f });
+                var direct = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 5UL + (ulong)i, Sampling = new() { TopK = 5, Temperature = 0.9f }, Decoding = new SjdPlusPlusOptions() });
                 Assert.Equal(PngFile.Encode(direct.Image, PngMetadata.From(direct)), images[i].Data.ToArray());
                 Assert.Equal(direct.Statistics.Passes, images[i].AdditionalProperties![Sjd2GenerationProperties.Passes]);
             }
@@ -69,7 +69,7 @@ public class ImageGeneratorTests
         var image = Assert.Single(response.Contents.OfType<DataContent>());
         var metadata = PngMetadata.Read(image.Data.Span)!;
         Assert.Equal((DecodingMethod.Ar, 11UL), (metadata.Method, metadata.Seed));
-        var ar = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 11 });
+        var ar = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Seed = 11, Decoding = new ArOptions() });
         Assert.Equal(PngFile.Encode(ar.Image, PngMetadata.From(ar)), image.Data.ToArray());
         // Disposing a generator over a pipeline it did not open leaves the pipeline usable.
         generator.Dispose();
@@ -86,7 +86,7 @@ public class ImageGeneratorTests
             AdditionalProperties = new() { [Sjd2GenerationProperties.Method] = "pac", [Sjd2GenerationProperties.ReseedAfterStalls] = 1 },
         });
         var image = Assert.Single(response.Contents.OfType<DataContent>());
-        var direct = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Method = DecodingMethod.Pac, Seed = 12, ReseedAfterStalls = 1 });
+        var direct = await pipeline.GenerateAsync("a blue square", new GenerationOptions { Seed = 12, Decoding = new PacOptions { ReseedAfterStalls = 1 } });
         Assert.Equal(PngFile.Encode(direct.Image, PngMetadata.From(direct)), image.Data.ToArray());
         // The engine checks the value: a negative count reaches it and is refused there.
         await Assert.ThrowsAsync<Sjd2Exception>(() => generator.GenerateImagesAsync("a star", new ImageGenerationOptions

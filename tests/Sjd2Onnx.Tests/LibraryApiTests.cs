@@ -7,7 +7,7 @@ namespace Sjd2Onnx.Tests;
 /// <summary>The library's entry points beyond one image: PNG streams and metadata, several images per call, previews as a stream.</summary>
 public class LibraryApiTests
 {
-    private static readonly GenerationOptions Speculative = new() { Method = DecodingMethod.Sjd, Seed = 7, CfgScale = 2.5f, Temperature = 0.8f, TopK = 5, TopP = 0.9f };
+    private static readonly GenerationOptions Speculative = new() { Seed = 7, Sampling = new() { CfgScale = 2.5f, Temperature = 0.8f, TopK = 5, TopP = 0.9f }, Decoding = new SjdOptions() };
 
     [Fact]
     public async Task PngMetadataRoundTripsThroughFileAndStream()
@@ -110,7 +110,7 @@ public class LibraryApiTests
         Assert.Contains("prompt", e.Message);
         await Assert.ThrowsAsync<Sjd2Exception>(async () =>
         {
-            await foreach (var _ in pipeline.GenerateManyAsync(["a red circle"], new GenerationOptions { Method = DecodingMethod.Ar, Seed = ulong.MaxValue }, imagesPerPrompt: 2)) yielded++;
+            await foreach (var _ in pipeline.GenerateManyAsync(["a red circle"], new GenerationOptions { Seed = ulong.MaxValue, Decoding = new ArOptions() }, imagesPerPrompt: 2)) yielded++;
         });
         Assert.Equal(0, yielded);
     }
@@ -145,10 +145,10 @@ public class LibraryApiTests
     public async Task StoppingToReadPreviewsStopsTheGeneration()
     {
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
-        await foreach (var u in pipeline.GenerateWithPreviewsAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 1 }))
+        await foreach (var u in pipeline.GenerateWithPreviewsAsync("a red circle", new GenerationOptions { Seed = 1, Decoding = new ArOptions() }))
             break;
         // The pipeline is free again: a following generation runs and Dispose does not wait on a stray one.
-        var next = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = DecodingMethod.Ar, Seed = 1 });
+        var next = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 1, Decoding = new ArOptions() });
         Assert.Equal(16, next.Codes.Length);
     }
 

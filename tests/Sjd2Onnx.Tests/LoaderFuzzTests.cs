@@ -113,7 +113,7 @@ public sealed class LoaderFuzzTests(ITestOutputHelper output)
         {
             using var pipeline = Sjd2Pipeline.Load(dir);
             if (method == DecodingMethod.Sjd2 && pipeline.Manifest.Sjd2 is null) method = DecodingMethod.Sjd;
-            var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = method, Seed = (ulong)i });
+            var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = (ulong)i, Decoding = MethodOptions.For(method) });
             if (result.Image.Width != pipeline.Manifest.Image.Width || result.Codes.Length != pipeline.Manifest.Image.CodeCount)
                 throw new InvalidOperationException("the image does not match the manifest");
         });

@@ -1,3 +1,4 @@
+using Sjd2Onnx.Tests.Support;
 namespace Sjd2Onnx.Tests;
 
 /// <summary>PAC's decoder outside the exactness tests: chains reproduce SJD++, options are checked.</summary>
@@ -15,8 +16,8 @@ public sealed class PacDecoderTests
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
         for (ulong seed = 0; seed < 4; seed++)
         {
-            var pp = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Seed = seed, Window = window, DraftInit = DraftInitialization.Random });
-            var pac = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, Seed = seed, Window = window, DraftInit = DraftInitialization.Random, TreeWidth = 1, TreeDepth = 0 });
+            var pp = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Decoding = new SjdPlusPlusOptions { Window = window, DraftInit = DraftInitialization.Random } });
+            var pac = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Decoding = new PacOptions { Window = window, DraftInit = DraftInitialization.Random, TreeWidth = 1, TreeDepth = 0 } });
             Assert.Equal(pp.Codes, pac.Codes);
             Assert.Equal(pp.Statistics.CommittedPerPass, pac.Statistics.CommittedPerPass);
         }
@@ -35,19 +36,11 @@ public sealed class PacDecoderTests
         Assert.True(pipeline.SupportsTreeAttention);
         for (ulong seed = 0; seed < 3; seed++)
         {
-            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1, Seed = seed });
+            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Sampling = new() { TopK = 1 }, Decoding = new ArOptions() });
             foreach (var init in new[] { DraftInitialization.Vertical, DraftInitialization.Random })
             {
                 var pac = pipeline.GenerateCodes(Prompt, new GenerationOptions
-                {
-                    Method = DecodingMethod.Pac,
-                    TopK = 1,
-                    Seed = seed,
-                    Window = window,
-                    TreeWidth = width,
-                    TreeDepth = depth,
-                    DraftInit = init,
-                });
+                { Seed = seed, Sampling = new() { TopK = 1 }, Decoding = new PacOptions { Window = window, TreeWidth = width, TreeDepth = depth, DraftInit = init } });
                 Assert.Equal(ar.Codes, pac.Codes);
                 Assert.True(pac.Statistics.Passes <= ar.Statistics.Passes);
             }
@@ -58,9 +51,9 @@ public sealed class PacDecoderTests
     public void Trees_AddTheirCandidatesOnTopOfTheWindowAndCommitAtLeastOneSlotPerPass()
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, Seed = 3, Window = 8, DraftInit = DraftInitialization.Random };
-        var tree = pipeline.GenerateCodes(Prompt, options with { TreeWidth = 3, TreeDepth = 2 });
-        var chain = pipeline.GenerateCodes(Prompt, options with { TreeWidth = 1, TreeDepth = 0 });
+        var options = new GenerationOptions { Seed = 3, Decoding = new PacOptions { Window = 8, DraftInit = DraftInitialization.Random } };
+        var tree = pipeline.GenerateCodes(Prompt, options with { Decoding = ((PacOptions)options.Decoding) with { TreeWidth = 3, TreeDepth = 2 } });
+        var chain = pipeline.GenerateCodes(Prompt, options with { Decoding = ((PacOptions)options.Decoding) with { TreeWidth = 1, TreeDepth = 0 } });
         var layout = new Decoding.ImageLayout(pipeline.Manifest.Image, pipeline.Manifest.Sequence.EndOfLineId);
         foreach (var stats in new[] { tree.Statistics, chain.Statistics })
         {
@@ -81,7 +74,7 @@ public sealed class PacDecoderTests
     public void BadTreeOptions_AreOneLineErrors(DecodingMethod method, int? width, int? depth, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("micro"));
-        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = method, TreeWidth = width, TreeDepth = depth }));
+        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Decoding = TestDecoding.For(method, TreeWidth: width, TreeDepth: depth) }));
         Assert.Contains(message, e.Message);
     }
 }

@@ -24,7 +24,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     [InlineData("ac alone", DraftInitialization.Random, 1, 0, false, 8_000, 27_000_000UL)]
     public void Pac_MatchesExactArDistribution(string variant, DraftInitialization init, int width, int depth, bool withoutReuse, int samples, ulong seed)
     {
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = init, TreeWidth = width, TreeDepth = depth, PacWithoutReuse = withoutReuse };
+        var options = new GenerationOptions { Decoding = new PacOptions { DraftInit = init, TreeWidth = width, TreeDepth = depth, WithoutReuse = withoutReuse } };
         var (stat, df, limit) = ChiSquare(options, samples, seed, $"pac {variant}");
         Assert.True(stat <= limit, $"pac {variant}: chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
     }
@@ -33,7 +33,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     public void Pac_TopK3_MatchesExactArDistribution()
     {
         // Zero probabilities outside the top 3: candidates of zero probability, residuals with holes.
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, TopK = 3, DraftInit = DraftInitialization.Horizontal, TreeWidth = 3, TreeDepth = 1 };
+        var options = new GenerationOptions { Sampling = new() { TopK = 3 }, Decoding = new PacOptions { DraftInit = DraftInitialization.Horizontal, TreeWidth = 3, TreeDepth = 1 } };
         var exact = SpeculativeTestSupport.ExactDistribution(micro.Dir, Prompt, options.ResolveSampling(micro.Pipeline.Manifest.Sampling));
         var clock = Stopwatch.StartNew();
         var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, Prompt, options, 6_000, 28_000_000UL, exact);
@@ -44,7 +44,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     [Fact]
     public void Pac_ReseedingAfterEveryStall_MatchesExactArDistribution()
     {
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 2, TreeDepth = 1, ReseedAfterStalls = 1 };
+        var options = new GenerationOptions { Decoding = new PacOptions { DraftInit = DraftInitialization.Random, TreeWidth = 2, TreeDepth = 1, ReseedAfterStalls = 1 } };
         Assert.True(SpeculativeTestSupport.Reseeds(micro.Pipeline, Prompt, options, 200, 33_000_000UL) > 20, "re-seeding never fired");
         var (stat, df, limit) = ChiSquare(options, 8_000, 33_000_000UL, "pac 2x1, re-seeding after every stall");
         Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
@@ -56,7 +56,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
         // After a rejection at slot j the published rule goes on verifying the drafts of j+1, …
         // against outputs that saw the rejected draft at j, and commits them: slot j+1 is then
         // drawn from P(· | x_<j, d_j) instead of P(· | x_<j, x_j).
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 1, TreeDepth = 0, StaleContinuation = true };
+        var options = new GenerationOptions { Decoding = new PacOptions { DraftInit = DraftInitialization.Random, TreeWidth = 1, TreeDepth = 0, StaleContinuation = true } };
         var (stat, df, limit) = ChiSquare(options, 4_000, 23_000_000UL, "pac, stale continuation (as published)");
         Assert.True(stat > limit, $"committing stale continuations passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
@@ -64,7 +64,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     [Fact]
     public void BrokenCandidateVerifier_FailsTheSameTest()
     {
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, AcceptEveryDraft = true };
+        var options = new GenerationOptions { Decoding = new PacOptions { DraftInit = DraftInitialization.Random, AcceptEveryDraft = true } };
         var (stat, df, limit) = ChiSquare(options, 1_600, 24_000_000UL, "pac, accept every candidate (broken)");
         Assert.True(stat > limit, $"a verifier that accepts every candidate passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
@@ -72,7 +72,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     [Fact]
     public void PublishedAdaptiveContinuation_WithTrees_FailsTheSameTest()
     {
-        var options = new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 2, TreeDepth = 1, StaleContinuation = true };
+        var options = new GenerationOptions { Decoding = new PacOptions { DraftInit = DraftInitialization.Random, TreeWidth = 2, TreeDepth = 1, StaleContinuation = true } };
         var (stat, df, limit) = ChiSquare(options, 4_000, 29_000_000UL, "pac tree 2x1, stale continuation (as published)");
         Assert.True(stat > limit, $"committing stale continuations passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
@@ -91,7 +91,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
         var counts = new long[exact.Length];
         const int samples = 4000;
         for (int i = 0; i < samples; i++)
-            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Pac, Seed = seed + (ulong)i, TreeWidth = width, TreeDepth = depth, DraftInit = DraftInitialization.Random, ReseedAfterStalls = reseed }).Codes[3]]++;
+            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed + (ulong)i, Decoding = new PacOptions { TreeWidth = width, TreeDepth = depth, DraftInit = DraftInitialization.Random, ReseedAfterStalls = reseed ?? 4 } }).Codes[3]]++;
         var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
         double limit = SpeculativeTestSupport.ChiSquareQuantile(df, SpeculativeTestSupport.Z);
         output.WriteLine($"pac tree {width}x{depth}, re-seed after {reseed?.ToString() ?? "default"} stalls, on tiny-eol, first code after the end of line: {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}");
@@ -102,7 +102,7 @@ public sealed class PacExactnessTests(SpeculativeMicroFixture micro, ITestOutput
     {
         var clock = Stopwatch.StartNew();
         var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, Prompt, options, samples, seed, micro.Exact);
-        output.WriteLine($"{label} (init {options.DraftInit}, window {options.Window?.ToString() ?? "default"}, tree {options.TreeWidth?.ToString() ?? "default"}x{options.TreeDepth?.ToString() ?? "default"}): " +
+        output.WriteLine($"{label} ({options.Decoding}): " +
             $"{samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, TV {SpeculativeTestSupport.TotalVariation(counts, micro.Exact):F4}, mean passes {passes:F2}, {clock.Elapsed.TotalSeconds:F1} s");
         return (stat, df, limit);
     }

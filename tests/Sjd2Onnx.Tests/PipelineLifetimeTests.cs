@@ -24,7 +24,7 @@ public class PipelineLifetimeTests
             firstReport.Set();
             release.Wait(TimeSpan.FromSeconds(30)); // the generation stands still until Dispose has begun
         });
-        var generation = pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, Seed = 1 }, progress);
+        var generation = pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 1, Decoding = new ArOptions() }, progress);
         Assert.True(firstReport.Wait(TimeSpan.FromSeconds(30)), "no progress report");
 
         var dispose = Task.Run(pipeline.Dispose);
@@ -46,7 +46,7 @@ public class PipelineLifetimeTests
     {
         var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
         var progress = new Inline(_ => pipeline.Dispose());
-        var generation = pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, Seed = 2 }, progress);
+        var generation = pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 2, Decoding = new SjdOptions() }, progress);
         Assert.True(await Task.WhenAny(generation, Task.Delay(TimeSpan.FromSeconds(30))) == generation, "deadlock");
         await Assert.ThrowsAsync<ObjectDisposedException>(() => generation);
         pipeline.Dispose(); // twice is fine
@@ -56,7 +56,7 @@ public class PipelineLifetimeTests
     public async Task ConcurrentGenerationsAllEndWhenDisposed()
     {
         var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
-        var tasks = Enumerable.Range(0, 4).Select(i => pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, Seed = (ulong)i })).ToList();
+        var tasks = Enumerable.Range(0, 4).Select(i => pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = (ulong)i, Decoding = new Sjd2Options() })).ToList();
         pipeline.Dispose();
         foreach (var t in tasks)
         {
@@ -70,11 +70,11 @@ public class PipelineLifetimeTests
     {
         using var pipeline = Sjd2Pipeline.Load(TestPaths.Model("tiny"));
         Assert.Equal(0, pipeline.PooledBufferBytes);
-        var first = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, Seed = 5 });
+        var first = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 5, Decoding = new Sjd2Options() });
         long pooled = pipeline.PooledBufferBytes;
         Assert.True(pooled > 0, "the buffers of a finished generation are kept");
         // Pooled arrays come back zeroed: the same seed gives the same codes.
-        var again = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, Seed = 5 });
+        var again = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 5, Decoding = new Sjd2Options() });
         Assert.Equal(first.Codes, again.Codes);
         Assert.Equal(pooled, pipeline.PooledBufferBytes);
     }

@@ -25,7 +25,7 @@ public class ProgressSnapshotTests
             atReport.Add((p.Pass, (int[])p.Codes.Clone(), (int[]?)p.DraftCodes?.Clone())); // the truth, copied at report time
             ((IProgress<DecodeProgress>)standard).Report(p);
         });
-        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Method = method, Seed = 7 }, recorder);
+        var result = await pipeline.GenerateAsync("a red circle", new GenerationOptions { Seed = 7, Decoding = MethodOptions.For(method) }, recorder);
 
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline && Count(delivered) < atReport.Count) await Task.Delay(10);

@@ -50,24 +50,24 @@ public sealed class QuantizedExactnessTests(QuantizedMicroFixture micro, ITestOu
 
     [Fact]
     public void Ar_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Ar }, Samples / 2, 41_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new ArOptions() }, Samples / 2, 41_000_000);
 
     [Fact]
     public void Sjd_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Random }, Samples, 42_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new SjdOptions { DraftInit = DraftInitialization.Random } }, Samples, 42_000_000);
 
     [Fact]
     public void SjdPlusPlusCoupled_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Coupled, DraftInit = DraftInitialization.Random }, Samples, 43_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new SjdPlusPlusOptions { Reuse = DraftReuse.Coupled, DraftInit = DraftInitialization.Random } }, Samples, 43_000_000);
 
     [Fact]
     public void Pac_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Pac, DraftInit = DraftInitialization.Random, TreeWidth = 3, TreeDepth = 2 }, Samples, 44_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new PacOptions { DraftInit = DraftInitialization.Random, TreeWidth = 3, TreeDepth = 2 } }, Samples, 44_000_000);
 
     [Fact]
     public void BrokenVerifier_FailsTheSameTest()
     {
-        var (stat, df, limit) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Random, AcceptEveryDraft = true }, Samples / 5, 45_000_000);
+        var (stat, df, limit) = ChiSquare(new GenerationOptions { Decoding = new SjdOptions { DraftInit = DraftInitialization.Random, AcceptEveryDraft = true } }, Samples / 5, 45_000_000);
         Assert.True(stat > limit, $"a verifier that accepts every draft passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
 
@@ -81,7 +81,7 @@ public sealed class QuantizedExactnessTests(QuantizedMicroFixture micro, ITestOu
     {
         var clock = Stopwatch.StartNew();
         var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, samples, seed, micro.Exact);
-        output.WriteLine($"{QuantizedMicroFixture.Model} {options.Method} (broken {options.AcceptEveryDraft}): {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, " +
+        output.WriteLine($"{QuantizedMicroFixture.Model} {options.Method} (broken {(options.Decoding as SpeculativeOptions)?.AcceptEveryDraft ?? false}): {samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, " +
             $"TV {SpeculativeTestSupport.TotalVariation(counts, micro.Exact):F4}, mean passes {passes:F2}, {clock.Elapsed.TotalSeconds:F1} s");
         return (stat, df, limit);
     }

@@ -30,15 +30,7 @@ public sealed class Sjd2DecoderTests
         for (ulong seed = 0; seed < 4; seed++)
         {
             var result = await pipeline.GenerateAsync(Prompt, new GenerationOptions
-            {
-                Method = DecodingMethod.Sjd2,
-                KvMode = kv,
-                Window = window,
-                DenoiseSteps = steps,
-                Seed = seed,
-                DraftInit = prior,
-                Schedule = schedule,
-            });
+            { Seed = seed, Decoding = new Sjd2Options { KvMode = kv, Window = window, DenoiseSteps = steps, DraftInit = prior ?? DraftInitialization.Vertical, Schedule = schedule ?? Sjd2Schedule.Window } });
             Assert.Equal(img.CodeCount, result.Codes.Length);
             Assert.All(result.Codes, c => Assert.InRange(c, 0, img.CodebookSize - 1));
             Assert.Equal(img.Width * img.Height * 3, result.Image.Pixels.Length);
@@ -83,15 +75,9 @@ public sealed class Sjd2DecoderTests
         // Greedy sampling leaves nothing random: whatever SJD2 feeds, verification against
         // the clean-context outputs must end on AR's codes when noise never reaches them.
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny-eol"));
-        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1 }).Codes;
+        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Sampling = new() { TopK = 1 }, Decoding = new ArOptions() }).Codes;
         var sjd2 = pipeline.GenerateCodes(Prompt, new GenerationOptions
-        {
-            Method = DecodingMethod.Sjd2,
-            TopK = 1,
-            AcceptNoise = 0f,
-            KvMode = Sjd2KvMode.Exact,
-            Schedule = schedule,
-        }).Codes;
+        { Sampling = new() { TopK = 1 }, Decoding = new Sjd2Options { AcceptNoise = 0f, KvMode = Sjd2KvMode.Exact, Schedule = schedule } }).Codes;
         Assert.Equal(ar, sjd2);
     }
 
@@ -101,7 +87,7 @@ public sealed class Sjd2DecoderTests
     public void KvNoiseLimit_IsValidated(float limit, Sjd2KvMode mode, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, KvMode = mode, KvNoiseLimit = limit }));
+        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Decoding = new Sjd2Options { KvMode = mode, KvNoiseLimit = limit } }));
         Assert.Contains(message, e.Message);
     }
 
@@ -115,9 +101,9 @@ public sealed class Sjd2DecoderTests
         int coupled = 0, fresh = 0;
         for (ulong seed = 0; seed < 24; seed++)
         {
-            var options = new GenerationOptions { Method = DecodingMethod.Sjd2, Seed = seed, Temperature = 3f, TopK = 0 };
-            var a = pipeline.GenerateCodes(Prompt, options with { Reuse = DraftReuse.Coupled });
-            var b = pipeline.GenerateCodes(Prompt, options with { Reuse = DraftReuse.None });
+            var options = new GenerationOptions { Seed = seed, Sampling = new() { Temperature = 3f, TopK = 0 }, Decoding = new Sjd2Options() };
+            var a = pipeline.GenerateCodes(Prompt, options with { Decoding = new Sjd2Options { Reuse = DraftReuse.Coupled } });
+            var b = pipeline.GenerateCodes(Prompt, options with { Decoding = new Sjd2Options { Reuse = DraftReuse.None } });
             Assert.Equal(16, a.Statistics.CommittedPerPass.Sum());
             Assert.Equal(16, b.Statistics.CommittedPerPass.Sum());
             coupled += a.Statistics.Passes;
@@ -130,7 +116,7 @@ public sealed class Sjd2DecoderTests
     public void NoiseInitialisation_IsSjd2Only()
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Noise }));
+        var e = Assert.Throws<Sjd2Exception>(() => pipeline.GenerateCodes(Prompt, new GenerationOptions { Decoding = new SjdOptions { DraftInit = DraftInitialization.Noise } }));
         Assert.Contains("init noise applies to method sjd2", e.Message);
     }
 
@@ -140,7 +126,7 @@ public sealed class Sjd2DecoderTests
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
         for (ulong seed = 0; seed < 4; seed++)
         {
-            var (codes, stats) = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2, AutoWindow = true, KvMode = Sjd2KvMode.Exact, Seed = seed });
+            var (codes, stats) = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Decoding = new Sjd2Options { AutoWindow = true, KvMode = Sjd2KvMode.Exact } });
             Assert.Equal(16, codes.Length);
             Assert.Equal(16, stats.CommittedPerPass.Sum());
         }
@@ -150,7 +136,7 @@ public sealed class Sjd2DecoderTests
     public async Task ModelWithoutSjd2Section_IsAClearError()
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("micro"));
-        var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd2 }));
+        var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, new GenerationOptions { Decoding = new Sjd2Options() }));
         Assert.Contains("model micro is not trained for SJD2", e.Message);
         Assert.Contains("use method sjd", e.Message);
         Assert.DoesNotContain('\n', e.Message);

@@ -28,14 +28,7 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
     public void AcceptNoiseZero_MatchesExactArDistribution(DraftInitialization prior, Sjd2Schedule schedule, DraftReuse reuse, int samples, ulong seed)
     {
         var options = new GenerationOptions
-        {
-            Method = DecodingMethod.Sjd2,
-            AcceptNoise = 0f,
-            KvMode = Sjd2KvMode.Exact,
-            DraftInit = prior,
-            Schedule = schedule,
-            Reuse = reuse,
-        };
+        { Decoding = new Sjd2Options { AcceptNoise = 0f, KvMode = Sjd2KvMode.Exact, DraftInit = prior, Schedule = schedule, Reuse = reuse } };
         var (stat, df, limit, passes) = ChiSquare(options, samples, seed);
         output.WriteLine($"sjd2 accept-noise 0, init {prior}, schedule {schedule}, reuse {reuse}: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
         Assert.True(stat <= limit, $"chi-square {stat:F1} with df {df} exceeds the 1e-4 limit {limit:F1}");
@@ -45,13 +38,7 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
     public void AcceptNoiseZero_ReseedingAfterEveryStall_MatchesExactArDistribution()
     {
         var options = new GenerationOptions
-        {
-            Method = DecodingMethod.Sjd2,
-            AcceptNoise = 0f,
-            KvMode = Sjd2KvMode.Exact,
-            DraftInit = DraftInitialization.Vertical,
-            ReseedAfterStalls = 1,
-        };
+        { Decoding = new Sjd2Options { AcceptNoise = 0f, KvMode = Sjd2KvMode.Exact, DraftInit = DraftInitialization.Vertical, ReseedAfterStalls = 1 } };
         var (dir, _) = Model.Value;
         using (var pipeline = Sjd2Pipeline.Load(dir))
             Assert.True(SpeculativeTestSupport.Reseeds(pipeline, Prompt, options, 200, 16_000_000UL) > 20, "re-seeding never fired");
@@ -63,7 +50,7 @@ public sealed class Sjd2ExactnessTests(ITestOutputHelper output)
     [Fact]
     public void AsPublished_IsReported()
     {
-        var published = new GenerationOptions { Method = DecodingMethod.Sjd2, DraftInit = DraftInitialization.Noise, Schedule = Sjd2Schedule.PerPass, Reuse = DraftReuse.None };
+        var published = new GenerationOptions { Decoding = new Sjd2Options { DraftInit = DraftInitialization.Noise, Schedule = Sjd2Schedule.PerPass, Reuse = DraftReuse.None } };
         var (stat, df, limit, passes) = ChiSquare(published, 8_000, 13_000_000UL);
         output.WriteLine($"sjd2 as published: chi-square {stat:F1}, df {df}, limit {limit:F1}, mean passes {passes:F2}");
         Assert.True(passes < 4, $"SJD2 should need fewer passes than AR's 4 on a 2x2 image, got {passes:F2}");

@@ -31,7 +31,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         string[] prompts = ["a red circle", "a blue square above a green triangle", "a yellow triangle"];
 
         async Task Generate(int i) => await pipeline.GenerateAsync(prompts[i % prompts.Length],
-            new GenerationOptions { Method = methods[i % methods.Length], Seed = (ulong)i });
+            new GenerationOptions { Seed = (ulong)i, Decoding = MethodOptions.For(methods[i % methods.Length]) });
 
         for (int w = 0; w < methods.Length * 2; w++) await Generate(w); // warm-up: sessions, pools, JIT
         GC.Collect();

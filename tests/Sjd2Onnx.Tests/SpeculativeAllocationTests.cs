@@ -1,3 +1,4 @@
+using Sjd2Onnx.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Sjd2Onnx.Tests;
@@ -16,8 +17,8 @@ public sealed class SpeculativeAllocationTests(ITestOutputHelper output)
     public void PerIterationAllocations_MatchAr(DecodingMethod method)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        double ar = BytesPerIteration(pipeline, new GenerationOptions { Method = DecodingMethod.Ar });
-        double spec = BytesPerIteration(pipeline, new GenerationOptions { Method = method, Window = 8 });
+        double ar = BytesPerIteration(pipeline, new GenerationOptions { Decoding = new ArOptions() });
+        double spec = BytesPerIteration(pipeline, new GenerationOptions { Decoding = TestDecoding.For(method, Window: 8) });
         output.WriteLine($"median bytes per iteration: AR {ar:F0}, {method} {spec:F0}");
         Assert.True(spec <= ar + 1024, $"{method} allocates {spec:F0} bytes per iteration, AR {ar:F0}");
     }

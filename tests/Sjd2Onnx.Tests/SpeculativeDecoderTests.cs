@@ -1,3 +1,4 @@
+using Sjd2Onnx.Tests.Support;
 using Sjd2Onnx.Decoding;
 
 namespace Sjd2Onnx.Tests;
@@ -31,8 +32,8 @@ public sealed class SpeculativeDecoderTests
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
         for (ulong seed = 0; seed < 3; seed++)
         {
-            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1, Seed = seed });
-            var spec = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = method, TopK = 1, Seed = seed, Window = window, DraftInit = init });
+            var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Sampling = new() { TopK = 1 }, Decoding = new ArOptions() });
+            var spec = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Sampling = new() { TopK = 1 }, Decoding = TestDecoding.For(method, Window: window, DraftInit: init) });
             Assert.Equal(ar.Codes, spec.Codes);
             Assert.True(spec.Statistics.Passes <= ar.Statistics.Passes);
         }
@@ -47,7 +48,7 @@ public sealed class SpeculativeDecoderTests
         var layout = new ImageLayout(pipeline.Manifest.Image, pipeline.Manifest.Sequence.EndOfLineId);
         Assert.Equal(12, layout.SlotCount); // 3 rows of 3 codes + end-of-line
         var reports = new List<DecodeProgress>();
-        var result = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = method, Seed = 7, Window = 16 },
+        var result = await pipeline.GenerateAsync(Prompt, new GenerationOptions { Seed = 7, Decoding = TestDecoding.For(method, Window: 16) },
             new Recorder(reports));
         Assert.Equal(9, result.Codes.Length);
         Assert.All(result.Codes, c => Assert.InRange(c, 0, 15));
@@ -74,7 +75,7 @@ public sealed class SpeculativeDecoderTests
         var counts = new long[exact.Length];
         const int samples = 4000;
         for (int i = 0; i < samples; i++)
-            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, Seed = seed + (ulong)i, ReseedAfterStalls = reseed }).Codes[3]]++;
+            counts[pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed + (ulong)i, Decoding = new SjdOptions { ReseedAfterStalls = reseed ?? 4 } }).Codes[3]]++;
         var (stat, df) = SpeculativeTestSupport.ChiSquare(counts, exact);
         double limit = SpeculativeTestSupport.ChiSquareQuantile(df, SpeculativeTestSupport.Z);
         Assert.True(stat <= limit, $"chi-square {stat:F1}, df {df}, limit {limit:F1}");
@@ -90,7 +91,7 @@ public sealed class SpeculativeDecoderTests
         var layout = new ImageLayout(pipeline.Manifest.Image, pipeline.Manifest.Sequence.EndOfLineId);
         foreach (var method in new[] { DecodingMethod.Sjd, DecodingMethod.SjdPlusPlus })
         {
-            var (codes, stats) = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = method, Seed = 3, Window = window });
+            var (codes, stats) = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = 3, Decoding = TestDecoding.For(method, Window: window) });
             Assert.Equal(layout.CodeCount, codes.Length);
             Assert.Equal(layout.LastCodeSlot + 1, stats.CommittedPerPass.Sum());
             Assert.InRange(stats.Passes, 1, layout.LastCodeSlot + 1);
@@ -107,7 +108,7 @@ public sealed class SpeculativeDecoderTests
         foreach (var model in new[] { "tiny", "tiny-eol" })
         {
             using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir(model));
-            var options = new GenerationOptions { Method = method, Seed = 42 };
+            var options = new GenerationOptions { Seed = 42, Decoding = MethodOptions.For(method) };
             var a = await pipeline.GenerateAsync(Prompt, options);
             var b = await pipeline.GenerateAsync(Prompt, options);
             Assert.Equal(a.Codes, b.Codes);
@@ -125,14 +126,14 @@ public sealed class SpeculativeDecoderTests
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
         for (ulong seed = 0; seed < 6; seed++)
         {
-            var (codes, stats) = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Sjd, AutoWindow = true, Window = 8, Seed = seed });
+            var (codes, stats) = pipeline.GenerateCodes(Prompt, new GenerationOptions { Seed = seed, Decoding = new SjdOptions { AutoWindow = true, Window = 8 } });
             Assert.Equal(16, codes.Length);
             Assert.Equal(16, stats.CommittedPerPass.Sum());
             Assert.All(stats.CommittedPerPass.Skip(1), c => Assert.InRange(c, 1, 8));
         }
         // Lossless whatever windows it picks: with top-k 1 the codes are AR's.
-        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.Ar, TopK = 1 });
-        var auto = pipeline.GenerateCodes(Prompt, new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, AutoWindow = true, TopK = 1 });
+        var ar = pipeline.GenerateCodes(Prompt, new GenerationOptions { Sampling = new() { TopK = 1 }, Decoding = new ArOptions() });
+        var auto = pipeline.GenerateCodes(Prompt, new GenerationOptions { Sampling = new() { TopK = 1 }, Decoding = new SjdPlusPlusOptions { AutoWindow = true } });
         Assert.Equal(ar.Codes, auto.Codes);
     }
 
@@ -146,7 +147,10 @@ public sealed class SpeculativeDecoderTests
     public async Task ImpossibleOptions_AreOneLineErrors(int? window, float? tau, int? steps, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        var options = new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Threshold, Window = window, ReuseThreshold = tau, DenoiseSteps = steps };
+        var options = new GenerationOptions
+        {
+            Decoding = steps is null ? new SjdPlusPlusOptions { Reuse = DraftReuse.Threshold, Window = window ?? 16, ReuseThreshold = tau } : new Sjd2Options { DenoiseSteps = steps },
+        };
         var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, options));
         Assert.Contains(message, e.Message);
         Assert.DoesNotContain('\n', e.Message);
@@ -159,7 +163,7 @@ public sealed class SpeculativeDecoderTests
     public async Task ImpossibleAcceptNoise_IsAOneLineError(DecodingMethod method, float limit, string message)
     {
         using var pipeline = Sjd2Pipeline.Load(SpeculativeTestSupport.ModelDir("tiny"));
-        var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, new GenerationOptions { Method = method, AcceptNoise = limit }));
+        var e = await Assert.ThrowsAsync<Sjd2Exception>(() => pipeline.GenerateAsync(Prompt, new GenerationOptions { Decoding = TestDecoding.For(method, AcceptNoise: limit) }));
         Assert.Contains(message, e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }

@@ -1,3 +1,4 @@
+using Sjd2Onnx.Tests.Support;
 using System.Diagnostics;
 using Sjd2Onnx.Sampling;
 using Xunit.Abstractions;
@@ -45,23 +46,23 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
 
     [Fact]
     public void Ar_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Ar }, Samples / 5, 6_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new ArOptions() }, Samples / 5, 6_000_000);
 
     [Fact]
     public void Sjd_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Random }, Samples, 1_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new SjdOptions { DraftInit = DraftInitialization.Random } }, Samples, 1_000_000);
 
     [Fact]
     public void Sjd_VerticalInitWindow3_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Vertical, Window = 3 }, Samples / 2, 2_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new SjdOptions { DraftInit = DraftInitialization.Vertical, Window = 3 } }, Samples / 2, 2_000_000);
 
     [Fact]
     public void SjdPlusPlusCoupled_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Coupled, DraftInit = DraftInitialization.Random }, Samples, 3_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new SjdPlusPlusOptions { Reuse = DraftReuse.Coupled, DraftInit = DraftInitialization.Random } }, Samples, 3_000_000);
 
     [Fact]
     public void SjdPlusPlusThreshold_MatchesExactArDistribution() =>
-        AssertMatches(new GenerationOptions { Method = DecodingMethod.SjdPlusPlus, Reuse = DraftReuse.Threshold, ReuseThreshold = 0.2f, DraftInit = DraftInitialization.Random }, Samples * 5 / 8, 7_000_000);
+        AssertMatches(new GenerationOptions { Decoding = new SjdPlusPlusOptions { Reuse = DraftReuse.Threshold, ReuseThreshold = 0.2f, DraftInit = DraftInitialization.Random } }, Samples * 5 / 8, 7_000_000);
 
     [Theory]
     [InlineData(DraftReuse.Threshold)]
@@ -70,13 +71,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
     {
         // Zero probabilities outside the top 3 exercise the residual and the reuse rules with holes.
         var options = new GenerationOptions
-        {
-            Method = DecodingMethod.SjdPlusPlus,
-            Reuse = rule,
-            ReuseThreshold = rule == DraftReuse.Threshold ? 0.3f : null,
-            TopK = 3,
-            DraftInit = DraftInitialization.Horizontal,
-        };
+        { Sampling = new() { TopK = 3 }, Decoding = new SjdPlusPlusOptions { Reuse = rule, ReuseThreshold = rule == DraftReuse.Threshold ? 0.3f : null, DraftInit = DraftInitialization.Horizontal } };
         var exact = SpeculativeTestSupport.ExactDistribution(micro.Dir, SpeculativeMicroFixture.Prompt, options.ResolveSampling(micro.Pipeline.Manifest.Sampling));
         AssertMatches(options, Samples * 3 / 8, rule == DraftReuse.Threshold ? 4_000_000UL : 8_000_000UL, exact);
     }
@@ -88,7 +83,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
     {
         // Re-seeding after every one-token pass: on micro's 2×2 image a rejection of slot 1 re-seeds
         // slots 2 and 3 from the codes above them.
-        var options = new GenerationOptions { Method = method, DraftInit = init, ReseedAfterStalls = 1 };
+        var options = new GenerationOptions { Decoding = TestDecoding.For(method, DraftInit: init, ReseedAfterStalls: 1) };
         Assert.True(SpeculativeTestSupport.Reseeds(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, 200, seed) > 20, "re-seeding never fired");
         AssertMatches(options, Samples / 2, seed);
     }
@@ -96,7 +91,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
     [Fact]
     public void BrokenVerifier_FailsTheSameTest()
     {
-        var (stat, df, limit) = ChiSquare(new GenerationOptions { Method = DecodingMethod.Sjd, DraftInit = DraftInitialization.Random, AcceptEveryDraft = true }, Samples / 10, 5_000_000, micro.Exact);
+        var (stat, df, limit) = ChiSquare(new GenerationOptions { Decoding = new SjdOptions { DraftInit = DraftInitialization.Random, AcceptEveryDraft = true } }, Samples / 10, 5_000_000, micro.Exact);
         Assert.True(stat > limit, $"a verifier that accepts every draft passed the exactness test (chi-square {stat:F1}, df {df}, limit {limit:F1})");
     }
 
@@ -113,7 +108,7 @@ public sealed class SpeculativeExactnessTests(SpeculativeMicroFixture micro, ITe
     {
         var clock = Stopwatch.StartNew();
         var (stat, df, limit, counts, passes) = SpeculativeTestSupport.ChiSquareTest(micro.Pipeline, SpeculativeMicroFixture.Prompt, options, samples, seed, exact);
-        output.WriteLine($"{options.Method} (init {options.DraftInit}, window {options.Window?.ToString() ?? "default"}, reuse {options.Reuse} tau {options.ReuseThreshold}, top-k {options.TopK}, broken {options.AcceptEveryDraft}): " +
+        output.WriteLine($"{options.Decoding} (top-k {options.Sampling.TopK}): " +
             $"{samples} samples, chi-square {stat:F1}, df {df}, limit {limit:F1}, TV {SpeculativeTestSupport.TotalVariation(counts, exact):F4}, " +
             $"mean passes {passes:F2}, {clock.Elapsed.TotalSeconds:F1} s");
         return (stat, df, limit);

@@ -253,12 +253,8 @@ internal sealed class BenchCommand
     /// A method spec: a name with optional per-method overrides of the decoding options,
     /// e.g. <c>sjd2:kv=exact:window=24</c> or <c>sjd++:reuse-threshold=0.2</c>.
     /// </summary>
-    private static GenerationOptions ParseSpec(string spec, DecodingValues global, GenerationOptions sampling)
-    {
-        var (method, overrides) = DecodingOptions.ParseSpec(spec);
-        var decoding = DecodingOptions.ToGenerationOptions(global.With(overrides), method, methodsMayDiffer: true);
-        return decoding with { CfgScale = sampling.CfgScale, Temperature = sampling.Temperature, TopK = sampling.TopK, TopP = sampling.TopP };
-    }
+    private static GenerationOptions ParseSpec(string spec, IReadOnlyList<KeyValuePair<string, string>> global, GenerationOptions sampling) =>
+        DecodingOptions.ParseSpec(spec, global, sampling);
 
     private static List<string> ReadPrompts(string arg, BenchScorer scorer, ulong seed, bool heldOut)
     {
@@ -348,8 +344,8 @@ internal sealed class BenchCommand
                 ["read_back_bytes_per_pass"] = Math.Round(r.ReadBackBytesPerPass),
                 ["accuracy"] = r.Accuracy,
                 ["fidelity"] = scorer.Fidelity(r.Label) is { } f ? EvalCommand.FidelityJson(f.Fidelity, f.Floor) : null,
-                ["window"] = r.Options.Method == DecodingMethod.Ar ? 1 : r.Options.AutoWindow ? "auto" : r.Options.Window ?? GenerationOptions.DefaultWindow,
-                ["options"] = Options(r.Options),
+                ["window"] = DecodingOptions.WindowOf(r.Options),
+                ["options"] = DecodingOptions.Describe(r.Options),
             };
             foreach (var x in r.Runs)
             {
@@ -388,25 +384,6 @@ internal sealed class BenchCommand
             ["runs"] = runs,
         };
     }
-
-    private static JsonObject Options(GenerationOptions o) => new()
-    {
-        ["init"] = o.Method == DecodingMethod.Ar ? null
-            : (o.DraftInit ?? GenerationOptions.DefaultDraftInit).ToString().ToLowerInvariant(),
-        ["reuse"] = o.Method is DecodingMethod.SjdPlusPlus or DecodingMethod.Sjd2 ? o.Reuse.ToString().ToLowerInvariant() : null,
-        ["reuse_threshold"] = o.Method == DecodingMethod.SjdPlusPlus && o.Reuse == DraftReuse.Threshold ? o.ReuseThreshold ?? GenerationOptions.DefaultReuseThreshold : null,
-        ["denoise_steps"] = o.DenoiseSteps,
-        ["kv"] = o.Method == DecodingMethod.Sjd2 ? (o.KvMode ?? GenerationOptions.DefaultKvMode(o.Schedule ?? GenerationOptions.DefaultSchedule)).ToString().ToLowerInvariant() : null,
-        ["kv_noise_limit"] = o.Method == DecodingMethod.Sjd2 && o.KvMode == Sjd2KvMode.Limit ? o.KvNoiseLimit ?? GenerationOptions.DefaultKvNoiseLimit : null,
-        ["schedule"] = o.Method == DecodingMethod.Sjd2 ? (o.Schedule ?? GenerationOptions.DefaultSchedule).ToString().ToLowerInvariant() : null,
-        ["accept_noise"] = o.Method == DecodingMethod.Sjd2 ? o.AcceptNoise ?? GenerationOptions.DefaultAcceptNoise : null,
-        ["tree"] = o.Method == DecodingMethod.Pac ? $"{o.TreeWidth ?? GenerationOptions.DefaultTreeWidth}x{o.TreeDepth ?? GenerationOptions.DefaultTreeDepth}" : null,
-        ["reseed_after_stalls"] = o.Method == DecodingMethod.Ar ? null : o.ReseedAfterStalls ?? GenerationOptions.DefaultReseedAfterStalls,
-        ["cfg"] = o.CfgScale,
-        ["temperature"] = o.Temperature,
-        ["top_k"] = o.TopK,
-        ["top_p"] = o.TopP,
-    };
 
     /// <summary>Paths in reports are relative to the working folder, so a committed report names no machine.</summary>
     internal static string ReportPath(string path) =>

@@ -129,7 +129,7 @@ internal sealed class EvalCommand
         SharedOptions.CheckSeedRange(seed, sets.Max(set => set.Prompts.Count));
         var decodingMethod = _decoding.MethodOf(parse);
         string method = DecodingOptions.MethodName(decodingMethod);
-        var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), decodingMethod, methodsMayDiffer: false));
+        var options = _decoding.Bind(parse, _sampling, new GenerationOptions());
         using var pipeline = _model.Open(parse);
         var sampling = pipeline.Manifest.Sampling;
         UsageException.FromEngine(() =>

@@ -78,14 +78,12 @@ internal sealed class GenerateCommand
         var paths = toStdout ? [StandardOutput] : OutputPaths.Png(output, count, "--out");
         if (string.IsNullOrWhiteSpace(prompt))
             throw new UsageException("the prompt is empty; describe the image, e.g. \"a red circle above a blue square\".");
-        var method = _decoding.MethodOf(parse);
-        var options = _sampling.Apply(parse, DecodingOptions.ToGenerationOptions(_decoding.ValuesOf(parse), method, methodsMayDiffer: false));
+        var options = _decoding.Bind(parse, _sampling, new GenerationOptions());
 
         using var pipeline = _model.Open(parse);
         UsageException.FromEngine(() =>
         {
-            options.ResolveSampling(pipeline.Manifest.Sampling);
-            if (options.Method != DecodingMethod.Ar) options.ResolveDecoding(pipeline.Manifest);
+            options.Check(pipeline.Manifest);
             DecodingOptions.NoticeChainFallback(options, pipeline);
             pipeline.Tokenize(prompt); // prompt errors before any work
         });

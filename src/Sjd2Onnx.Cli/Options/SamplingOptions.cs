@@ -5,32 +5,28 @@ namespace Sjd2Onnx.Cli.Options;
 /// <summary><c>--cfg</c>, <c>--temperature</c>, <c>--top-k</c>, <c>--top-p</c>: unset ones fall back to the model's manifest.</summary>
 internal sealed class SamplingOptions
 {
-    public Option<float?> Cfg { get; } = new("--cfg")
+    public Option<string?> Cfg { get; } = new("--cfg")
     {
         Description = "Classifier-free guidance scale; 1 turns guidance off. Default: the model's.",
         HelpName = "S",
-        CustomParser = ValueParsers.Float("--cfg"),
     };
 
-    public Option<float?> Temperature { get; } = new("--temperature")
+    public Option<string?> Temperature { get; } = new("--temperature")
     {
         Description = "Sampling temperature (> 0). Default: the model's.",
         HelpName = "T",
-        CustomParser = ValueParsers.Float("--temperature"),
     };
 
-    public Option<int?> TopK { get; } = new("--top-k")
+    public Option<string?> TopK { get; } = new("--top-k")
     {
         Description = "Keep the K most likely codes; 0 turns top-k off. Default: the model's.",
         HelpName = "K",
-        CustomParser = ValueParsers.Int("--top-k", 0, int.MaxValue, " (0 turns top-k off)"),
     };
 
-    public Option<float?> TopP { get; } = new("--top-p")
+    public Option<string?> TopP { get; } = new("--top-p")
     {
         Description = "Keep the most likely codes up to mass P, in (0, 1]; 1 turns top-p off. Default: the model's.",
         HelpName = "P",
-        CustomParser = ValueParsers.Float("--top-p"),
     };
 
     public void AddTo(Command command)
@@ -41,12 +37,7 @@ internal sealed class SamplingOptions
         command.Options.Add(TopP);
     }
 
-    /// <summary>Copies the given sampling values onto <paramref name="options"/>.</summary>
-    public GenerationOptions Apply(ParseResult parse, GenerationOptions options) => options with
-    {
-        CfgScale = parse.GetValue(Cfg),
-        Temperature = parse.GetValue(Temperature),
-        TopK = parse.GetValue(TopK),
-        TopP = parse.GetValue(TopP),
-    };
+    /// <summary>The given sampling values read onto <paramref name="options"/> by the engine's <see cref="SettingsBinder"/> (keys cfg, temperature, top_k, top_p).</summary>
+    public GenerationOptions Apply(ParseResult parse, GenerationOptions options) =>
+        UsageException.FromEngine(() => SettingsBinder.Bind(options, DecodingOptions.Settings(parse, [Cfg, Temperature, TopK, TopP])));
 }

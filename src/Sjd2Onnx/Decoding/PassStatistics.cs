@@ -36,7 +36,7 @@ public sealed class PassStatistics
     public long KvBytes { get; internal set; }
     /// <summary>Mean host bytes bound plus read back per transformer pass.</summary>
     public double TransferBytesPerPass => Passes == 0 ? 0 : (BoundBytes + ReadBackBytes) / (double)Passes;
-    /// <summary>Passes after which the drafts were re-seeded to break a stall cascade (<see cref="GenerationOptions.ReseedAfterStalls"/>).</summary>
+    /// <summary>Passes after which the drafts were re-seeded to break a stall cascade (<see cref="SpeculativeOptions.ReseedAfterStalls"/>).</summary>
     public int Reseeds { get; internal set; }
     /// <summary>Mean slots committed per pass after the prefill.</summary>
     public double MeanAcceptedPerPass => CommittedPerPass.Count == 0 ? 0 : CommittedPerPass.Average();

@@ -145,7 +145,7 @@ internal sealed class DecodingContext : IDisposable
             for (int b = 0; b < Batch; b++) noise[..s].CopyTo(noiseRows.Slice(b * s, s));
         }
         RunTransformer(_windowEmbeds, s, noiseRows, positionOffsets, windowMask);
-        Statistics.FedPerPass.Add(s);
+        Statistics.Fed.Add(s);
     }
 
     /// <summary>Distribution (after CFG and sampling settings) predicted at window position j of the last pass.</summary>
@@ -160,7 +160,7 @@ internal sealed class DecodingContext : IDisposable
     /// <summary>Records how many slots a pass committed and reports progress.</summary>
     public void ReportCommitted(int committedSlots, int totalCommitted, int[] codes, int[]? draftCodes = null)
     {
-        Statistics.CommittedPerPass.Add(committedSlots);
+        Statistics.Committed.Add(committedSlots);
         // Copies: the decoders keep overwriting their arrays, a report must stay as it was (previews, traces).
         _progress?.Invoke(new DecodeProgress(Statistics.Passes, Math.Min(totalCommitted, Layout.SlotCount), Layout.SlotCount,
             (int[])codes.Clone(), (int[]?)draftCodes?.Clone()));

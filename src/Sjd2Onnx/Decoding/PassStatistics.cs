@@ -6,9 +6,13 @@ public sealed class PassStatistics
     /// <summary>Transformer forward passes, prefill included (NFE).</summary>
     public int Passes { get; internal set; }
     /// <summary>Image slots committed by each pass after the prefill.</summary>
-    public List<int> CommittedPerPass { get; } = [];
+    public IReadOnlyList<int> CommittedPerPass => Committed;
     /// <summary>Tokens fed by each pass after the prefill (anchor, drafts and, for tree passes, every tree node).</summary>
-    public List<int> FedPerPass { get; } = [];
+    public IReadOnlyList<int> FedPerPass => Fed;
+
+    // Written by the engine only: a caller reads a finished generation's counts.
+    internal List<int> Committed { get; } = [];
+    internal List<int> Fed { get; } = [];
     /// <summary>Wall time inside ONNX Runtime (all graphs): <see cref="TransformerTime"/> + <see cref="EmbeddingTime"/>.</summary>
     public TimeSpan OnnxTime => TransformerTime + EmbeddingTime;
     /// <summary>Wall time of the transformer passes inside ONNX Runtime (the KV cache's helper graphs included where they run).</summary>

@@ -27,7 +27,7 @@ namespace Sjd2Onnx.Decoding;
 internal sealed class WindowTuner
 {
     private static readonly int[] Ladder = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
-    private const int EpochLength = 8;
+    internal const int EpochLength = 8;
     private const int Transition = 2;       // iterations at the start of an epoch left out of its rate
     private const int StartWindow = GenerationOptions.DefaultWindow;
     private const int LearningEpochs = 16;  // probe every other epoch until then
@@ -43,11 +43,10 @@ internal sealed class WindowTuner
     private readonly long[][] _committedCounts = new long[Ladder.Length][]; // per window: iterations by slots committed
     private int _best = -1, _arm, _left, _epochs, _probes;
     private double _seconds;
-    private Epoch _current = new(), _lastBest = new(), _probe = new();
+    private TunerEpoch _current = new(), _lastBest = new(), _probe = new();
     private bool _haveLastBest;                  // _lastBest holds a completed epoch on the best window
     private int _pendingArm = -1;                // _probe's arm, waiting for the best window's next epoch
-    private readonly double[] _passSeconds = new double[Ladder.Length]; // per window: counted wall time
-    private readonly int[] _passes = new int[Ladder.Length];            // per window: counted iterations
+    private readonly PassCostLine _costs = new(Ladder);
     private int _lastJump = int.MinValue / 2;    // epoch of the last model-predicted jump
 
     /// <summary>The window for the next iteration, at most <paramref name="maxWindow"/>.</summary>
@@ -80,8 +79,7 @@ internal sealed class WindowTuner
             {
                 _current.Add(committed);
                 _seconds += seconds;
-                _passSeconds[_arm] += seconds;
-                _passes[_arm]++;
+                _costs.Add(_arm, seconds);
                 (_committedCounts[_arm] ??= new long[Ladder[_arm] + 1])[Math.Clamp(committed, 0, Ladder[_arm])]++;
             }
             if (--_left > 0 || _seconds <= 0) return;
@@ -131,7 +129,7 @@ internal sealed class WindowTuner
     private int? PredictedJump()
     {
         if (_epochs - _lastJump < JumpSpacing || _committedCounts[_best] is null
-            || LongRunEase(_best, Ladder[_best]) > JumpBelowCommitted || !FitCost(out double fixedCost, out double perToken))
+            || LongRunEase(_best, Ladder[_best]) > JumpBelowCommitted || !_costs.Fit(out double fixedCost, out double perToken))
             return null;
         double Rate(int arm)
         {
@@ -147,24 +145,6 @@ internal sealed class WindowTuner
         if (best == _best || Rate(best) < (1 + JumpGain) * Rate(_best)) return null;
         _lastJump = _epochs;
         return best;
-    }
-
-    // Least squares of pass seconds against the window over the measured windows (at least two).
-    private bool FitCost(out double fixedCost, out double perToken)
-    {
-        double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-        int windows = 0;
-        for (int arm = 0; arm < Ladder.Length; arm++)
-        {
-            if (_passes[arm] == 0) continue;
-            double x = Ladder[arm], y = _passSeconds[arm] / _passes[arm], weight = _passes[arm];
-            windows++;
-            n += weight; sx += weight * x; sy += weight * y; sxx += weight * x * x; sxy += weight * x * y;
-        }
-        double denominator = n * sxx - sx * sx;
-        perToken = windows >= 2 && denominator > 0 ? Math.Max(0, (n * sxy - sx * sy) / denominator) : 0;
-        fixedCost = windows >= 2 ? (sy - perToken * sx) / n : 0;
-        return windows >= 2 && fixedCost > 0;
     }
 
     // A probe epoch (a neighbour of the best window, alternately above and below) or the best window.
@@ -212,75 +192,5 @@ internal sealed class WindowTuner
         int i = 0;
         while (i + 1 < Ladder.Length && Ladder[i + 1] <= w) i++;
         return i;
-    }
-
-    // One epoch's counted iterations: slots committed by each, and the rate.
-    private sealed class Epoch
-    {
-        private readonly int[] _committed = new int[EpochLength];
-        private int _count;
-
-        public double Rate { get; set; }
-
-        public int Committed { get; private set; }
-
-        public void Clear() => _count = Committed = 0;
-
-        public void Add(int committed)
-        {
-            _committed[_count++] = committed;
-            Committed += committed;
-        }
-
-        // Mean of min(committed, cap) over the iterations: how easy this stretch of the image was.
-        public double Ease(int cap)
-        {
-            double sum = 0;
-            for (int i = 0; i < _count; i++) sum += Math.Min(_committed[i], cap);
-            return sum / _count;
-        }
-    }
-
-    // Log ratios of one neighbour's probes to the best window around them.
-    private struct PairedSamples
-    {
-        private int _count;
-        private double _sum, _sumOfSquares;
-
-        public int Skipped;
-
-        // As if `count` probes had each measured it `logRatio` slower, without scatter: real
-        // probes soon outweigh it.
-        public static PairedSamples Slower(int count, double logRatio) =>
-            new() { _count = count, _sum = -count * logRatio, _sumOfSquares = count * logRatio * logRatio };
-
-        public void Add(double logRatio)
-        {
-            _count++;
-            _sum += logRatio;
-            _sumOfSquares += logRatio * logRatio;
-        }
-
-        public readonly bool ShowsGain(int minimum, double gain) => _count >= minimum && Mean >= gain && Mean - Critical * StandardError > 0;
-
-        public readonly bool ShowsLoss(int minimum) => _count >= minimum && Mean + Critical * StandardError < 0;
-
-        // Student's t at 97.5 % for count − 1 degrees of freedom: with few probes the scatter
-        // itself is poorly known. With 2 in its place, three lucky probes moved the default
-        // model's window from 16 to 24.
-        private readonly double Critical => _count - 1 < StudentT.Length ? StudentT[_count - 1] : 1.96 + 2.5 / (_count - 1);
-
-        private static readonly double[] StudentT = [double.PositiveInfinity, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23];
-
-        private readonly double Mean => _sum / _count;
-
-        private readonly double StandardError
-        {
-            get
-            {
-                double variance = Math.Max(0, (_sumOfSquares - _count * Mean * Mean) / (_count - 1));
-                return Math.Sqrt(variance / _count);
-            }
-        }
     }
 }

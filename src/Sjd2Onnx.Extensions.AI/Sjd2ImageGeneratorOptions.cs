@@ -18,7 +18,7 @@ public sealed class Sjd2ImageGeneratorOptions
     /// <summary>GPU index for CUDA or DirectML.</summary>
     public int DeviceId { get; set; }
 
-    /// <summary>Decoding method unless a request names one; default: the engine's, as for <see cref="GenerationOptions.Method"/> (sjd++: lossless, fewer passes than AR).</summary>
+    /// <summary>Decoding method unless a request names one; default: the engine's, as for <see cref="GenerationOptions.Decoding"/> (sjd++: lossless, fewer passes than AR).</summary>
     public DecodingMethod Method { get; set; } = new GenerationOptions().Method;
 
     /// <summary>Seed of the first image of a request that gives none; null draws a fresh seed per request (logged, and stored in the PNG).</summary>

@@ -136,14 +136,17 @@ def draw_batch(seed: int, batch: int, t: Dict, text_width: Optional[int]) -> Dic
 
 
 def _draw_batch_job(job) -> Dict[str, np.ndarray]:
-    return draw_batch(*job)
+    draw, args = job
+    return draw(*args)
 
 
 class BatchStream:
-    """Batches for consecutive steps; with workers, a few are drawn ahead in other processes."""
+    """Batches for consecutive steps, drawn by `draw(seed, batch, t, text_width)` (a module-level
+    function, so that worker processes can run it); with workers, a few are drawn ahead."""
 
-    def __init__(self, first_seed: int, batch: int, t: Dict, text_width: Optional[int], workers: int):
-        self.job = lambda seed: (seed, batch, t, text_width)
+    def __init__(self, first_seed: int, batch: int, t: Dict, text_width: Optional[int], workers: int, draw=None):
+        self.draw = draw or draw_batch
+        self.args = (batch, t, text_width)
         self.next_seed = first_seed
         self.pool = multiprocessing.get_context("fork").Pool(workers) if workers > 0 else None
         self.ahead: collections.deque = collections.deque()
@@ -152,9 +155,9 @@ class BatchStream:
     def next(self) -> Dict[str, np.ndarray]:
         if self.pool is None:
             self.next_seed += 1
-            return draw_batch(*self.job(self.next_seed - 1))
+            return self.draw(self.next_seed - 1, *self.args)
         while len(self.ahead) < self.depth:
-            self.ahead.append(self.pool.apply_async(_draw_batch_job, (self.job(self.next_seed),)))
+            self.ahead.append(self.pool.apply_async(_draw_batch_job, ((self.draw, (self.next_seed,) + self.args),)))
             self.next_seed += 1
         return self.ahead.popleft().get()
 

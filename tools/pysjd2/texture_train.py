@@ -16,12 +16,10 @@ decoder, built once), ``ckpt.pt`` (with the optimizer), ``weights.pt`` (without)
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import inspect
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
@@ -182,34 +180,6 @@ def draw_batch(seed: int, batch: int, t: Dict, text_width: Optional[int]) -> Dic
     return {"text": text, "mask": mask, "images": images, "levels": dt.noise_segments(rng, batch, dt.SIGMAS, t)}
 
 
-def _job(job) -> Dict[str, np.ndarray]:
-    return draw_batch(*job)
-
-
-class BatchStream:
-    """Batches for consecutive steps; with workers, a few are drawn ahead in other processes."""
-
-    def __init__(self, first_seed: int, batch: int, t: Dict, text_width: Optional[int], workers: int):
-        self.args = (batch, t, text_width)
-        self.next_seed = first_seed
-        self.pool = multiprocessing.get_context("fork").Pool(workers) if workers > 0 else None
-        self.ahead: collections.deque = collections.deque()
-        self.depth = 2 * workers
-
-    def next(self) -> Dict[str, np.ndarray]:
-        if self.pool is None:
-            self.next_seed += 1
-            return draw_batch(self.next_seed - 1, *self.args)
-        while len(self.ahead) < self.depth:
-            self.ahead.append(self.pool.apply_async(_job, ((self.next_seed,) + self.args,)))
-            self.next_seed += 1
-        return self.ahead.popleft().get()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-
-
 def new_model(config: Optional[Dict] = None) -> Sjd2Transformer:
     if config is not None:
         return Sjd2Transformer(TransformerConfig.from_dict(config))
@@ -284,7 +254,8 @@ def train(args) -> Dict:
     if cuda:
         dt.check_fused_attention(model, device, log)
     workers = args.workers if args.workers is not None else (min(14, max(0, (os.cpu_count() or 1) - 2)) if cuda else 0)
-    stream = BatchStream(7000003 * (state.get("cycle", 0) + 1) + state["step"], t["batch_size"], t, TEXT_WIDTH if cuda else None, workers)
+    stream = dt.BatchStream(7000003 * (state.get("cycle", 0) + 1) + state["step"], t["batch_size"], t, TEXT_WIDTH if cuda else None, workers,
+                             draw=draw_batch)
 
     def save():
         state["emb_mean"], state["emb_std"] = mean.cpu(), std.cpu()

@@ -8,18 +8,11 @@ namespace Sjd2Onnx;
 public static class DecodingMethodNames
 {
     /// <summary>Every method's name, in the order the command line lists them.</summary>
-    public static IReadOnlyList<string> All { get; } = ["ar", "sjd", "sjd++", "pac", "sjd2"];
+    public static IReadOnlyList<string> All { get; } = [.. MethodOptions.Defaults.Select(o => o.Name)];
 
     /// <summary>The name of <paramref name="method"/> (e.g. "sjd++" for <see cref="DecodingMethod.SjdPlusPlus"/>).</summary>
-    public static string ToName(DecodingMethod method) => method switch
-    {
-        DecodingMethod.Ar => "ar",
-        DecodingMethod.Sjd => "sjd",
-        DecodingMethod.SjdPlusPlus => "sjd++",
-        DecodingMethod.Pac => "pac",
-        DecodingMethod.Sjd2 => "sjd2",
-        _ => method.ToString().ToLowerInvariant(),
-    };
+    public static string ToName(DecodingMethod method) =>
+        MethodOptions.Defaults.FirstOrDefault(o => o.Method == method)?.Name ?? method.ToString().ToLowerInvariant();
 
     /// <summary>
     /// Reads a method name: case and surrounding spaces are ignored, and "sjdpp", "sjdplusplus" and
@@ -27,16 +20,9 @@ public static class DecodingMethodNames
     /// </summary>
     public static bool TryParse(string? text, out DecodingMethod method)
     {
-        DecodingMethod? parsed = text?.Trim().ToLowerInvariant() switch
-        {
-            "ar" => DecodingMethod.Ar,
-            "sjd" => DecodingMethod.Sjd,
-            "sjd++" or "sjdpp" or "sjdplusplus" or "sjd-plus-plus" => DecodingMethod.SjdPlusPlus,
-            "pac" => DecodingMethod.Pac,
-            "sjd2" => DecodingMethod.Sjd2,
-            _ => null,
-        };
-        method = parsed ?? default;
-        return parsed is not null;
+        string? name = text?.Trim().ToLowerInvariant();
+        var found = MethodOptions.Defaults.FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
+        method = found?.Method ?? default;
+        return found is not null;
     }
 }

@@ -15,6 +15,10 @@ public sealed record PacOptions : SpeculativeOptions
     /// <inheritdoc/>
     public override DecodingMethod Method => DecodingMethod.Pac;
 
+    internal override string Name => "pac";
+
+    private protected override IImageTokenDecoder CreateDecoder(SpeculativeSettings settings, WindowTuner? tuner) => new PacDecoder(settings, tuner);
+
     /// <summary>Candidates per slot in the draft tree, 1 to 64 (1 = chain drafts).</summary>
     public int TreeWidth { get; init; } = DefaultTreeWidth;
 

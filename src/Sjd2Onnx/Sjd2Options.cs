@@ -12,6 +12,10 @@ public sealed record Sjd2Options : SpeculativeOptions
     /// <inheritdoc/>
     public override DecodingMethod Method => DecodingMethod.Sjd2;
 
+    internal override string Name => "sjd2";
+
+    private protected override IImageTokenDecoder CreateDecoder(SpeculativeSettings settings, WindowTuner? tuner) => new Sjd2Decoder(settings, tuner);
+
     /// <summary>Re-drafting: <see cref="DraftReuse.Coupled"/> or <see cref="DraftReuse.None"/> (fresh samples, as published).</summary>
     public DraftReuse Reuse { get; init; } = DraftReuse.Coupled;
 

@@ -152,10 +152,8 @@ public sealed partial class Sjd2Pipeline : IDisposable
 
     private IImageTokenDecoder CreateDecoder(GenerationOptions options, Sampling.SamplingSettings sampling)
     {
-        if (options.Method == DecodingMethod.Ar) return new ArDecoder();
-        var settings = options.ResolveDecoding(Manifest);
         WindowTuner? tuner = null;
-        if (settings.AutoWindow)
+        if (options.Decoding is SpeculativeOptions { AutoWindow: true })
         {
             // Pass costs depend on the batch (CFG doubles it) and acceptance on the method.
             lock (_tuners)
@@ -164,13 +162,7 @@ public sealed partial class Sjd2Pipeline : IDisposable
                 if (!_tuners.TryGetValue(key, out tuner)) _tuners[key] = tuner = new WindowTuner();
             }
         }
-        return options.Method switch
-        {
-            DecodingMethod.Sjd or DecodingMethod.SjdPlusPlus => new SjdDecoder(settings, tuner),
-            DecodingMethod.Sjd2 => new Sjd2Decoder(settings, tuner),
-            DecodingMethod.Pac => new PacDecoder(settings, tuner),
-            _ => throw new Sjd2Exception($"unknown decoding method {options.Method}."),
-        };
+        return options.Decoding.CreateDecoder(Manifest, tuner);
     }
 
     /// <summary>Bytes of large buffers the pipeline keeps for the next generations (soak tests).</summary>

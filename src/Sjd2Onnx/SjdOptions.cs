@@ -9,5 +9,9 @@ public sealed record SjdOptions : SpeculativeOptions
     /// <inheritdoc/>
     public override DecodingMethod Method => DecodingMethod.Sjd;
 
+    internal override string Name => "sjd";
+
+    private protected override IImageTokenDecoder CreateDecoder(SpeculativeSettings settings, WindowTuner? tuner) => new SjdDecoder(settings, tuner);
+
     private protected override SpeculativeSettings Specialize(SpeculativeSettings common, ModelManifest manifest) => common;
 }

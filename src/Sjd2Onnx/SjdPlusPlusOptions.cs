@@ -11,6 +11,13 @@ public sealed record SjdPlusPlusOptions : SpeculativeOptions
     /// <inheritdoc/>
     public override DecodingMethod Method => DecodingMethod.SjdPlusPlus;
 
+    internal override string Name => "sjd++";
+
+    // A "+" is awkward in some shells and URLs.
+    internal override IReadOnlyList<string> Aliases => ["sjdpp", "sjdplusplus", "sjd-plus-plus"];
+
+    private protected override IImageTokenDecoder CreateDecoder(SpeculativeSettings settings, WindowTuner? tuner) => new SjdDecoder(settings, tuner);
+
     /// <summary>The draft-reuse rule; null: coupled, or threshold when <see cref="ReuseThreshold"/> is set.</summary>
     public DraftReuse? Reuse { get; init; }
 

@@ -68,4 +68,9 @@ public abstract record SpeculativeOptions : MethodOptions
 
     /// <summary>The method's own settings on top of the common ones.</summary>
     private protected abstract SpeculativeSettings Specialize(SpeculativeSettings common, ModelManifest manifest);
+
+    internal override IImageTokenDecoder CreateDecoder(ModelManifest manifest, WindowTuner? tuner) => CreateDecoder(Resolve(manifest), tuner);
+
+    /// <summary>The method's decoder over resolved settings.</summary>
+    private protected abstract IImageTokenDecoder CreateDecoder(SpeculativeSettings settings, WindowTuner? tuner);
 }

@@ -93,20 +93,7 @@ def build_vq(work: str, device: torch.device, log, cfg: Dict) -> Dict:
         psnr_c = vq.psnr(dec(test_codes).cpu().numpy(), test_unit.cpu().numpy())
     log("held-out PSNR, centroids only: %.2f dB" % psnr_c)
     opt = torch.optim.AdamW(dec.parameters(), lr=2e-3, weight_decay=0.0)
-    t1, step = time.time(), 0
-    while time.time() - t1 < cfg["decoder_minutes"] * 60:
-        bi, _, _ = tw.sample_batch(rng, 64, "all")
-        bt = torch.from_numpy(bi)
-        codes = dt.encode_images(bt, codebook).view(-1, 16, 16)
-        target = bt.to(device).float().div(127.5).sub(1).permute(0, 3, 1, 2)
-        loss = F.mse_loss(dec(codes), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 50 == 0:
-            log("decoder step %d mse %.5f (%.2f dB)" % (step, float(loss), 10 * math.log10(4 / float(loss))))
-    dec.eval()
+    step = fit_decoder(dec, opt, codebook, rng, 64, cfg["decoder_minutes"], device, log)
     with torch.no_grad():
         psnr_d = vq.psnr(dec(test_codes).cpu().numpy(), test_unit.cpu().numpy())
     log("held-out PSNR, trained decoder: %.2f dB (%d steps)" % (psnr_d, step))
@@ -120,15 +107,9 @@ def build_vq(work: str, device: torch.device, log, cfg: Dict) -> Dict:
     return d
 
 
-def train_decoder(work: str, minutes: float, device: torch.device, batch: int = 64, log=print) -> Dict:
-    """More decoder training on the folder's codebook (the transformer only sees the codes, so the
-    decoder can improve at any time without retraining it); replaces vq.pt."""
-    d = torch.load(os.path.join(work, "vq.pt"), map_location="cpu")
-    codebook = d["codebook"].float().to(device)
-    dec = vq.VqDecoder(codebook.shape[0]).to(device)
-    dec.load_state_dict(d["decoder"])
-    opt = torch.optim.AdamW(dec.parameters(), lr=1e-3, weight_decay=0.0)
-    rng = np.random.default_rng(int(d["stats"].get("decoder_steps", 0)) + 17)
+def fit_decoder(dec, opt, codebook: torch.Tensor, rng, batch: int, minutes: float, device: torch.device, log) -> int:
+    """Trains the VQ decoder on freshly drawn scenes (MSE to the image) for `minutes`; returns the steps
+    taken and leaves it in eval mode."""
     t0, step = time.time(), 0
     dec.train()
     while time.time() - t0 < minutes * 60:
@@ -143,6 +124,19 @@ def train_decoder(work: str, minutes: float, device: torch.device, batch: int = 
         if step % 50 == 0:
             log("decoder step %d mse %.5f (%.2f dB)" % (step, float(loss), 10 * math.log10(4 / float(loss))))
     dec.eval()
+    return step
+
+
+def train_decoder(work: str, minutes: float, device: torch.device, batch: int = 64, log=print) -> Dict:
+    """More decoder training on the folder's codebook (the transformer only sees the codes, so the
+    decoder can improve at any time without retraining it); replaces vq.pt."""
+    d = torch.load(os.path.join(work, "vq.pt"), map_location="cpu")
+    codebook = d["codebook"].float().to(device)
+    dec = vq.VqDecoder(codebook.shape[0]).to(device)
+    dec.load_state_dict(d["decoder"])
+    opt = torch.optim.AdamW(dec.parameters(), lr=1e-3, weight_decay=0.0)
+    rng = np.random.default_rng(int(d["stats"].get("decoder_steps", 0)) + 17)
+    step = fit_decoder(dec, opt, codebook, rng, batch, minutes, device, log)
     test_imgs, _, _ = tw.sample_batch(np.random.default_rng(999), 500, "all")
     with torch.no_grad():
         codes = dt.encode_images(torch.from_numpy(test_imgs), codebook).view(-1, 16, 16)

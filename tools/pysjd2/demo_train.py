@@ -140,6 +140,18 @@ def _draw_batch_job(job) -> Dict[str, np.ndarray]:
     return draw(*args)
 
 
+def save_checkpoint(work: str, model, opt, state: Dict, mean: torch.Tensor, std: torch.Tensor) -> None:
+    """Writes weights.pt (model, config, training state) and ckpt.pt (the same with the optimizer)
+    into `work`, each through a temporary file, so an interrupted save leaves the previous one."""
+    state["emb_mean"], state["emb_std"] = mean.cpu(), std.cpu()
+    weights = {"transformer_config": model.config.to_dict(),
+               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "state": state}
+    for name, obj in (("weights.pt", weights), ("ckpt.pt", dict(weights, opt=opt.state_dict()))):
+        tmp = os.path.join(work, name + ".tmp")
+        torch.save(obj, tmp)
+        os.replace(tmp, os.path.join(work, name))
+
+
 class BatchStream:
     """Batches for consecutive steps, drawn by `draw(seed, batch, t, text_width)` (a module-level
     function, so that worker processes can run it); with workers, a few are drawn ahead."""
@@ -361,13 +373,7 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
                          CUDA_TEXT_WIDTH if cuda else None, workers)
 
     def save():
-        state["emb_mean"], state["emb_std"] = mean.cpu(), std.cpu()
-        weights = {"transformer_config": model.config.to_dict(),
-                   "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "state": state}
-        for name, obj in (("weights.pt", weights), ("ckpt.pt", dict(weights, opt=opt.state_dict()))):
-            tmp = os.path.join(work, name + ".tmp")
-            torch.save(obj, tmp)
-            os.replace(tmp, os.path.join(work, name))
+        save_checkpoint(work, model, opt, state, mean, std)
 
     t_last_ck = time.time()
     sums = {"ar": [], "noisy": []}

@@ -252,13 +252,7 @@ def train(args) -> Dict:
                              draw=draw_batch)
 
     def save():
-        state["emb_mean"], state["emb_std"] = mean.cpu(), std.cpu()
-        weights = {"transformer_config": model.config.to_dict(),
-                   "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "state": state}
-        for name, obj in (("weights.pt", weights), ("ckpt.pt", dict(weights, opt=opt.state_dict()))):
-            tmp = os.path.join(work, name + ".tmp")
-            torch.save(obj, tmp)
-            os.replace(tmp, os.path.join(work, name))
+        dt.save_checkpoint(work, model, opt, state, mean, std)
         log("checkpoint at step %d: %s" % (state["step"], os.path.join(work, "ckpt.pt")))
 
     t_last_ck = time.time()

@@ -16,6 +16,9 @@ internal sealed class ImageEmbeddingTable
     /// <summary>Largest table kept (64 MB: LlamaGen GPT-B's 16 384 codes × 768 fit).</summary>
     public const long MaxBytes = 64L << 20;
 
+    /// <summary>Codes per run of the reverse-order check (a few hundred kB of rows at GPT-B's width).</summary>
+    private const int CheckChunk = 256;
+
     private readonly float[] _rows;
 
     private ImageEmbeddingTable(float[] rows, int hidden)
@@ -32,15 +35,24 @@ internal sealed class ImageEmbeddingTable
     {
         if ((long)codebook * hidden * sizeof(float) > MaxBytes) return null;
         var forward = new long[codebook];
-        var backward = new long[codebook];
-        for (int c = 0; c < codebook; c++) { forward[c] = c; backward[c] = codebook - 1 - c; }
+        for (int c = 0; c < codebook; c++) forward[c] = c;
         try
         {
-            float[] rows = Run(session, forward, hidden), reversed = Run(session, backward, hidden);
-            for (int c = 0; c < codebook; c++)
+            float[] rows = Run(session, forward, hidden);
+            // The reverse run goes in chunks, so the check holds one chunk, not a second table.
+            int chunk = Math.Min(codebook, CheckChunk);
+            var reversedCodes = new long[chunk];
+            var reversed = new float[chunk * hidden];
+            for (int start = 0; start < codebook; start += chunk)
             {
-                var row = rows.AsSpan(c * hidden, hidden);
-                if (!row.SequenceEqual(reversed.AsSpan((codebook - 1 - c) * hidden, hidden))) return null;
+                int n = Math.Min(chunk, codebook - start);
+                for (int i = 0; i < n; i++) reversedCodes[i] = codebook - 1 - (start + i);
+                Run(session, reversedCodes.AsMemory(0, n), reversed.AsMemory(0, n * hidden), hidden);
+                for (int i = 0; i < n; i++)
+                {
+                    int c = (int)reversedCodes[i];
+                    if (!rows.AsSpan(c * hidden, hidden).SequenceEqual(reversed.AsSpan(i * hidden, hidden))) return null;
+                }
             }
             return new ImageEmbeddingTable(rows, hidden);
         }
@@ -60,10 +72,15 @@ internal sealed class ImageEmbeddingTable
     private static float[] Run(InferenceSession session, long[] codes, int hidden)
     {
         var result = new float[codes.Length * hidden];
-        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, codes.AsMemory(), [1, codes.Length]);
-        using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, result.AsMemory(), [1, codes.Length, hidden]);
+        Run(session, codes, result, hidden);
+        return result;
+    }
+
+    private static void Run(InferenceSession session, Memory<long> codes, Memory<float> result, int hidden)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, codes, [1, codes.Length]);
+        using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, result, [1, codes.Length, hidden]);
         using var runOptions = new RunOptions();
         session.Run(runOptions, ["image_codes"], [input], ["inputs_embeds"], [output]);
-        return result;
     }
 }

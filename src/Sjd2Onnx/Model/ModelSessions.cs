@@ -97,6 +97,7 @@ internal sealed class ModelSessions : IDisposable
             {
                 var s = SessionFactory.Open(ManifestReader.ResolveInside(modelDir, file, what), options, what, provider, settings.DeviceId);
                 opened.Add(s);
+                NativeHeap.Trim();
                 return s;
             }
             var threads = ThreadPlan.For(settings, provider,

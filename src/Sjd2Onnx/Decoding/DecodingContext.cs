@@ -52,7 +52,9 @@ internal sealed class DecodingContext : IDisposable
         if (_prompt.PositionShift is { } shift) Transformer.SetPositionShift(shift);
         _windowEmbeds = allocate(Batch * runnerWindow * Hidden);
         _slotCodes = new int[runnerWindow];
-        _images = new ImageEmbedder(sessions.ImageEmbedding, sessions.ImageTable, Hidden, runnerWindow, allocate);
+        _images = sessions.ImageTable is { } table
+            ? new ImageEmbedder(table, Hidden)
+            : new ImageEmbedder(sessions.ImageEmbedding, Hidden, runnerWindow, allocate);
         _noiseRows = new float[Batch * runnerWindow];
         _endOfLine = manifest.Sequence.EndOfLineId is long eol ? EmbedText([eol], 1, 1) : [];
     }

@@ -18,17 +18,23 @@ internal abstract class DeviceKvCache : IKvCache
     private static int s_versions;
     private DevicePassBinding? _pass;   // the transformer's binding, for one rental
     private bool _rented;
+    private readonly bool _restridesInPlace;
 
-    /// <summary>Allocates the buffers for up to <paramref name="capacity"/> tokens and windows of up to <paramref name="maxWindow"/>.</summary>
+    /// <summary>
+    /// Allocates the buffers for up to <paramref name="capacity"/> tokens and windows of up to <paramref name="maxWindow"/>:
+    /// one cache buffer when <paramref name="restridesInPlace"/> (<see cref="Restride"/> widens the cache within
+    /// its own buffer, blocks moved back to front), else two.
+    /// </summary>
     protected DeviceKvCache(KvCacheGraphs graphs, int batch, int heads, int headDim, int capacity, int maxWindow,
-        Func<KvCacheGraphs, long, long, bool, KvCacheBuffer> allocate)
+        Func<KvCacheGraphs, long, long, bool, KvCacheBuffer> allocate, bool restridesInPlace = false)
     {
+        _restridesInPlace = restridesInPlace;
         Graphs = graphs;
         Batch = batch; Heads = heads; HeadDim = headDim;
         CapacityLimit = capacity; WindowLimit = maxWindow;
         KeptIds = new long[maxWindow];
         Padding = new long[batch];
-        try { Layout = new KvCacheLayout(graphs, batch, heads, headDim, capacity, maxWindow, allocate); }
+        try { Layout = new KvCacheLayout(graphs, batch, heads, headDim, capacity, maxWindow, allocate, restridesInPlace ? 1 : 2); }
         catch
         {
             HelperRunOptions.Dispose();
@@ -159,7 +165,7 @@ internal abstract class DeviceKvCache : IKvCache
     /// <summary>Zeroes the cache rows of a fresh rental.</summary>
     protected abstract void Clear();
 
-    /// <summary>Copies every block of buffer <paramref name="from"/> (<paramref name="oldStride"/> rows) into <see cref="Current"/> at <see cref="Stride"/> rows, the new rows zero.</summary>
+    /// <summary>Copies every block of buffer <paramref name="from"/> (<paramref name="oldStride"/> rows) into <see cref="Current"/> at <see cref="Stride"/> rows, the new rows zero (the same buffer for a cache that restrides in place).</summary>
     protected abstract void Restride(int from, int oldStride);
 
     /// <summary>A commit was queued (<see cref="KeptIds"/>, <see cref="Queued"/>, <see cref="QueuedLength"/>).</summary>
@@ -170,7 +176,7 @@ internal abstract class DeviceKvCache : IKvCache
     {
         if (_targetStride == Stride) return;
         int from = Current, old = Stride;
-        Current ^= 1;
+        if (!_restridesInPlace) Current ^= 1;
         Stride = _targetStride;
         Restride(from, old);
         CacheVersion = Interlocked.Increment(ref s_versions);

@@ -13,7 +13,7 @@ internal sealed class HostWrittenKvCache : DeviceKvCache
     private long _hostTicks;   // stopwatch ticks of the host work since the last Reset (its clearing included)
 
     public HostWrittenKvCache(KvCacheGraphs graphs, int batch, int heads, int headDim, int capacity, int maxWindow)
-        : base(graphs, batch, heads, headDim, capacity, maxWindow, KvCacheBuffer.Pinned)
+        : base(graphs, batch, heads, headDim, capacity, maxWindow, KvCacheBuffer.Pinned, restridesInPlace: true)
     {
     }
 
@@ -41,16 +41,17 @@ internal sealed class HostWrittenKvCache : DeviceKvCache
         _hostTicks = Stopwatch.GetTimestamp() - start;
     }
 
-    // Every [rows, Dh] block of the old stride into the new one, the rows added zero.
+    // Every [rows, Dh] block of the old stride to its place at the new one, within the one buffer:
+    // blocks move back to front (each lands at or after where it was, over blocks already moved),
+    // the rows added zero. One buffer instead of two saves the cache's size (42 MB on GPT-B at CFG).
     protected override void Restride(int from, int oldStride)
     {
-        ReadOnlySpan<float> source = Layout.CacheFloats(from, oldStride);
-        var target = Layout.CacheFloats(Current, Stride);
+        var cache = Layout.CacheFloats(Current, Stride);
         int oldBlock = oldStride * HeadDim, newBlock = Stride * HeadDim;
-        for (int block = 0; block < Graphs.Tensors * Batch * Heads; block++)
+        for (int block = Graphs.Tensors * Batch * Heads - 1; block >= 0; block--)
         {
-            source.Slice(block * oldBlock, oldBlock).CopyTo(target.Slice(block * newBlock, oldBlock));
-            target.Slice(block * newBlock + oldBlock, newBlock - oldBlock).Clear();
+            cache.Slice(block * oldBlock, oldBlock).CopyTo(cache.Slice(block * newBlock, oldBlock));
+            cache.Slice(block * newBlock + oldBlock, newBlock - oldBlock).Clear();
         }
     }
 

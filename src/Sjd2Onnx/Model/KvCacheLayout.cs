@@ -5,8 +5,8 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Sjd2Onnx.Model;
 
 /// <summary>
-/// The buffers of a <see cref="DeviceKvCache"/> and their views: two stacked caches [T,B,H,stride,Dh]
-/// (a stride move copies from one into the other), the new rows [T,B,H,S,Dh] and the mask [B, stride + S].
+/// The buffers of a <see cref="DeviceKvCache"/> and their views: one or two stacked caches [T,B,H,stride,Dh]
+/// (with two, a stride move copies from one into the other), the new rows [T,B,H,S,Dh] and the mask [B, stride + S].
 /// </summary>
 internal sealed class KvCacheLayout : IDisposable
 {
@@ -20,9 +20,9 @@ internal sealed class KvCacheLayout : IDisposable
     private readonly Dictionary<int, OrtValue[]> _rowViews = [];
     private readonly Dictionary<int, OrtValue> _rowStacks = [], _maskViews = [];
 
-    /// <summary>Allocates the buffers with <paramref name="allocate"/> (graphs, elements, bytes, of longs).</summary>
+    /// <summary>Allocates the buffers with <paramref name="allocate"/> (graphs, elements, bytes, of longs), <paramref name="caches"/> cache buffers of them.</summary>
     public KvCacheLayout(KvCacheGraphs graphs, int batch, int heads, int headDim, int capacity, int maxWindow,
-        Func<KvCacheGraphs, long, long, bool, KvCacheBuffer> allocate)
+        Func<KvCacheGraphs, long, long, bool, KvCacheBuffer> allocate, int caches)
     {
         _graphs = graphs;
         _tensors = graphs.Tensors; _batch = batch; _heads = heads; _headDim = headDim;
@@ -37,7 +37,7 @@ internal sealed class KvCacheLayout : IDisposable
                 allocations.Add(a);
                 return a;
             }
-            _caches = [Add(BlockElements(capacity) * _tensors, false), Add(BlockElements(capacity) * _tensors, false)];
+            _caches = [.. Enumerable.Range(0, caches).Select(_ => Add(BlockElements(capacity) * _tensors, false))];
             _rows = Add(BlockElements(maxWindow) * _tensors, false);
             _mask = Add((long)batch * (capacity + maxWindow), true);
         }

@@ -8,7 +8,18 @@ namespace Sjd2Onnx.Model;
 internal sealed class ModelSessions : IDisposable
 {
     public InferenceSession TextEmbedding { get; }
-    public InferenceSession ImageEmbedding { get; }
+    /// <summary>
+    /// The image-embedding graph. With an <see cref="ImageTable"/> the session is closed once the table
+    /// is read (its weights would be a second copy of the table) and opened again only when something
+    /// runs the graph itself (<c>sjd2 parity</c>).
+    /// </summary>
+    public InferenceSession ImageEmbedding
+    {
+        get
+        {
+            lock (_imageLock) return _image ??= _reopenImage!();
+        }
+    }
     public InferenceSession Transformer { get; }
     public InferenceSession VqDecoder { get; }
     public bool HasNoiseInput { get; }
@@ -41,11 +52,15 @@ internal sealed class ModelSessions : IDisposable
     public IReadOnlyList<string> ProviderFallbacks { get; private set; } = [];
 
     private IDisposable? _logRoute;
+    private readonly Lock _imageLock = new();
+    private InferenceSession? _image;
+    private readonly Func<InferenceSession>? _reopenImage;
 
-    private ModelSessions(InferenceSession text, InferenceSession image, InferenceSession transformer, InferenceSession vq, bool hasNoise,
-        KvCacheGraphs? kvGraphs)
+    private ModelSessions(InferenceSession text, InferenceSession? image, Func<InferenceSession>? reopenImage, InferenceSession transformer,
+        InferenceSession vq, bool hasNoise, KvCacheGraphs? kvGraphs)
     {
-        TextEmbedding = text; ImageEmbedding = image; Transformer = transformer; VqDecoder = vq; HasNoiseInput = hasNoise; KvGraphs = kvGraphs;
+        TextEmbedding = text; _image = image; _reopenImage = reopenImage; Transformer = transformer; VqDecoder = vq;
+        HasNoiseInput = hasNoise; KvGraphs = kvGraphs;
     }
 
     public static ModelSessions Open(string modelDir, ModelManifest m, ExecutionProvider provider, int deviceId) =>
@@ -147,13 +162,28 @@ internal sealed class ModelSessions : IDisposable
                 kvGraphs?.Dispose();
                 throw;
             }
-            return new ModelSessions(text, image, transformer, vq, hasNoise, kvGraphs)
+            var table = ImageEmbeddingTable.TryBuild(image, m.Image.CodebookSize, d);
+            Func<InferenceSession>? reopenImage = null;
+            if (table is not null)
+            {
+                string imagePath = ManifestReader.ResolveInside(modelDir, m.Graphs.ImageEmbedding, "image_embedding");
+                var imageSettings = settings with { IntraOpThreads = threads.ImageEmbedding };
+                reopenImage = () =>
+                {
+                    using var reopened = SessionFactory.CreateOptions(provider, imageSettings, logId);
+                    return SessionFactory.Open(imagePath, reopened, "image_embedding", provider, settings.DeviceId);
+                };
+                opened.Remove(image);
+                image.Dispose();
+                NativeHeap.Trim();
+            }
+            return new ModelSessions(text, table is null ? image : null, reopenImage, transformer, vq, hasNoise, kvGraphs)
             {
                 Threads = threads,
                 HostInputs = transfer,
                 TopKSampler = topK,
                 HasTreeAttention = hasWindowMask,
-                ImageTable = ImageEmbeddingTable.TryBuild(image, m.Image.CodebookSize, d),
+                ImageTable = table,
             };
         }
         catch
@@ -204,7 +234,7 @@ internal sealed class ModelSessions : IDisposable
     public void Dispose()
     {
         TextEmbedding.Dispose();
-        ImageEmbedding.Dispose();
+        _image?.Dispose();
         Transformer.Dispose();
         VqDecoder.Dispose();
         KvGraphs?.Dispose();

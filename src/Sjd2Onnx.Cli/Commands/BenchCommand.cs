@@ -69,6 +69,13 @@ internal sealed class BenchCommand
         HelpName = "LIST",
     };
 
+    private readonly Option<int?> _repeats = new("--repeats")
+    {
+        Description = "With --passes: passes timed per window and cache length, after 3 untimed ones (default 30; fewer for models whose wide passes take seconds).",
+        HelpName = "N",
+        CustomParser = ValueParsers.Int("--repeats", 1, 10000),
+    };
+
     private readonly Option<string?> _windows = new("--windows")
     {
         Description = "With --passes: the window sizes to measure, comma-separated (default 1,2,4,8,16,32,64; sizes above the image's slots are left out).",
@@ -115,6 +122,7 @@ internal sealed class BenchCommand
         command.Options.Add(_peakGbps);
         command.Options.Add(_cacheLengths);
         command.Options.Add(_windows);
+        command.Options.Add(_repeats);
         _decoding.AddTo(command, withMethod: false);
         _sampling.AddTo(command);
         _model.AddTo(command);
@@ -151,7 +159,7 @@ internal sealed class BenchCommand
             // The rows a generation runs: two with guidance (conditional and unconditional), else one.
             int[]? lengths = PositiveList(parse.GetValue(_cacheLengths), "--cache-lengths", 0);
             int[]? windows = PositiveList(parse.GetValue(_windows), "--windows", 1);
-            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, 30, gflops, gbps, lengths, windows);
+            var curve = PassCurve.Run(pipeline, resolved.UsesGuidance ? 2 : 1, parse.GetValue(_repeats) ?? 30, gflops, gbps, lengths, windows);
             if (jsonPath is not null)
             {
                 OutputFile.WriteAllText(jsonPath, curve.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");

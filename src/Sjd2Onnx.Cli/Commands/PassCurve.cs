@@ -49,20 +49,23 @@ internal static class PassCurve
         var rows = new JsonArray();
         var rng = new Random(1);
         using var runOptions = new RunOptions();
-        foreach (int w in windows)
+        var measured = new Dictionary<(int Window, int Cache), JsonObject>();
+        // One runner per cache length, filled once and shared by every window (each pass rolls back),
+        // so a 1 B model at cache 1 024 fills its cache once, not once per window.
+        int widest = windows.Max(), chunk = Math.Max(widest, 32);
+        var embeds = new float[batch * chunk * t.HiddenSize];
+        for (int i = 0; i < embeds.Length; i++) embeds[i] = (float)(rng.NextDouble() - 0.5);
+        foreach (int p in lengths)
         {
-            foreach (int p in lengths)
+            using var runner = new Transformer(pipeline.Sessions, m, batch, p + widest, chunk);
+            for (int filled = 0; filled < p; filled += chunk)
             {
-                int chunk = Math.Max(w, 32);
-                using var runner = new Transformer(pipeline.Sessions, m, batch, p + w, chunk);
-                var embeds = new float[batch * chunk * t.HiddenSize];
-                for (int i = 0; i < embeds.Length; i++) embeds[i] = (float)(rng.NextDouble() - 0.5);
-                for (int filled = 0; filled < p; filled += chunk)
-                {
-                    int n = Math.Min(chunk, p - filled);
-                    runner.Run(embeds, n, default, runOptions);
-                    runner.Commit(n);
-                }
+                int n = Math.Min(chunk, p - filled);
+                runner.Run(embeds, n, default, runOptions);
+                runner.Commit(n);
+            }
+            foreach (int w in windows)
+            {
                 var times = new double[repeats];
                 for (int r = -3; r < repeats; r++)
                 {
@@ -82,7 +85,7 @@ internal static class PassCurve
                 double? share = roof is double rf ? rf / median : null;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{w,6} {p,6} {median,10:F3} {min,8:F3} {flops / 1e9,7:F4} {bytes / 1e6,6:F1} {flops / (median * 1e6),8:F1} {bytes / (median * 1e6),6:F1} {(share is double s ? s.ToString("P0", CultureInfo.InvariantCulture) : "-"),9}"));
-                rows.Add(new JsonObject
+                measured[(w, p)] = new JsonObject
                 {
                     ["window"] = w,
                     ["cache_length"] = p,
@@ -92,9 +95,10 @@ internal static class PassCurve
                     ["bytes"] = bytes,
                     ["roofline_ms"] = roof,
                     ["roofline_fraction"] = share,
-                });
+                };
             }
         }
+        foreach (var key in measured.Keys.OrderBy(k => k.Window).ThenBy(k => k.Cache)) rows.Add(measured[key]);
         return new JsonObject
         {
             ["model"] = m.Name,

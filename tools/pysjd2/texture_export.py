@@ -49,7 +49,7 @@ def load_training_folder(work: str, sampling: dict):
     """(transformer, vq decoder, codebook, mean, std, meta) of a training folder, the weights
     rounded through float16 as torch_state.pt stores them."""
     path = os.path.join(work, "weights.pt")
-    if not os.path.exists(path):
+    if not os.path.exists(path) and os.path.exists(os.path.join(work, "ckpt.pt")):
         path = os.path.join(work, "ckpt.pt")
     ck = torch.load(path, map_location="cpu")
     model = tt.new_model(ck["transformer_config"])

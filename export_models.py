@@ -10,6 +10,7 @@ Run with Debian's system Python, which has torch and onnx:
     /usr/bin/python3 export_models.py tiny --out tests/models/micro-int4 --grid 2x2 --codebook 5 --no-sjd2 --weights int4
     /usr/bin/python3 export_models.py demo ...      (tools/pysjd2/demo.py, when present)
     /usr/bin/python3 export_models.py texture train --out DIR [--resume]   (entropy world, tools/pysjd2/texture_train.py)
+    /usr/bin/python3 export_models.py texture export --from DIR --out DIR   (its model folder, tools/pysjd2/texture_export.py)
 
 Real model families (docs/models.md):
 
@@ -169,7 +170,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="export_models.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="train/export the default demo model (tools/pysjd2/demo.py)")
-    sub.add_parser("texture", help="train the entropy-world model (tools/pysjd2/texture_train.py)")
+    sub.add_parser("texture", help="train / export the entropy-world model (tools/pysjd2/texture_train.py)")
 
     t = sub.add_parser("tiny", help="export a random-weight tiny test model")
     t.add_argument("--out", required=True, help="output folder")

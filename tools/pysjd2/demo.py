@@ -11,7 +11,7 @@ Stages (work files under train/demo/, gitignored):
    (demo_train.py), checkpointed to train/demo/ckpt.pt (with optimizer) and weights.pt (without)
    every few minutes; --resume continues the cycle from ckpt.pt, --init-weights starts a new
    cosine cycle from a weights.pt.
-3. Export with onnx_export.export_model_folder into --out, plus torch_state.pt (float32 weights of
+3. Export with world_export.export into --out, plus torch_state.pt (float32 weights of
    transformer, VQ decoder and codebook, with configs) so the PyTorch model can be rebuilt
    without retraining (``load_torch_state``).
 """
@@ -26,9 +26,9 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from . import shapes, vq
-from .transformer import Sjd2Transformer, TransformerConfig
-from .demo_train import (CODEBOOK_SIZE, GRID, MAX_PROMPT_TOKENS, MODEL, NUM_IMAGE_TOKENS, REPO, SJD2,
+from . import shapes, world_export
+from .transformer import Sjd2Transformer
+from .demo_train import (CODEBOOK_SIZE, GRID, MAX_PROMPT_TOKENS, MODEL, NUM_IMAGE_TOKENS, REPO,
                          TRAIN, WORK, get_vq, left_pad, new_model, train)
 
 # The manifest's sampling defaults. CFG 1 (no guidance) was chosen from a sweep of the scale
@@ -229,66 +229,28 @@ def evaluate(model, decoder, n: int, seed: int, held_out: bool = False, **kw) ->
 def save_torch_state(path: str, model: Sjd2Transformer, decoder, codebook: np.ndarray,
                      mean: torch.Tensor, std: torch.Tensor, meta: Dict) -> None:
     # float32: the model is small enough, and re-exporting from this file gives the same graphs
-    f32 = lambda sd: {k: v.detach().cpu().to(torch.float32) for k, v in sd.items()}
-    torch.save({"transformer_config": model.config.to_dict(), "transformer": f32(model.state_dict()),
-                "vq_decoder": f32(decoder.state_dict()), "codebook": torch.from_numpy(codebook).float(),
-                "embedding_mean": mean.float(), "embedding_std": std.float(), "meta": meta}, path)
+    world_export.save_torch_state(path, model, decoder, codebook, mean, std, meta, torch.float32)
 
 
-def load_torch_state(path: str):
-    """Rebuild (transformer, vq decoder, codebook, mean, std, meta) from torch_state.pt."""
-    d = torch.load(path, map_location="cpu")
-    model = Sjd2Transformer(TransformerConfig.from_dict(d["transformer_config"]))
-    model.load_state_dict({k: v.float() for k, v in d["transformer"].items()})
-    dec = vq.VqDecoder(d["codebook"].shape[0])
-    dec.load_state_dict({k: v.float() for k, v in d["vq_decoder"].items()})
-    return (model.eval(), dec.eval(), d["codebook"].float().numpy(), d["embedding_mean"],
-            d["embedding_std"], d["meta"])
+load_torch_state = world_export.load_torch_state
 
 
 def manifest(model: Sjd2Transformer, mean: torch.Tensor, std: torch.Tensor, meta: Dict) -> Dict:
     c = model.config
-    return {
-        "format": "sjd2onnx-model",
-        "format_version": 1,
-        "name": "shapes-demo",
-        "description": "default demo model: text-to-image AR transformer (%d layers, d=%d) trained "
-                       "on the procedural shapes world (docs/default-model.md)" % (c.num_layers, c.hidden_size),
-        "transformer": {"hidden_size": c.hidden_size, "num_layers": c.num_layers,
-                        "num_kv_heads": c.num_kv_heads, "head_dim": c.head_dim,
-                        "max_sequence_length": c.max_sequence_length},
-        "image": {"grid_height": GRID, "grid_width": GRID, "codebook_size": c.codebook_size,
-                  "height": 64, "width": 64, "pixel_range": [-1.0, 1.0]},
-        "tokenizer": {"type": "wordpiece", "vocab": "vocab.txt", "lowercase": True,
-                      "max_prompt_tokens": MAX_PROMPT_TOKENS},
-        "sequence": {"prompt_prefix_ids": [shapes.BOS_ID], "prompt_suffix_ids": [],
-                     "begin_of_image_ids": [shapes.BOI_ID], "end_of_line_id": None,
-                     "end_of_image_ids": [shapes.EOI_ID]},
-        "cfg": {"unconditional": "empty_prompt", "pad_id": shapes.PAD_ID, "negative_prompt": None},
-        "sampling": dict(SAMPLING),
-        "graphs": {"text_embedding": "text_embedding.onnx", "image_embedding": "image_embedding.onnx",
-                   "transformer": "transformer.onnx", "vq_decoder": "vq_decoder.onnx"},
-        "sjd2": dict(SJD2, embedding_mean=[float(v) for v in mean],
-                     embedding_std=[float(v) for v in std]),
-    }
+    return world_export.manifest(
+        model, mean, std, name="shapes-demo",
+        description="default demo model: text-to-image AR transformer (%d layers, d=%d) trained "
+                    "on the procedural shapes world (docs/default-model.md)" % (c.num_layers, c.hidden_size),
+        world=shapes, max_prompt_tokens=MAX_PROMPT_TOKENS, sampling=SAMPLING)
 
 
 def export(out_dir: str, model, decoder, codebook, mean, std, meta: Dict, weights: str = "float32",
            block_size: Optional[int] = None, accuracy_level: Optional[int] = None) -> None:
     """``weights`` int8 / int4: quantized linear layers (pysjd2.quantize); torch_state.pt keeps the
     float32 weights either way."""
-    from .onnx_export import export_model_folder
-    os.makedirs(out_dir, exist_ok=True)
-    tok = shapes.WordTokenizer()
-    vocab_text = "".join(t + "\n" for t in tok.tokens)
-    man = manifest(model, mean, std, meta)
-    export_model_folder(out_dir, model, decoder, man, {"vocab.txt": vocab_text}, parity_seed=0, weights=weights,
-                        block_size=block_size, accuracy_level=accuracy_level)
-    shapes.write_world(os.path.join(out_dir, "shapes_world.json"))
-    save_torch_state(os.path.join(out_dir, "torch_state.pt"), model, decoder, codebook, mean, std, meta)
-    with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8", newline="\n") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
+    world_export.export(out_dir, model, decoder, codebook, mean, std, meta, manifest(model, mean, std, meta),
+                        shapes.WordTokenizer().tokens, {"shapes_world.json": shapes.world_definition()},
+                        torch.float32, weights, block_size, accuracy_level)
 
 
 # ------------------------------------------------------------------------------------------
@@ -371,13 +333,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def training_meta(state: Dict, vq_stats: Dict) -> Dict:
-    hist = state["history"]
-    return {"steps": state["step"], "total_steps_planned": state["total_steps"],
-            "budget_seconds": state.get("budget_seconds"),
-            "train_seconds": round(state["seconds"]),
-            "train_by_cycle": state.get("train_by_cycle", [dict(TRAIN)]), "model": state.get("model_config", MODEL), "vq": vq_stats,
-            "sampling": SAMPLING, "first_log": hist[0] if hist else None,
-            "last_log": hist[-1] if hist else None, "history": hist}
+    return world_export.training_meta(state, vq_stats, SAMPLING, TRAIN, MODEL)
 
 
 def load_state(args):

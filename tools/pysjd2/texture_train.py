@@ -8,6 +8,7 @@ the texture world (texture_world.py), with the default model's loss, noise segme
     python3 export_models.py texture decoder --out DIR [--minutes M]   (more VQ-decoder training)
     python3 export_models.py texture entropy ...   (texture_entropy.py)   texture validate ... (texture_eval.py)
     python3 export_models.py texture evaluate --out DIR [--n 40] ...   (texture_sample.py: sample + TextureEval)
+    python3 export_models.py texture export --from DIR --out MODEL_DIR   (texture_export.py: a model folder)
 
 Work files in ``--out`` (a training folder, not a model folder): ``vq.pt`` (k-means codebook +
 decoder, built once), ``ckpt.pt`` (with the optimizer), ``weights.pt`` (without) and
@@ -305,7 +306,10 @@ def train(args) -> Dict:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    cmd = argv.pop(0) if argv and argv[0] in ("train", "entropy", "decoder", "validate", "evaluate") else "train"
+    cmd = argv.pop(0) if argv and argv[0] in ("train", "entropy", "decoder", "validate", "evaluate", "export") else "train"
+    if cmd == "export":
+        from . import texture_export
+        return texture_export.main(argv)
     if cmd == "evaluate":
         from . import texture_sample
         return texture_sample.main(argv)

@@ -19,6 +19,7 @@ scene dict, so ``render(scene)`` is deterministic.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Dict, List, Optional, Tuple
@@ -525,6 +526,17 @@ def world_definition() -> Dict:
         "held_out": [{"color": c, "kind": k} for c, k in HELD_OUT],
         "vocab": vocab(), "special_tokens": SPECIAL_TOKENS, "max_prompt_tokens": MAX_PROMPT_TOKENS,
     }
+
+
+WORLD_FILE = "texture_world.json"
+
+
+def write_world(path: str) -> None:
+    """Writes ``world_definition()`` as the model folder's ``texture_world.json`` (read by the
+    engine's TextureEval, src/Sjd2Onnx.TextureWorld)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        json.dump(world_definition(), f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+"""Writes the agreement fixture of the engine's TextureEval port (tests/data/texture-eval/):
+ground-truth renders, one corruption set of every kind and noisy renders as PNGs, with the Python
+evaluator's verdicts in ``cases.json`` and the world in ``texture_world.json``. The C# test
+(tests/Sjd2Onnx.Tests/TextureWorld/TextureEvalAgreementTests.cs) requires the same verdicts.
+
+    python -m tools.pysjd2.texture_eval_fixture [--out tests/data/texture-eval]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Dict, List
+
+import numpy as np
+from PIL import Image
+
+from . import texture_eval as te
+from . import texture_world as tw
+
+GROUND_TRUTH = 40
+CORRUPTIONS_PER_KIND = 5     # 45 corruptions, colour and repaint among them
+NOISY = 12                   # renders with pixel noise: verdicts near the thresholds
+NOISE_SIGMAS = (8.0, 4.0)    # noise of the k-th noisy render: first + k * step grey levels
+SEED = 11
+
+
+def _case(out_dir: str, name: str, kind: str, prompt: str, img: np.ndarray) -> Dict:
+    Image.fromarray(img).save(os.path.join(out_dir, name + ".png"), optimize=True)
+    r = te.score(prompt, img)
+    return {"file": name + ".png", "kind": kind, "prompt": prompt,
+            "verdicts": {a: r[a] for a in te.ATTRIBUTES + ["all"]},
+            "objects": len(te.detect(img))}
+
+
+def build(out_dir: str) -> List[Dict]:
+    os.makedirs(out_dir, exist_ok=True)
+    tw.write_world(os.path.join(out_dir, tw.WORLD_FILE))
+    rng = np.random.default_rng(SEED)
+    cases = []
+    for k in range(GROUND_TRUTH):
+        sc = tw.sample_scene(rng, "heldout" if k % 10 == 9 else "all")
+        cap = tw.caption(sc, rng)
+        cases.append(_case(out_dir, "gt_%02d" % k, "ground_truth", cap, tw.render(sc)))
+    for kind in te.CORRUPTIONS:
+        made = 0
+        while made < CORRUPTIONS_PER_KIND:
+            sc = tw.sample_scene(rng, "all")
+            cap = tw.caption(sc, rng)
+            bad = te.corrupt(sc, kind, rng, cap)
+            if bad is None:
+                continue
+            cases.append(_case(out_dir, "%s_%d" % (kind, made), kind, cap, tw.render(bad)))
+            made += 1
+    for k in range(NOISY):
+        sc = tw.sample_scene(rng, "all")
+        cap = tw.caption(sc, rng)
+        img = tw.render(sc).astype(np.float64) + rng.normal(0.0, NOISE_SIGMAS[0] + k * NOISE_SIGMAS[1], size=(tw.IMAGE_SIZE, tw.IMAGE_SIZE, 3))
+        cases.append(_case(out_dir, "noisy_%02d" % k, "noisy", cap, np.clip(np.round(img), 0, 255).astype(np.uint8)))
+    with open(os.path.join(out_dir, "cases.json"), "w", encoding="utf-8", newline="\n") as f:
+        json.dump({"version": te.VERSION, "seed": SEED, "cases": cases}, f, indent=1)
+        f.write("\n")
+    return cases
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="texture_eval_fixture")
+    ap.add_argument("--out", default=os.path.join("tests", "data", "texture-eval"))
+    args = ap.parse_args(argv)
+    cases = build(args.out)
+    accepted = sum(c["verdicts"]["all"] for c in cases)
+    print("%d cases (%d accepted) in %s" % (len(cases), accepted, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -28,7 +28,7 @@ SEED = 11
 def _case(out_dir: str, name: str, kind: str, prompt: str, img: np.ndarray) -> Dict:
     Image.fromarray(img).save(os.path.join(out_dir, name + ".png"), optimize=True)
     r = te.score(prompt, img)
-    return {"file": name + ".png", "kind": kind, "prompt": prompt,
+    return {"file": name + ".png", "kind": kind, "prompt": prompt, "parsed": tw.parse_caption(prompt),
             "verdicts": {a: r[a] for a in te.ATTRIBUTES + ["all"]},
             "objects": len(te.detect(img))}
 

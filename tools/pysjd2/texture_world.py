@@ -517,6 +517,10 @@ def world_definition() -> Dict:
         "colors": {k: list(v) for k, v in COLORS.items()}, "shapes": SHAPES,
         "size_ranges_px": {k: list(v) for k, v in SIZE_RANGES.items()},
         "size_threshold_px": SIZE_THRESHOLD, "size_words": SIZE_WORDS,
+        "size_omit_probability": SIZE_OMIT_PROBABILITY,
+        "object_count_probabilities": list(OBJECT_COUNT_PROBABILITIES),
+        "texture_word_probability": TEXTURE_WORD_PROBABILITY,
+        "background_word_probability": BACKGROUND_WORD_PROBABILITY,
         "regions": {k: {"column_row": list(v), "phrases": REGION_PHRASES[k]} for k, v in REGIONS.items()},
         "relations": {k: {"phrases": v["phrases"], "axis": "xy"[v["axis"]], "sign": v["sign"]}
                       for k, v in RELATIONS.items()},

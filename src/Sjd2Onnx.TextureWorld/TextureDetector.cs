@@ -156,13 +156,14 @@ internal sealed class TextureDetector
         int n = _world.ImageSize;
         long inter = 0, hidden = 0, total = 0;
         float h = s / 2f;
+        int shape = kind switch { "circle" => 0, "square" => 1, _ => 2 };
         for (int y = w.Y0; y < w.Y1; y++)
         {
             float dy = (y + 0.5f) - cy;
             for (int x = w.X0; x < w.X1; x++)
             {
                 float dx = (x + 0.5f) - cx;
-                if (!Inside(kind, dx, dy, h)) continue;
+                if (!Inside(shape, dx, dy, h)) continue;
                 total++;
                 int i = y * n + x;
                 if (mask[i]) inter++;
@@ -173,14 +174,14 @@ internal sealed class TextureDetector
         return inter / Math.Max((double)area + outside + TextureEvaluator.OccluderWeight * hidden, 1.0);
     }
 
-    // The template test at a pixel centre offset (dx, dy) from the candidate's centre; exact in float
+    // The template test (0 circle, 1 square, 2 triangle) at a pixel centre offset (dx, dy) from the candidate's centre; exact in float
     // for the half-pixel grid the candidates lie on.
-    private static bool Inside(string kind, float dx, float dy, float h)
+    private static bool Inside(int shape, float dx, float dy, float h)
     {
-        switch (kind)
+        switch (shape)
         {
-            case "circle": return dx * dx + dy * dy <= h * h;
-            case "square": return MathF.Abs(dx) <= h && MathF.Abs(dy) <= h;
+            case 0: return dx * dx + dy * dy <= h * h;
+            case 1: return MathF.Abs(dx) <= h && MathF.Abs(dy) <= h;
             default:
                 float depth = dy + h; // an upward triangle, base = height = extent
                 return depth >= 0 && depth <= 2 * h && MathF.Abs(dx) <= depth / 2f;

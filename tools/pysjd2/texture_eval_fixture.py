@@ -33,18 +33,29 @@ def _case(out_dir: str, name: str, kind: str, prompt: str, img: np.ndarray) -> D
             "objects": len(te.detect(img))}
 
 
-def build(out_dir: str) -> List[Dict]:
+def _blur(img: np.ndarray) -> np.ndarray:
+    """3x3 box blur (edges repeated): soft object borders, as after a VQ round trip."""
+    p = np.pad(img.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = img.shape[:2]
+    out = sum(p[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def build(out_dir: str, ground_truth: int = GROUND_TRUTH, per_kind: int = CORRUPTIONS_PER_KIND, noisy: int = NOISY,
+          blurred: int = 0, seed: int = SEED) -> List[Dict]:
+    """Writes the fixture; the defaults give the committed one, larger counts a wider check
+    (point SJD2_TEXTURE_EVAL_DATA at the folder to run the C# agreement test on it)."""
     os.makedirs(out_dir, exist_ok=True)
     tw.write_world(os.path.join(out_dir, tw.WORLD_FILE))
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     cases = []
-    for k in range(GROUND_TRUTH):
+    for k in range(ground_truth):
         sc = tw.sample_scene(rng, "heldout" if k % 10 == 9 else "all")
         cap = tw.caption(sc, rng)
         cases.append(_case(out_dir, "gt_%02d" % k, "ground_truth", cap, tw.render(sc)))
     for kind in te.CORRUPTIONS:
         made = 0
-        while made < CORRUPTIONS_PER_KIND:
+        while made < per_kind:
             sc = tw.sample_scene(rng, "all")
             cap = tw.caption(sc, rng)
             bad = te.corrupt(sc, kind, rng, cap)
@@ -52,13 +63,18 @@ def build(out_dir: str) -> List[Dict]:
                 continue
             cases.append(_case(out_dir, "%s_%d" % (kind, made), kind, cap, tw.render(bad)))
             made += 1
-    for k in range(NOISY):
+    for k in range(noisy):
         sc = tw.sample_scene(rng, "all")
         cap = tw.caption(sc, rng)
-        img = tw.render(sc).astype(np.float64) + rng.normal(0.0, NOISE_SIGMAS[0] + k * NOISE_SIGMAS[1], size=(tw.IMAGE_SIZE, tw.IMAGE_SIZE, 3))
+        sigma = NOISE_SIGMAS[0] + (k % NOISY) * NOISE_SIGMAS[1]
+        img = tw.render(sc).astype(np.float64) + rng.normal(0.0, sigma, size=(tw.IMAGE_SIZE, tw.IMAGE_SIZE, 3))
         cases.append(_case(out_dir, "noisy_%02d" % k, "noisy", cap, np.clip(np.round(img), 0, 255).astype(np.uint8)))
+    for k in range(blurred):
+        sc = tw.sample_scene(rng, "all")
+        cap = tw.caption(sc, rng)
+        cases.append(_case(out_dir, "blurred_%02d" % k, "blurred", cap, _blur(_blur(tw.render(sc)))))
     with open(os.path.join(out_dir, "cases.json"), "w", encoding="utf-8", newline="\n") as f:
-        json.dump({"version": te.VERSION, "seed": SEED, "cases": cases}, f, indent=1)
+        json.dump({"version": te.VERSION, "seed": seed, "cases": cases}, f, indent=1)
         f.write("\n")
     return cases
 
@@ -66,8 +82,13 @@ def build(out_dir: str) -> List[Dict]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="texture_eval_fixture")
     ap.add_argument("--out", default=os.path.join("tests", "data", "texture-eval"))
+    ap.add_argument("--ground-truth", type=int, default=GROUND_TRUTH)
+    ap.add_argument("--per-kind", type=int, default=CORRUPTIONS_PER_KIND, help="corruptions of each kind")
+    ap.add_argument("--noisy", type=int, default=NOISY)
+    ap.add_argument("--blurred", type=int, default=0, help="renders blurred twice with a 3x3 box")
+    ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
-    cases = build(args.out)
+    cases = build(args.out, args.ground_truth, args.per_kind, args.noisy, args.blurred, args.seed)
     accepted = sum(c["verdicts"]["all"] for c in cases)
     print("%d cases (%d accepted) in %s" % (len(cases), accepted, args.out))
     return 0

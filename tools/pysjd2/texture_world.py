@@ -19,6 +19,7 @@ scene dict, so ``render(scene)`` is deterministic.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Dict, List, Optional, Tuple
@@ -516,6 +517,10 @@ def world_definition() -> Dict:
         "colors": {k: list(v) for k, v in COLORS.items()}, "shapes": SHAPES,
         "size_ranges_px": {k: list(v) for k, v in SIZE_RANGES.items()},
         "size_threshold_px": SIZE_THRESHOLD, "size_words": SIZE_WORDS,
+        "size_omit_probability": SIZE_OMIT_PROBABILITY,
+        "object_count_probabilities": list(OBJECT_COUNT_PROBABILITIES),
+        "texture_word_probability": TEXTURE_WORD_PROBABILITY,
+        "background_word_probability": BACKGROUND_WORD_PROBABILITY,
         "regions": {k: {"column_row": list(v), "phrases": REGION_PHRASES[k]} for k, v in REGIONS.items()},
         "relations": {k: {"phrases": v["phrases"], "axis": "xy"[v["axis"]], "sign": v["sign"]}
                       for k, v in RELATIONS.items()},
@@ -525,6 +530,17 @@ def world_definition() -> Dict:
         "held_out": [{"color": c, "kind": k} for c, k in HELD_OUT],
         "vocab": vocab(), "special_tokens": SPECIAL_TOKENS, "max_prompt_tokens": MAX_PROMPT_TOKENS,
     }
+
+
+WORLD_FILE = "texture_world.json"
+
+
+def write_world(path: str) -> None:
+    """Writes ``world_definition()`` as the model folder's ``texture_world.json`` (read by the
+    engine's TextureEval, src/Sjd2Onnx.TextureWorld)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        json.dump(world_definition(), f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ internal sealed class BenchCommand
 
     private readonly Option<string?> _prompts = new("--prompts")
     {
-        Description = "A count of prompts (from the shapes grammar when the model has one, else a built-in list; default 4) or a file with one prompt a line.",
+        Description = "A count of prompts (from the world's grammar when the model has one: shapes or entropy world; else a built-in list; default 4) or a file with one prompt a line.",
         HelpName = "N|FILE",
     };
 
-    private readonly Option<bool> _heldOut = SharedOptions.Switch("--held-out", "Draw held-out colour+shape prompts from the shapes grammar.");
+    private readonly Option<bool> _heldOut = SharedOptions.Switch("--held-out", "Draw held-out colour+shape prompts from the world's grammar.");
 
     private readonly Option<int?> _seeds = new("--seeds")
     {
@@ -107,7 +107,7 @@ internal sealed class BenchCommand
     private Command Build()
     {
         var command = new Command("bench",
-            "The decoding methods on the same prompts and seeds, interleaved per (prompt, seed) after a warm-up: NFE, step compression, latency, speedup, accepted tokens per pass, host share and ShapesEval accuracy (shapes models). The decoding options apply to every method that uses them.");
+            "The decoding methods on the same prompts and seeds, interleaved per (prompt, seed) after a warm-up: NFE, step compression, latency, speedup, accepted tokens per pass, host share and accuracy (ShapesEval for shapes models, TextureEval for entropy-world models). The decoding options apply to every method that uses them.");
         command.Options.Add(_methods);
         command.Options.Add(_prompts);
         command.Options.Add(_heldOut);
@@ -298,7 +298,9 @@ internal sealed class BenchCommand
             Console.WriteLine($"{r.Label,-28} {r.Runs.Count,6} {r.Nfe,7:F1} {Fmt(r.StepCompression(ar), "F2"),7} {r.LatencyMs,11:F1} {Fmt(r.Speedup(ar), "F2"),8} {r.AcceptedPerPass,9:F2} {r.SingleTokenPassShare,6:P0} {r.FedPerPass,5:F1} {r.HostShare,6:P0} {Fmt(r.Accuracy, "P1"),9} {Fmt(scorer.Fidelity(r.Label)?.Fidelity.Score, "F3"),9}");
         }
         if (scorer.CanScore && methods.Count > 0 && scorer.Fidelity(methods[0].Label) is { } f)
-            Console.WriteLine(FormattableString.Invariant($"accuracy: {Evaluation.ShapesEvaluator.Version}; fidelity: gap to the world's distribution of unstated attributes (0 = same; one world scene per prompt scores {f.Floor.Score:F3} here)"));
+            Console.WriteLine(FormattableString.Invariant($"accuracy: {scorer.Version}; fidelity: gap to the world's distribution of unstated attributes (0 = same; one world scene per prompt scores {f.Floor.Score:F3} here)"));
+        else if (scorer.CanScore && methods.Count > 0)
+            Console.WriteLine($"accuracy: {scorer.Version}");
         // SJD-PAC's key figure: how often a pass commits only one slot, and what the passes fed.
         string buckets = string.Join(" ", Enumerable.Range(0, BenchMethod.HistogramEdges.Length).Select(i => $"{BenchMethod.BucketLabel(i),6}"));
         Console.WriteLine();
@@ -385,7 +387,7 @@ internal sealed class BenchCommand
             ["base_seed"] = baseSeed,
             ["warmup_rounds"] = warmup,
             ["evaluator"] = scorer.CanScore && scorer.WorldPath is { } world ? ReportPath(world) : null,
-            ["evaluator_version"] = scorer.CanScore ? Evaluation.ShapesEvaluator.Version : null,
+            ["evaluator_version"] = scorer.Version,
             ["held_out_prompts"] = scorer.CanScore && heldOut,
             ["methods"] = summary,
             ["skipped"] = skipped,

@@ -5,7 +5,8 @@ namespace Sjd2Onnx.Cli.Commands;
 
 /// <summary>
 /// Prompt source and image scorer of <c>sjd2 bench</c>: the ShapesEval evaluator when the model
-/// folder has a <c>shapes_world.json</c>, otherwise a fixed prompt list and no accuracy.
+/// folder has a <c>shapes_world.json</c>, TextureEval when it has a <c>texture_world.json</c>
+/// (entropy world; no fidelity), otherwise a fixed prompt list and no accuracy.
 /// </summary>
 internal sealed class BenchScorer
 {
@@ -23,26 +24,36 @@ internal sealed class BenchScorer
     ];
 
     private readonly ShapesEvaluator? _evaluator;
+    private readonly TextureEvaluator? _texture;
     private readonly Dictionary<string, List<(ShapesPrompt Prompt, ShapesSceneMeasure Measure)>> _measures = [];
     private readonly Dictionary<string, (ShapesFidelityReport, ShapesFidelityReport)> _fidelity = []; // rendering the reference is not free
 
-    private BenchScorer(string? worldPath, ShapesEvaluator? evaluator)
+    private BenchScorer(string? worldPath, ShapesEvaluator? evaluator, TextureEvaluator? texture = null)
     {
         WorldPath = worldPath;
         _evaluator = evaluator;
+        _texture = texture;
     }
 
     /// <summary>The world file scoring uses; null when images are not scored.</summary>
     public string? WorldPath { get; }
 
     /// <summary>Whether <see cref="Score"/> gives an answer.</summary>
-    public bool CanScore => _evaluator is not null;
+    public bool CanScore => _evaluator is not null || _texture is not null;
 
-    /// <summary>Loads the evaluator from <c>shapes_world.json</c> in the model folder, when there is one.</summary>
+    /// <summary>The scoring evaluator's version; null when images are not scored.</summary>
+    public string? Version => _evaluator is not null ? ShapesEvaluator.Version : _texture is not null ? TextureEvaluator.Version : null;
+
+    /// <summary>
+    /// Loads the evaluator of the model folder's world: <c>shapes_world.json</c> (ShapesEval) or
+    /// <c>texture_world.json</c> (TextureEval), when there is one.
+    /// </summary>
     public static BenchScorer Load(string modelDir)
     {
-        string world = Path.Combine(modelDir, "shapes_world.json");
-        return File.Exists(world) ? new BenchScorer(world, ShapesEvaluator.Load(world)) : new BenchScorer(null, null);
+        string world = Path.Combine(modelDir, ShapesWorld.FileName);
+        if (File.Exists(world)) return new BenchScorer(world, ShapesEvaluator.Load(world));
+        string texture = Path.Combine(modelDir, TextureWorld.FileName);
+        return File.Exists(texture) ? new BenchScorer(texture, null, TextureEvaluator.Load(texture)) : new BenchScorer(null, null);
     }
 
     /// <summary>
@@ -52,6 +63,7 @@ internal sealed class BenchScorer
     /// </summary>
     public IReadOnlyList<string> Prompts(int count, ulong seed, bool heldOut) =>
         _evaluator?.DrawPrompts(count, seed, heldOut)
+        ?? _texture?.DrawPrompts(count, seed, heldOut)
         ?? Enumerable.Range(0, count).Select(i => FallbackPrompts[i % FallbackPrompts.Length]).ToList();
 
     /// <summary>
@@ -60,6 +72,7 @@ internal sealed class BenchScorer
     /// </summary>
     public bool? Score(string method, string prompt, RgbImage image)
     {
+        if (_texture is not null) return _texture.Parse(prompt) is { } wanted ? _texture.Score(wanted, image).Overall : null;
         if (_evaluator is null || _evaluator.Parse(prompt) is not { } expected) return null;
         var score = _evaluator.Score(expected, image);
         if (!_measures.TryGetValue(method, out var list)) _measures[method] = list = [];
@@ -70,7 +83,8 @@ internal sealed class BenchScorer
 
     /// <summary>
     /// The fidelity gap of a method's scored images to the world for the same prompts, and the gap
-    /// one world scene per prompt has (the floor at this number of images); null when nothing was scored.
+    /// one world scene per prompt has (the floor at this number of images); null when nothing was scored
+    /// or the world has no fidelity measure (the entropy world).
     /// </summary>
     public (ShapesFidelityReport Fidelity, ShapesFidelityReport Floor)? Fidelity(string method)
     {

@@ -12,9 +12,10 @@ using Sjd2Onnx.IO;
 namespace Sjd2Onnx.Cli.Commands;
 
 /// <summary>
-/// <c>sjd2 eval --prompts N|FILE</c>: generates one image per prompt with the shapes demo model and
-/// scores it against its prompt (per attribute and overall), for prompts drawn from the training
-/// grammar and, separately, for held-out colour+shape combinations.
+/// <c>sjd2 eval --prompts N|FILE</c>: generates one image per prompt with the shapes demo model (or
+/// an entropy-world model, scored by TextureEval) and scores it against its prompt (per attribute
+/// and overall), for prompts drawn from the training grammar and, separately, for held-out
+/// colour+shape combinations.
 /// <c>sjd2 eval --validate DIR</c>: the evaluator on rendered ground truth and on the corruption set.
 /// Next to accuracy it reports fidelity: how far the generated scenes' free attributes (size when
 /// unstated, jitter, pair shift, background) are distributed from the world's for the same prompts.
@@ -23,6 +24,7 @@ namespace Sjd2Onnx.Cli.Commands;
 internal sealed class EvalCommand
 {
     private const string NoWorld = "this model has no shapes_world.json; sjd2 eval works with the shapes demo model";
+    private const string NoWorldForEval = "this model has no shapes_world.json or texture_world.json; sjd2 eval works with the shapes demo model and entropy-world models";
 
     private readonly Option<string?> _prompts = new("--prompts")
     {
@@ -56,7 +58,7 @@ internal sealed class EvalCommand
 
     private readonly Option<string?> _world = new("--world")
     {
-        Description = "Shapes world file (default: shapes_world.json in the model folder).",
+        Description = "World file: shapes_world.json, or texture_world.json for an entropy-world model (default: the one in the model folder).",
         HelpName = "FILE",
     };
 
@@ -73,7 +75,7 @@ internal sealed class EvalCommand
     private Command Build()
     {
         var command = new Command("eval",
-            "Shapes demo model: generate one image per prompt and score it against its prompt, per attribute and overall, for grammar prompts and held-out colour+shape prompts, with the fidelity gap of what the prompts leave free to the world's distribution. With --validate: the scorer on rendered ground truth and on a corruption set.");
+            "Shapes demo model (or an entropy-world model, scored by TextureEval): generate one image per prompt and score it against its prompt, per attribute and overall, for grammar prompts and held-out colour+shape prompts, with the fidelity gap (shapes world) of what the prompts leave free to the world's distribution. With --validate: the scorer on rendered ground truth and on a corruption set.");
         command.Options.Add(_prompts);
         command.Options.Add(_validate);
         command.Options.Add(_json);
@@ -104,7 +106,7 @@ internal sealed class EvalCommand
         string promptsArg = parse.GetValue(_prompts)
             ?? throw new UsageException("eval needs --prompts N (draw N prompts from the shapes grammar, and N held-out ones) or --prompts FILE (one prompt a line).");
         string modelDir = _model.Folder(parse);
-        var evaluator = LoadEvaluator(parse.GetValue(_world), modelDir);
+        var (evaluator, texture) = LoadWorld(parse.GetValue(_world), modelDir);
         ulong seed = parse.GetValue(_seed) ?? 0;
         string? imagesDir = parse.GetValue(_images);
         if (imagesDir is not null && !Directory.Exists(imagesDir))
@@ -121,10 +123,11 @@ internal sealed class EvalCommand
         if (int.TryParse(promptsArg, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n))
         {
             if (n < 1 || n > 100000) throw new UsageException($"--prompts must be between 1 and 100000, got {n}.");
-            sets.Add(("training", evaluator.DrawPrompts(n, seed, heldOut: false)));
-            sets.Add(("held_out", evaluator.DrawPrompts(n, seed, heldOut: true)));
+            sets.Add(("training", texture?.DrawPrompts(n, seed, heldOut: false) ?? evaluator!.DrawPrompts(n, seed, heldOut: false)));
+            sets.Add(("held_out", texture?.DrawPrompts(n, seed, heldOut: true) ?? evaluator!.DrawPrompts(n, seed, heldOut: true)));
         }
-        else sets.Add(("prompts", ReadPromptFile(promptsArg, evaluator)));
+        else sets.Add(("prompts", ReadPromptFile(promptsArg, p => texture is not null ? texture.Parse(p) is not null : evaluator!.Parse(p) is not null,
+            texture is not null ? "texture" : "shapes")));
 
         SharedOptions.CheckSeedRange(seed, sets.Max(set => set.Prompts.Count));
         var decodingMethod = _decoding.MethodOf(parse);
@@ -147,8 +150,9 @@ internal sealed class EvalCommand
         var clock = Stopwatch.StartNew();
         foreach (var (name, prompts) in sets)
         {
-            var scores = new List<ShapesScore>();
+            var scores = new List<Verdicts>();
             var measures = new List<ShapesSceneMeasure>();
+            var parsed = new List<ShapesPrompt>();
             long passes = 0;
             double ms = 0;
             for (int i = 0; i < prompts.Count; i++)
@@ -158,9 +162,22 @@ internal sealed class EvalCommand
                 var (image, statistics) = rescoreDir is null
                     ? await Generate(pipeline, prompts[i], options with { Seed = s }, ct)
                     : (Saved(rescoreDir, name, i), null);
-                var score = evaluator.Score(prompts[i], image);
+                Verdicts score;
+                JsonNode found;
+                if (texture is not null)
+                {
+                    var t = texture.Score(prompts[i], image);
+                    (score, found) = (new Verdicts(t.Overall, t.Attributes), t.ObjectsFound);
+                }
+                else
+                {
+                    var shapes = evaluator!.Score(prompts[i], image);
+                    (score, found) = (new Verdicts(shapes.Overall, shapes.Attributes.ToDictionary(a => a.Key, a => (bool?)a.Value)),
+                        ShapesGroundTruth.Describe(shapes.Detected));
+                    parsed.Add(shapes.Expected);
+                    measures.Add(ShapesFidelity.Measure(evaluator, shapes, evaluator.MeasureBackground(image)));
+                }
                 scores.Add(score);
-                measures.Add(ShapesFidelity.Measure(evaluator, score, evaluator.MeasureBackground(image)));
                 passes += statistics?.Passes ?? 0;
                 ms += statistics?.TotalTime.TotalMilliseconds ?? 0;
                 string? file = null;
@@ -170,7 +187,7 @@ internal sealed class EvalCommand
                     PngFile.Save(image, file);
                 }
                 var attrs = new JsonObject();
-                foreach (var (k, v) in score.Attributes) attrs[k] = v;
+                foreach (var (k, v) in score.Attributes.Where(a => a.Value is not null)) attrs[k] = v;
                 samples.Add(new JsonObject
                 {
                     ["set"] = name,
@@ -178,28 +195,32 @@ internal sealed class EvalCommand
                     ["seed"] = s,
                     ["overall"] = score.Overall,
                     ["attributes"] = attrs,
-                    ["found"] = ShapesGroundTruth.Describe(score.Detected),
+                    ["found"] = found,
                     ["passes"] = statistics?.Passes,
                     ["ms"] = statistics is null ? null : Math.Round(statistics.TotalTime.TotalMilliseconds, 1),
                     ["image"] = file ?? (rescoreDir is null ? null : Path.Combine(rescoreDir, $"{name}-{i:D4}.png")),
                 });
             }
             StatusLine.End();
-            var parsed = scores.Select(x => x.Expected).ToList();
-            var reference = ShapesFidelity.Reference(evaluator, parsed);
-            var fidelity = ShapesFidelity.Compare(evaluator.World, measures, reference);
-            var floor = ShapesFidelity.NoiseFloor(evaluator, parsed, reference);
+            // fidelity measures the shapes world's free attributes; the entropy world has no such measure
+            (ShapesFidelityReport, ShapesFidelityReport)? gap = null;
+            if (evaluator is not null)
+            {
+                var reference = ShapesFidelity.Reference(evaluator, parsed);
+                gap = (ShapesFidelity.Compare(evaluator.World, measures, reference), ShapesFidelity.NoiseFloor(evaluator, parsed, reference));
+            }
             results.Add(new SetResult(name, scores, prompts.Count == 0 ? 0 : (double)passes / prompts.Count, prompts.Count == 0 ? 0 : ms / prompts.Count,
-                fidelity, floor));
+                gap?.Item1, gap?.Item2));
         }
 
-        PrintTable(results, method, seed, pipeline.Manifest.Name);
+        string version = texture is not null ? TextureEvaluator.Version : ShapesEvaluator.Version;
+        PrintTable(results, method, seed, pipeline.Manifest.Name, version);
         if (json is not null)
         {
             var root = Fields(results[0]);
             root["model"] = BenchCommand.ReportPath(pipeline.ModelDirectory);
             root["method"] = method;
-            root["evaluator"] = ShapesEvaluator.Version;
+            root["evaluator"] = version;
             // the settings in effect: options given, the manifest's defaults for the rest
             root["sampling"] = new JsonObject
             {
@@ -241,7 +262,10 @@ internal sealed class EvalCommand
         if (generationOnly.FirstOrDefault(o => parse.GetResult(o) is not null) is { } extra)
             throw new UsageException($"'eval --validate' has no option {extra.Name}; it scores rendered images and generates none.");
         string? world = parse.GetValue(_world);
-        var evaluator = LoadEvaluator(world, world is null ? _model.Folder(parse) : null);
+        string? folder = world is null ? _model.Folder(parse) : null;
+        if (IsTextureWorld(world, folder))
+            throw new UsageException("eval --validate checks ShapesEval on the shapes ground truth; TextureEval is validated by 'python -m tools.pysjd2.texture_eval' and the engine's port agrees with it on tests/data/texture-eval.");
+        var evaluator = LoadEvaluator(world, folder);
         int perKind = parse.GetValue(_corruptions) ?? ShapesCorruptionSet.DefaultPerKind;
         if (perKind is < 0 or > 100000) throw new UsageException($"--corruptions must be between 0 and 100000, got {perKind}.");
         if (!Directory.Exists(dir)) throw new UsageException($"the ground-truth folder '{dir}' does not exist.");
@@ -310,7 +334,21 @@ internal sealed class EvalCommand
         return ShapesEvaluator.Load(path);
     }
 
-    private static List<string> ReadPromptFile(string path, ShapesEvaluator evaluator)
+    // The evaluator of the world file given, or of the model folder's: ShapesEval for shapes_world.json, TextureEval for texture_world.json.
+    private static (ShapesEvaluator? Shapes, TextureEvaluator? Texture) LoadWorld(string? worldFile, string modelDir)
+    {
+        if (!IsTextureWorld(worldFile, modelDir)) return (worldFile is null && !File.Exists(Path.Combine(modelDir, ShapesWorld.FileName))
+            ? throw new UsageException(NoWorldForEval) : LoadEvaluator(worldFile, modelDir), null);
+        string path = worldFile ?? Path.Combine(modelDir, TextureWorld.FileName);
+        return (null, UsageException.FromEngine(() => TextureEvaluator.Load(path)));
+    }
+
+    // A world file named texture_world.json, or a model folder with one and no shapes_world.json.
+    private static bool IsTextureWorld(string? worldFile, string? modelDir) => worldFile is not null
+        ? Path.GetFileName(worldFile) == TextureWorld.FileName
+        : modelDir is not null && !File.Exists(Path.Combine(modelDir, ShapesWorld.FileName)) && File.Exists(Path.Combine(modelDir, TextureWorld.FileName));
+
+    private static List<string> ReadPromptFile(string path, Func<string, bool> inGrammar, string world)
     {
         if (!File.Exists(path))
             throw new UsageException($"--prompts takes a count or a file with one prompt a line; '{path}' is neither.");
@@ -320,8 +358,8 @@ internal sealed class EvalCommand
         {
             string p = lines[i].Trim();
             if (p.Length == 0 || p.StartsWith('#')) continue;
-            if (evaluator.Parse(p) is null)
-                throw new UsageException($"{path}:{i + 1}: \"{p}\" is not in the shapes world's grammar (e.g. \"a red circle on the left\", \"a big blue square above a small green triangle\").");
+            if (!inGrammar(p))
+                throw new UsageException($"{path}:{i + 1}: \"{p}\" is not in the {world} world's grammar (e.g. \"a red circle on the left\", \"a big blue square above a small green triangle\").");
             prompts.Add(p);
         }
         if (prompts.Count == 0) throw new UsageException($"'{path}' has no prompts (one a line; blank lines and # comments are skipped).");
@@ -331,15 +369,15 @@ internal sealed class EvalCommand
     private static void WriteJson(string path, JsonObject root) =>
         OutputFile.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", "--json");
 
-    private sealed record SetResult(string Name, IReadOnlyList<ShapesScore> Scores, double MeanPasses, double MeanMs,
-        ShapesFidelityReport Fidelity, ShapesFidelityReport NoiseFloor)
+    private sealed record SetResult(string Name, IReadOnlyList<Verdicts> Scores, double MeanPasses, double MeanMs,
+        ShapesFidelityReport? Fidelity, ShapesFidelityReport? NoiseFloor)
     {
         /// <summary>Share of prompts stating the attribute that satisfy it; null when none states it.</summary>
         public double? Accuracy(string attribute)
         {
             if (attribute == "overall") return Scores.Count == 0 ? null : Scores.Count(s => s.Overall) / (double)Scores.Count;
-            var stated = Scores.Where(s => s.Attributes.ContainsKey(attribute)).ToList();
-            return stated.Count == 0 ? null : stated.Count(s => s.Attributes[attribute]) / (double)stated.Count;
+            var stated = Scores.Where(s => s.Attributes.TryGetValue(attribute, out var v) && v is not null).ToList();
+            return stated.Count == 0 ? null : stated.Count(s => s.Attributes[attribute] == true) / (double)stated.Count;
         }
     }
 
@@ -350,7 +388,7 @@ internal sealed class EvalCommand
         o["n"] = r.Scores.Count;
         o["mean_passes"] = Math.Round(r.MeanPasses, 2);
         o["mean_ms"] = Math.Round(r.MeanMs, 1);
-        o["fidelity"] = FidelityJson(r.Fidelity, r.NoiseFloor);
+        if (r.Fidelity is not null && r.NoiseFloor is not null) o["fidelity"] = FidelityJson(r.Fidelity, r.NoiseFloor);
         return o;
     }
 
@@ -369,23 +407,34 @@ internal sealed class EvalCommand
 
     private static double? Round(double? v) => v is null ? null : Math.Round(v.Value, 4);
 
-    private static void PrintTable(IReadOnlyList<SetResult> results, string method, ulong seed, string model)
+    private static void PrintTable(IReadOnlyList<SetResult> results, string method, ulong seed, string model, string version)
     {
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"sjd2 eval: model {model}, method {method}, seed {seed}, {ShapesEvaluator.Version}");
+        Console.WriteLine($"sjd2 eval: model {model}, method {method}, seed {seed}, {version}");
         string Head(SetResult r) => $"{(r.Name == "held_out" ? "held-out" : r.Name)} (n={r.Scores.Count})";
         Console.WriteLine("attribute  " + string.Concat(results.Select(r => Head(r).PadLeft(20))));
         foreach (var a in ShapesEvaluator.AttributeNames.Append("overall"))
             Console.WriteLine(a.PadRight(11) + string.Concat(results.Select(r =>
                 (r.Accuracy(a) is double v ? Pct(v) : "-").PadLeft(20))));
+        if (results.Any(r => r.Fidelity is null || r.NoiseFloor is null))
+        {
+            PrintCost(results);
+            return;
+        }
         Console.WriteLine("fidelity gap (0 = the world's distribution; two samples of the world differ by the floor)");
         foreach (var a in ShapesFidelity.AttributeNames.Append("score"))
             Console.WriteLine(a.PadRight(11) + string.Concat(results.Select(r =>
             {
-                double? v = a == "score" ? r.Fidelity.Score : r.Fidelity.Distances.TryGetValue(a, out var d) ? d : null;
-                double? f = a == "score" ? r.NoiseFloor.Score : r.NoiseFloor.Distances.TryGetValue(a, out var g) ? g : null;
+                double? v = a == "score" ? r.Fidelity!.Score : r.Fidelity!.Distances.TryGetValue(a, out var d) ? d : null;
+                double? f = a == "score" ? r.NoiseFloor!.Score : r.NoiseFloor!.Distances.TryGetValue(a, out var g) ? g : null;
                 return (v is double x ? x.ToString("F3", inv) + (f is double y ? $" (floor {y.ToString("F3", inv)})" : "") : "-").PadLeft(20);
             })));
+        PrintCost(results);
+    }
+
+    private static void PrintCost(IReadOnlyList<SetResult> results)
+    {
+        var inv = CultureInfo.InvariantCulture;
         Console.WriteLine("passes/img " + string.Concat(results.Select(r => r.MeanPasses.ToString("F1", inv).PadLeft(20))));
         Console.WriteLine("ms/img     " + string.Concat(results.Select(r => r.MeanMs.ToString("F0", inv).PadLeft(20))));
     }

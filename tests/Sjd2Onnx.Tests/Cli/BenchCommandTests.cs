@@ -156,6 +156,34 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Bench_ScoresWithTextureEvalWhenTheModelHasATextureWorld()
+    {
+        // The tiny model with the entropy world's file beside it, its image size set to the tiny
+        // model's 16 px: every image of a prompt in the texture grammar (in words the tiny model
+        // knows; drawn prompts are tested with the evaluator) gets a verdict.
+        string model = Path.Combine(_temp, "tiny-texture");
+        Directory.CreateDirectory(model);
+        foreach (var f in Directory.GetFiles(SpeculativeTestSupport.ModelDir("tiny"))) File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        var world = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TextureTestData.DataDir, "texture_world.json")))!;
+        world["image_size"] = 16;
+        File.WriteAllText(Path.Combine(model, "texture_world.json"), world.ToJsonString());
+        string prompts = Path.Combine(_temp, "texture-prompts.txt");
+        File.WriteAllLines(prompts, ["a red circle above a blue square", "a big green triangle in the center", "a red square left of a small blue circle and a yellow triangle on the right"]);
+        var (root, stdout, _) = BenchJson("texture.json", "--model", model, "--methods", "ar,sjd", "--prompts", prompts, "--seeds", "1", "--warmup", "0");
+        Assert.EndsWith("texture_world.json", (string?)root["evaluator"]);
+        Assert.Equal(Sjd2Onnx.Evaluation.TextureEvaluator.Version, (string?)root["evaluator_version"]);
+        var evaluator = Sjd2Onnx.Evaluation.TextureEvaluator.Load(Path.Combine(model, "texture_world.json"));
+        Assert.All(root["prompts"]!.AsArray(), p => Assert.NotNull(evaluator.Parse((string)p!)));
+        foreach (var m in root["methods"]!.AsObject())
+        {
+            Assert.InRange((double)m.Value!["accuracy"]!, 0, 1);
+            Assert.Null(m.Value!["fidelity"]);
+        }
+        Assert.All(root["runs"]!.AsArray(), r => Assert.NotNull(r!["correct"]));
+        Assert.Contains(Sjd2Onnx.Evaluation.TextureEvaluator.Version, stdout);
+    }
+
+    [Fact]
     public void Bench_ScoresWithTheShapesEvaluatorWhenTheModelHasAWorld()
     {
         // The tiny model with the demo's world file beside it: prompts come from the grammar and

@@ -71,11 +71,44 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void EntropyWorldModelIsScoredByTextureEval()
+    {
+        // The tiny model with the entropy world beside it (image size set to its 16 px) and no shapes world.
+        string model = Path.Combine(_temp, "tiny-texture");
+        Directory.CreateDirectory(model);
+        foreach (var f in Directory.GetFiles(Path.Combine(ShapesTestData.RepoRoot, "tests", "models", "tiny"))) File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        var world = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TextureTestData.DataDir, TextureWorld.FileName)))!;
+        world["image_size"] = 16;
+        File.WriteAllText(Path.Combine(model, TextureWorld.FileName), world.ToJsonString());
+        string prompts = Path.Combine(_temp, "texture.txt");
+        File.WriteAllLines(prompts, ["a red circle above a blue square", "a big green triangle in the center"]);
+        string json = Path.Combine(_temp, "texture.json");
+        var (rc, stdout, stderr) = Sjd2("eval", "--prompts", prompts, "--model", model, "--json", json, "--quiet");
+        Assert.True(rc == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.Equal(TextureEvaluator.Version, root.GetProperty("evaluator").GetString());
+        Assert.Contains(TextureEvaluator.Version, stdout);
+        Assert.DoesNotContain("fidelity", stdout);
+        Assert.False(root.TryGetProperty("fidelity", out _));
+        foreach (var f in Fields) Assert.True(root.TryGetProperty(f, out _), $"no '{f}' in the JSON");
+        Assert.Equal(2, root.GetProperty("n").GetInt32());
+        // the pair states no region and the single object no relation: those verdicts are left out
+        var samples = root.GetProperty("samples").EnumerateArray().ToList();
+        Assert.False(samples[0].GetProperty("attributes").TryGetProperty("position", out _));
+        Assert.False(samples[1].GetProperty("attributes").TryGetProperty("relation", out _));
+        AssertError(["eval", "--validate", TextureTestData.DataDir, "--model", model], "tools.pysjd2.texture_eval");
+        string bad = Path.Combine(_temp, "bad-texture.txt");
+        File.WriteAllLines(bad, ["a red circle"]);
+        AssertError(["eval", "--prompts", bad, "--model", model], "texture world's grammar");
+    }
+
+    [Fact]
     public void ErrorsAreOneLine()
     {
         string tiny = Path.Combine(ShapesTestData.RepoRoot, "tests", "models", "tiny");
         AssertError(["eval", "--prompts", "2", "--model", tiny],
-            "this model has no shapes_world.json; sjd2 eval works with the shapes demo model");
+            "this model has no shapes_world.json or texture_world.json; sjd2 eval works with the shapes demo model and entropy-world models");
         string model = ShapesModel();
         AssertError(["eval", "--prompts", "2", "--model", model, "--json", Path.Combine(_temp, "missing", "e.json")], "--json folder");
         AssertError(["eval", "--model", model], "eval needs --prompts");

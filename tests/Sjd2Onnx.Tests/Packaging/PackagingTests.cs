@@ -31,7 +31,7 @@ public partial class PackagingTests
         string ortVersion = OnnxRuntimeVersionElement().Match(props).Groups[1].Value;
 
         Dotnet(TestPaths.RepoRoot, "pack", Path.Combine(TestPaths.RepoRoot, "Sjd2Onnx.sln"), "--no-build", "-c", Configuration, "-o", feed);
-        foreach (var id in new[] { "Sjd2Onnx", "Sjd2Onnx.Shapes", "Sjd2Onnx.Extensions.AI", "Sjd2Onnx.Server", "Sjd2Onnx.Cli" })
+        foreach (var id in new[] { "Sjd2Onnx", "Sjd2Onnx.Shapes", "Sjd2Onnx.TextureWorld", "Sjd2Onnx.Extensions.AI", "Sjd2Onnx.Server", "Sjd2Onnx.Cli" })
         {
             Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.nupkg")), $"{id}.{version}.nupkg not packed");
             Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.snupkg")), $"{id}.{version}.snupkg not packed");

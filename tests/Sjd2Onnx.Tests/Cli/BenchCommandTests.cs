@@ -143,6 +143,24 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void BenchPasses_TimesTheRepeatsAskedForAndListsWindowsBeforeCacheLengths()
+    {
+        string json = Path.Combine(_temp, "repeats.json");
+        var (code, _, stderr) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"),
+            "--windows", "4,1", "--cache-lengths", "8,0", "--repeats", "3", "--peak-gflops", "400", "--peak-gbps", "150", "--json", json);
+        Assert.True(code == 0, stderr);
+        var report = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(3, (int)report["repeats"]!);
+        // Measured cache by cache (one filled cache shared by the windows), reported window by window.
+        Assert.Equal([(1, 0), (1, 8), (4, 0), (4, 8)],
+            report["passes"]!.AsArray().Select(r => ((int)r!["window"]!, (int)r["cache_length"]!)));
+
+        var (bad, _, err) = Cli("bench", "--passes", "--model", SpeculativeTestSupport.ModelDir("tiny"), "--repeats", "0");
+        Assert.Equal(2, bad);
+        Assert.Contains("--repeats", err);
+    }
+
+    [Fact]
     public void Bench_SkipsSjd2OnAModelWithoutItAndReadsPromptFiles()
     {
         string prompts = Path.Combine(_temp, "prompts.txt");

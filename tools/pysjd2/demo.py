@@ -29,7 +29,7 @@ import torch
 from . import shapes, world_export
 from .transformer import Sjd2Transformer
 from .demo_train import (CODEBOOK_SIZE, GRID, MAX_PROMPT_TOKENS, MODEL, NUM_IMAGE_TOKENS, REPO,
-                         TRAIN, WORK, get_vq, left_pad, new_model, train)
+                         TRAIN, WORK, get_vq, left_pad, new_model, resolve_run_args, train)
 
 # The manifest's sampling defaults. CFG 1 (no guidance) was chosen from a sweep of the scale
 # (docs/default-model.md, "Sampling defaults"): it keeps the world's spread of sizes, positions and
@@ -290,12 +290,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .quantize import add_arguments as add_weight_arguments
     add_weight_arguments(ap)
     args = ap.parse_args(argv)
-    args.steps_given = args.steps is not None
-    if args.steps is None:
-        args.steps = 100000 if args.minutes else 3000
-    if args.device is None:
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
+    resolve_run_args(args)
     torch.manual_seed(0)
 
     if cmd == "testdata":

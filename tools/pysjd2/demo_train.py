@@ -85,6 +85,26 @@ def log_line(path: str, text: str) -> None:
 # ------------------------------------------------------------------------------------------
 # data
 # ------------------------------------------------------------------------------------------
+def settings_for(args, train: Dict, cuda_train: Dict, cuda: bool) -> Dict:
+    """A run's training settings: the world's, its GPU overrides on a GPU, then --batch and --lr."""
+    t = dict(train, **(cuda_train if cuda else {}))
+    if args.batch:
+        t["batch_size"] = args.batch
+    if args.lr:
+        t["lr"] = args.lr
+    return t
+
+
+def resolve_run_args(args) -> None:
+    """Fills what a training command leaves open: the step budget, the device, torch's threads."""
+    args.steps_given = args.steps is not None
+    if args.steps is None:
+        args.steps = 100000 if args.minutes else 3000
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
+
+
 def noise_segments(rng: np.random.Generator, batch: int, sigmas: np.ndarray, t: Dict) -> np.ndarray:
     """noise levels [B,256] for the image inputs (0 = clean). A noisy row holds either what the
     window schedule feeds (``window_share`` of them: a ramp from sigma_min after clean context to
@@ -317,11 +337,7 @@ def train(args) -> Tuple[Sjd2Transformer, Dict]:
     log_path = os.path.join(work, "train_log.txt")
     device = torch.device(args.device)
     cuda = device.type == "cuda"
-    t = dict(TRAIN, **(CUDA_TRAIN if cuda else {}))
-    if args.batch:
-        t["batch_size"] = args.batch
-    if args.lr:
-        t["lr"] = args.lr
+    t = settings_for(args, TRAIN, CUDA_TRAIN, cuda)
     if getattr(args, "window_share", None) is not None:
         t["window_share"] = args.window_share
     codebook_np, _, _ = get_vq(log_path)

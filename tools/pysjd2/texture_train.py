@@ -192,11 +192,7 @@ def train(args) -> Dict:
     log = lambda s: dt.log_line(log_path, s)
     device = torch.device(args.device)
     cuda = device.type == "cuda"
-    t = dict(TRAIN, **(CUDA_TRAIN if cuda else {}))
-    if args.batch:
-        t["batch_size"] = args.batch
-    if args.lr:
-        t["lr"] = args.lr
+    t = dt.settings_for(args, TRAIN, CUDA_TRAIN, cuda)
     source_vq = os.path.join(os.path.dirname(os.path.abspath(args.init_weights)), "vq.pt") if getattr(args, "init_weights", None) else None
     if not os.path.exists(os.path.join(work, "vq.pt")) and source_vq and os.path.exists(source_vq):
         import shutil   # the weights were trained on that folder's codebook
@@ -343,12 +339,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--workers", type=int, default=None, help="data worker processes (GPU default: cores - 2)")
     args = ap.parse_args(argv)
-    args.steps_given = args.steps is not None
-    if args.steps is None:
-        args.steps = 100000 if args.minutes else 3000
-    if args.device is None:
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
+    dt.resolve_run_args(args)
     train(args)
     return 0
 
